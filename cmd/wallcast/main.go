@@ -1,0 +1,83 @@
+// Command wallcast runs a Wallcast server: a live social wall.
+//
+//	wallcast [-config config.yaml]         run the server
+//	wallcast check [-config config.yaml]   validate a config and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wallcast/wallcast/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "check" || args[0] == "serve") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("wallcast "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "the config file")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "%s: %d problem(s):\n%v\n", *path, len(errs), errs)
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	if cmd == "check" {
+		fmt.Fprintf(stdout, "%s: ok (%d walls, %d sources)\n", *path, len(cfg.Walls), len(cfg.Sources))
+		return 0
+	}
+
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "-log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := start(ctx, cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	stop()
+	// A second signal while shutting down forces the exit.
+	force := make(chan os.Signal, 1)
+	signal.Notify(force, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-force
+		log.Error("second signal: exiting now")
+		os.Exit(1)
+	}()
+	log.Info("shutting down")
+	if err := a.shutdown(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

@@ -1,0 +1,220 @@
+// Package config reads config.yaml: the schema, ${ENV} expansion, defaults,
+// and validation that names the file, the line and the fix.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole of config.yaml.
+type Config struct {
+	File    string   `yaml:"-"`
+	Server  Server   `yaml:"server"`
+	Storage Storage  `yaml:"storage"`
+	Admin   Admin    `yaml:"admin"`
+	Sources []Source `yaml:"sources"`
+	Walls   []Wall   `yaml:"walls"`
+}
+
+// Server is the HTTP side.
+type Server struct {
+	Listen       string   `yaml:"listen"`
+	BaseURL      string   `yaml:"base_url"`
+	EmbedOrigins []string `yaml:"embed_origins"`
+	// Retry is sent to screens as the SSE retry: how long they wait to reconnect.
+	Retry Duration `yaml:"sse_retry"`
+	// Heartbeat is the interval of ": ping" comments on open streams.
+	Heartbeat Duration `yaml:"heartbeat"`
+	// QueueSize bounds the events queued for one screen; a screen that falls
+	// further behind is disconnected and resumes from its Last-Event-ID.
+	QueueSize int `yaml:"subscriber_queue"`
+	// WriteTimeout bounds one write to one screen.
+	WriteTimeout Duration `yaml:"write_timeout"`
+}
+
+// Storage is the SQLite database.
+type Storage struct {
+	Path      string   `yaml:"path"`
+	Retention Duration `yaml:"retention"`
+}
+
+// Admin is the login of the admin console.
+type Admin struct {
+	User         string `yaml:"user"`
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// Source is one upstream. Which keys apply depends on Type (see TypeKeys).
+type Source struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Hashtags []string `yaml:"hashtags"`
+	Keywords []string `yaml:"keywords"`
+	// AllPosts sends every item of the source to its walls, with no hashtag
+	// or keyword match (a feed that is the event's own, a webhook).
+	AllPosts bool `yaml:"all_posts"`
+	// StallTimeout restarts a streaming source that sent no bytes for this long.
+	StallTimeout Duration `yaml:"stall_timeout"`
+
+	Interval  Duration `yaml:"interval"`
+	URL       string   `yaml:"url"`
+	UserAgent string   `yaml:"user_agent"`
+	MediaBase string   `yaml:"media_base"`
+
+	Line int `yaml:"-"`
+}
+
+// Wall is one wall: what it shows and how.
+type Wall struct {
+	Slug         string   `yaml:"slug"`
+	Title        string   `yaml:"title"`
+	Hashtags     []string `yaml:"hashtags"`
+	Keywords     []string `yaml:"keywords"`
+	Sources      []string `yaml:"sources"`
+	Moderation   string   `yaml:"moderation"`
+	Filters      Filters  `yaml:"filters"`
+	Display      Display  `yaml:"display"`
+	EmbedOrigins []string `yaml:"embed_origins"`
+}
+
+// Filters drop posts a wall does not want.
+type Filters struct {
+	HideReplies    bool     `yaml:"hide_replies"`
+	HideReposts    bool     `yaml:"hide_reposts"`
+	HideSensitive  bool     `yaml:"hide_sensitive"`
+	MediaOnly      bool     `yaml:"media_only"`
+	BlockedWords   []string `yaml:"blocked_words"`
+	BlockedAuthors []string `yaml:"blocked_authors"`
+	Languages      []string `yaml:"languages"`
+}
+
+// Display is how screens show a wall.
+type Display struct {
+	Layout       string  `yaml:"layout"`
+	Theme        string  `yaml:"theme"`
+	MaxPosts     int     `yaml:"max_posts"`
+	CallToAction string  `yaml:"call_to_action"`
+	Accent       string  `yaml:"accent"`
+	FontScale    float64 `yaml:"font_scale"`
+	Locale       string  `yaml:"locale"`
+}
+
+// TypeKeys lists, per source type, the keys that type takes besides the
+// common ones (name, type, hashtags, keywords, all_posts, stall_timeout).
+// The sources registry has one adapter for each entry.
+var TypeKeys = map[string][]string{
+	"demo": {"interval", "media_base"},
+	"rss":  {"url", "interval", "user_agent"},
+}
+
+// commonKeys are the keys every source takes.
+var commonKeys = []string{"name", "type", "hashtags", "keywords", "all_posts", "stall_timeout"}
+
+// secretKeys must come from the environment, never from the file.
+var secretKeys = map[string]bool{
+	"password_hash": true, "access_token": true, "app_password": true, "bearer_token": true,
+	"client_secret": true, "secret": true, "verify_token": true,
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s", "5m").
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses a Go duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Defaults fills every optional setting that was left out.
+func (c *Config) Defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defd := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	def(&c.Server.Listen, ":8080")
+	def(&c.Server.BaseURL, "http://localhost"+portOf(c.Server.Listen))
+	defd(&c.Server.Retry, 3*time.Second)
+	defd(&c.Server.Heartbeat, 15*time.Second)
+	defd(&c.Server.WriteTimeout, 10*time.Second)
+	if c.Server.QueueSize == 0 {
+		c.Server.QueueSize = 512
+	}
+	def(&c.Storage.Path, "wallcast.db")
+	defd(&c.Storage.Retention, 720*time.Hour)
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		defd(&s.StallTimeout, 90*time.Second)
+		switch s.Type {
+		case "demo":
+			defd(&s.Interval, 4*time.Second)
+		case "rss":
+			defd(&s.Interval, 5*time.Minute)
+			def(&s.UserAgent, "Wallcast/1.0 (+https://github.com/wallcast/wallcast)")
+		}
+	}
+	for i := range c.Walls {
+		w := &c.Walls[i]
+		def(&w.Title, w.Slug)
+		def(&w.Moderation, "auto")
+		def(&w.Display.Layout, "grid")
+		def(&w.Display.Theme, "dark")
+		def(&w.Display.Locale, "en")
+		if w.Display.MaxPosts == 0 {
+			w.Display.MaxPosts = 60
+		}
+		if w.Display.FontScale == 0 {
+			w.Display.FontScale = 1
+		}
+		if w.EmbedOrigins == nil {
+			w.EmbedOrigins = c.Server.EmbedOrigins
+		}
+	}
+}
+
+func portOf(listen string) string {
+	for i := len(listen) - 1; i >= 0; i-- {
+		if listen[i] == ':' {
+			return listen[i:]
+		}
+	}
+	return ""
+}
+
+// Source returns the source with that name, or nil.
+func (c *Config) Source(name string) *Source {
+	for i := range c.Sources {
+		if c.Sources[i].Name == name {
+			return &c.Sources[i]
+		}
+	}
+	return nil
+}
+
+// Wall returns the wall with that slug, or nil.
+func (c *Config) Wall(slug string) *Wall {
+	for i := range c.Walls {
+		if c.Walls[i].Slug == slug {
+			return &c.Walls[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one problem in a config file, with where it is and how to fix it.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+	Fix  string
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	if e.Fix != "" {
+		s += "; fix: " + e.Fix
+	}
+	return s
+}
+
+// Errors is every problem found in a config file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, expands, checks and completes a config file. On failure the
+// error is an Errors that lists every problem found.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load on bytes already read; lookup resolves ${VAR}.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	p := &parser{file: file, lookup: lookup, lines: map[string]int{}}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		line := 1
+		var m = regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error())
+		if m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		return nil, Errors{{File: file, Line: line, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "check the indentation and quoting on that line"}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{File: file, Line: 1, Msg: "the file is empty", Fix: "start from the config.yaml shipped with Wallcast"}}
+	}
+	root := doc.Content[0]
+	p.walk(root, reflect.TypeOf(Config{}), "")
+	if len(p.errs) > 0 {
+		return nil, p.sorted()
+	}
+	var c Config
+	if err := root.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				p.add(lineOf(msg), strings.TrimSpace(msg[strings.Index(msg, ":")+1:]), "give a value of the expected type")
+			}
+			return nil, p.sorted()
+		}
+		return nil, Errors{{File: file, Line: 1, Msg: err.Error()}}
+	}
+	c.File = file
+	for i := range c.Sources {
+		c.Sources[i].Line = p.line(fmt.Sprintf("sources[%d]", i))
+	}
+	c.Defaults()
+	p.validate(&c)
+	if len(p.errs) > 0 {
+		return nil, p.sorted()
+	}
+	return &c, nil
+}
+
+func lineOf(msg string) int {
+	var n int
+	fmt.Sscanf(msg, "line %d:", &n)
+	return n
+}
+
+type parser struct {
+	file   string
+	lookup func(string) (string, bool)
+	lines  map[string]int // path -> line
+	errs   Errors
+}
+
+func (p *parser) add(line int, msg, fix string) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: msg, Fix: fix})
+}
+
+func (p *parser) sorted() Errors {
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
+	return p.errs
+}
+
+// line returns the line of a path such as "walls[0].sources[1]", or of its
+// nearest parent that has one.
+func (p *parser) line(path string) int {
+	for path != "" {
+		if l, ok := p.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 1
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// walk checks a node against the Go type it will decode into: it refuses
+// unknown keys, expands ${VAR} in scalars, checks durations, and records the
+// line of every path for the checks that follow decoding.
+func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
+	if path != "" {
+		p.lines[path] = n.Line
+	}
+	switch {
+	case t == durationType:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, fmt.Sprintf("%s: expected a duration", path), `write a Go duration such as "30s", "5m" or "720h"`)
+			return
+		}
+		p.expand(n, path)
+		if d, err := time.ParseDuration(n.Value); err != nil || d < 0 {
+			p.add(n.Line, fmt.Sprintf("%s: %q is not a duration", path, n.Value), `write a Go duration such as "30s", "5m" or "720h"`)
+		}
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Tag == "!!null" {
+				return
+			}
+			p.add(n.Line, fmt.Sprintf("%s: expected a mapping of keys", path), "indent the keys under it")
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fields[k.Value]
+			sub := k.Value
+			if path != "" {
+				sub = path + "." + k.Value
+			}
+			if !ok {
+				p.add(k.Line, fmt.Sprintf("%s: unknown key", sub), suggest(k.Value, keysOf(fields)))
+				continue
+			}
+			if secretKeys[k.Value] && v.Kind == yaml.ScalarNode && v.Value != "" && !envRef.MatchString(v.Value) {
+				p.add(v.Line, fmt.Sprintf("%s: a secret is written in the file", sub),
+					fmt.Sprintf("put it in an environment variable and write %s: \"${WALLCAST_%s}\"", k.Value, strings.ToUpper(k.Value)))
+				continue
+			}
+			p.lines[sub] = k.Line
+			p.walk(v, f.Type, sub)
+		}
+	case t.Kind() == reflect.Slice:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			p.add(n.Line, fmt.Sprintf("%s: expected a list", path), "write a list, for example [a, b] or one '- item' per line")
+			return
+		}
+		for i, c := range n.Content {
+			p.walk(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, fmt.Sprintf("%s: expected a single value", path), "write a value, not a list or mapping")
+			return
+		}
+		p.expand(n, path)
+	}
+}
+
+// expand replaces ${VAR} and ${VAR:-default} in a scalar.
+func (p *parser) expand(n *yaml.Node, path string) {
+	if !strings.Contains(n.Value, "${") {
+		return
+	}
+	n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+		m := envRef.FindStringSubmatch(ref)
+		if v, ok := p.lookup(m[1]); ok && v != "" {
+			return v
+		}
+		if m[2] != "" {
+			return m[3]
+		}
+		p.add(n.Line, fmt.Sprintf("%s: environment variable %s is not set", path, m[1]),
+			fmt.Sprintf("export %s before starting, or write ${%s:-default}", m[1], m[1]))
+		return ""
+	})
+	// An expanded value is a string in the file's eyes; let YAML retype
+	// numbers and booleans that came from the environment.
+	if n.Style == 0 {
+		n.Tag = ""
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out[name] = f
+	}
+	return out
+}
+
+func keysOf(m map[string]reflect.StructField) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// suggest proposes the closest known key.
+func suggest(bad string, known []string) string {
+	best, bestD := "", 4
+	for _, k := range known {
+		if d := distance(bad, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q? (known keys: %s)", best, strings.Join(known, ", "))
+	}
+	return "remove it; known keys: " + strings.Join(known, ", ")
+}
+
+// distance is the Levenshtein distance between two short strings.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// validate checks what the schema alone cannot.
+func (p *parser) validate(c *Config) {
+	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a listen address", c.Server.Listen), `write host:port or :port, for example ":8080" or "127.0.0.1:8080"`)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: port %q is not a number from 0 to 65535", port), `write host:port, for example ":8080"`)
+	} else if host != "" && net.ParseIP(host) == nil && !nameRe.MatchString(strings.ToLower(strings.ReplaceAll(host, ".", "-"))) {
+		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a host name or IP address", host), `write host:port, for example "0.0.0.0:8080"`)
+	}
+	if u, err := url.Parse(c.Server.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", c.Server.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
+	}
+	p.origins(c.Server.EmbedOrigins, "server.embed_origins")
+	if c.Server.QueueSize < 1 {
+		p.add(p.line("server.subscriber_queue"), "server.subscriber_queue: must be at least 1", "write a number such as 512")
+	}
+
+	sources := map[string]int{}
+	for i, s := range c.Sources {
+		at := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case s.Name == "":
+			p.add(p.line(at), at+": the source has no name", "add name: followed by a short name such as mastodon-social")
+		case !nameRe.MatchString(s.Name):
+			p.add(p.line(at+".name"), fmt.Sprintf("%s.name: %q is not a valid source name", at, s.Name), "use lower-case letters, digits, '-' and '_'")
+		default:
+			if prev, dup := sources[s.Name]; dup {
+				p.add(p.line(at+".name"), fmt.Sprintf("%s.name: source %q is defined twice (first at line %d)", at, s.Name, p.line(fmt.Sprintf("sources[%d]", prev))), "give each source its own name")
+			} else {
+				sources[s.Name] = i
+			}
+		}
+		keys, ok := TypeKeys[s.Type]
+		if !ok {
+			p.add(p.line(at+".type"), fmt.Sprintf("%s.type: unknown source type %q", at, s.Type), "use one of: "+strings.Join(knownTypes(), ", "))
+			continue
+		}
+		for _, k := range setKeys(p.lines, at) {
+			if !slices.Contains(commonKeys, k) && !slices.Contains(keys, k) {
+				p.add(p.line(at+"."+k), fmt.Sprintf("%s.%s: not a key of %s sources", at, k, s.Type), fmt.Sprintf("remove it; %s sources take: %s", s.Type, strings.Join(append(slices.Clone(commonKeys), keys...), ", ")))
+			}
+		}
+		if s.Interval.D() < 0 || (s.Interval != 0 && s.Interval.D() < time.Second) {
+			p.add(p.line(at+".interval"), at+".interval: must be at least 1s", `write a duration such as "5m"`)
+		}
+		if s.Type == "rss" {
+			if u, err := url.Parse(s.URL); s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add(p.line(at+".url"), fmt.Sprintf("%s.url: an rss source needs the http(s) URL of the feed", at), `write url: "https://example.org/feed.xml"`)
+			}
+		}
+	}
+
+	walls := map[string]int{}
+	for i, w := range c.Walls {
+		at := fmt.Sprintf("walls[%d]", i)
+		switch {
+		case w.Slug == "":
+			p.add(p.line(at), at+": the wall has no slug", "add slug: followed by a short name used in its URL, such as devconf")
+		case !nameRe.MatchString(w.Slug):
+			p.add(p.line(at+".slug"), fmt.Sprintf("%s.slug: %q is not a valid slug", at, w.Slug), "use lower-case letters, digits, '-' and '_'")
+		default:
+			if prev, dup := walls[w.Slug]; dup {
+				p.add(p.line(at+".slug"), fmt.Sprintf("%s.slug: wall %q is defined twice (first at line %d)", at, w.Slug, p.line(fmt.Sprintf("walls[%d]", prev))), "give each wall its own slug")
+			} else {
+				walls[w.Slug] = i
+			}
+		}
+		if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 {
+			p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
+		}
+		if len(w.Sources) == 0 {
+			p.add(p.line(at), at+": the wall has no sources", "add sources: [name, ...] naming sources defined under sources:")
+		}
+		for j, name := range w.Sources {
+			if _, ok := sources[name]; !ok {
+				p.add(p.line(fmt.Sprintf("%s.sources[%d]", at, j)), fmt.Sprintf("%s.sources: no source is named %q", at, name),
+					fmt.Sprintf("define it under sources:, or use one of: %s", strings.Join(sortedKeys(sources), ", ")))
+			}
+		}
+		if w.Moderation != "auto" && w.Moderation != "manual" {
+			p.add(p.line(at+".moderation"), fmt.Sprintf("%s.moderation: %q is not a moderation mode", at, w.Moderation), "use auto (show at once) or manual (hold for approval)")
+		}
+		if !slices.Contains([]string{"grid", "spotlight", "ticker"}, w.Display.Layout) {
+			p.add(p.line(at+".display.layout"), fmt.Sprintf("%s.display.layout: %q is not a layout", at, w.Display.Layout), "use grid, spotlight or ticker")
+		}
+		if w.Display.Theme != "dark" && w.Display.Theme != "light" {
+			p.add(p.line(at+".display.theme"), fmt.Sprintf("%s.display.theme: %q is not a theme", at, w.Display.Theme), "use dark or light")
+		}
+		if w.Display.MaxPosts < 1 || w.Display.MaxPosts > 500 {
+			p.add(p.line(at+".display.max_posts"), fmt.Sprintf("%s.display.max_posts: %d is out of range", at, w.Display.MaxPosts), "use a number from 1 to 500")
+		}
+		if w.Display.FontScale < 0.5 || w.Display.FontScale > 4 {
+			p.add(p.line(at+".display.font_scale"), fmt.Sprintf("%s.display.font_scale: %g is out of range", at, w.Display.FontScale), "use a number from 0.5 to 4")
+		}
+		if w.Display.Accent != "" && !regexp.MustCompile(`^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$`).MatchString(w.Display.Accent) {
+			p.add(p.line(at+".display.accent"), fmt.Sprintf("%s.display.accent: %q is not a colour", at, w.Display.Accent), `write a hex colour such as "#ff5a36"`)
+		}
+		p.origins(w.EmbedOrigins, at+".embed_origins")
+	}
+	if len(c.Walls) == 0 {
+		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+func (p *parser) origins(list []string, at string) {
+	for i, o := range list {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			p.add(p.line(fmt.Sprintf("%s[%d]", at, i)), fmt.Sprintf("%s: %q is not an origin", at, o), `write scheme://host[:port] such as "https://news.example", or "*" for any`)
+		}
+	}
+}
+
+// setKeys lists the keys written directly under a path.
+func setKeys(lines map[string]int, at string) []string {
+	var out []string
+	for k := range lines {
+		if rest, ok := strings.CutPrefix(k, at+"."); ok && !strings.ContainsAny(rest, ".[") {
+			out = append(out, rest)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func knownTypes() []string {
+	out := make([]string, 0, len(TypeKeys))
+	for t := range TypeKeys {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if strings.TrimSpace(strings.TrimPrefix(s, "#")) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,397 @@
+// Package ingest takes items from sources and decides their fate: which walls
+// want them, whether a wall's filters let them through, what their HTML may
+// keep. It then commits them in batches and announces the committed events.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// Publisher receives the events of each committed batch, in commit order.
+type Publisher interface {
+	Publish(events []wall.Event)
+}
+
+// rule is one wall's compiled routing and filters.
+type rule struct {
+	slug           string
+	manual         bool
+	tags           map[string]bool
+	keywords       []string
+	allFrom        map[string]bool // sources whose every item this wall takes
+	f              config.Filters
+	blockedWords   []string
+	blockedAuthors map[string]bool
+	langs          map[string]bool
+}
+
+// Router decides which walls take a post. It is immutable once built, so a
+// config reload swaps in a new one.
+type Router struct {
+	bySource map[string][]*rule
+}
+
+// NewRouter compiles the walls of a config.
+func NewRouter(c *config.Config) *Router {
+	r := &Router{bySource: map[string][]*rule{}}
+	for _, w := range c.Walls {
+		ru := &rule{
+			slug: w.Slug, manual: w.Moderation == "manual", f: w.Filters,
+			tags: map[string]bool{}, allFrom: map[string]bool{},
+			blockedAuthors: map[string]bool{}, langs: map[string]bool{},
+		}
+		for _, t := range w.Hashtags {
+			if t = Tag(t); t != "" {
+				ru.tags[t] = true
+			}
+		}
+		for _, k := range w.Keywords {
+			if k = Phrase(k); k != "" {
+				ru.keywords = append(ru.keywords, k)
+			}
+		}
+		for _, b := range w.Filters.BlockedWords {
+			if b = Phrase(b); b != "" {
+				ru.blockedWords = append(ru.blockedWords, b)
+			}
+		}
+		for _, a := range w.Filters.BlockedAuthors {
+			ru.blockedAuthors[authorKey(a)] = true
+		}
+		for _, l := range w.Filters.Languages {
+			ru.langs[langKey(l)] = true
+		}
+		for _, s := range w.Sources {
+			if src := c.Source(s); src != nil && src.AllPosts {
+				ru.allFrom[s] = true
+			}
+			r.bySource[s] = append(r.bySource[s], ru)
+		}
+	}
+	return r
+}
+
+func authorKey(a string) string { return Fold(strings.TrimPrefix(strings.TrimSpace(a), "@")) }
+
+func langKey(l string) string {
+	l, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(l)), "-")
+	l, _, _ = strings.Cut(l, "_")
+	return l
+}
+
+// wants is the cheap first look: could any wall of this source take a post
+// with these raw tags and this raw content? It never says no to a post that
+// Route would take.
+func (r *Router) wants(source string, p *wall.Post) bool {
+	rules := r.bySource[source]
+	if len(rules) == 0 {
+		return false
+	}
+	for _, t := range p.Tags {
+		t = Tag(t)
+		for _, ru := range rules {
+			if ru.tags[t] {
+				return true
+			}
+		}
+	}
+	var folded string
+	for _, ru := range rules {
+		if len(ru.keywords) > 0 || ru.allFrom[source] {
+			return true
+		}
+		if folded == "" {
+			folded = Fold(p.HTML + " " + p.Text)
+		}
+		for t := range ru.tags {
+			if strings.Contains(folded, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Route returns the walls that take a sanitised post, and its fate on each.
+func (r *Router) Route(source string, p *wall.Post) []wall.Target {
+	var out []wall.Target
+	var words string
+	for _, ru := range r.bySource[source] {
+		match := ru.allFrom[source]
+		for _, t := range p.Tags {
+			if match {
+				break
+			}
+			match = ru.tags[t]
+		}
+		if !match && len(ru.keywords) > 0 {
+			if words == "" {
+				words = Words(p.ContentWarning + " " + p.Text)
+			}
+			for _, k := range ru.keywords {
+				if strings.Contains(words, k) {
+					match = true
+					break
+				}
+			}
+		}
+		if !match {
+			continue
+		}
+		t := wall.Target{Wall: ru.slug, Status: wall.StatusVisible}
+		if reason := ru.reject(p, &words); reason != "" {
+			t.Status, t.Reason = wall.StatusRejected, reason
+		} else if ru.manual {
+			t.Status = wall.StatusPending
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// reject returns why a wall's filters refuse a post, or "".
+func (ru *rule) reject(p *wall.Post, words *string) string {
+	switch {
+	case ru.f.HideReplies && p.Reply:
+		return "reply"
+	case ru.f.HideReposts && p.Repost:
+		return "repost"
+	case ru.f.HideSensitive && (p.Sensitive || p.ContentWarning != ""):
+		return "sensitive"
+	case ru.f.MediaOnly && len(p.Media) == 0:
+		return "no media"
+	case len(ru.langs) > 0 && p.Lang != "" && !ru.langs[langKey(p.Lang)]:
+		return "language " + p.Lang
+	case ru.blockedAuthors[authorKey(p.Author.Handle)] || (p.Author.Name != "" && ru.blockedAuthors[authorKey(p.Author.Name)]):
+		return "blocked author"
+	}
+	if len(ru.blockedWords) > 0 {
+		if *words == "" {
+			*words = Words(p.ContentWarning + " " + p.Text)
+		}
+		for _, b := range ru.blockedWords {
+			if strings.Contains(*words, b) {
+				return "blocked word " + strings.TrimSpace(b)
+			}
+		}
+	}
+	return ""
+}
+
+// Stats counts what ingest did.
+type Stats struct {
+	Received, Dropped, Stored atomic.Int64
+}
+
+// Pipeline is ingest: Emit prepares items on the sources' goroutines, and one
+// writer goroutine commits them in batches and then publishes their events.
+type Pipeline struct {
+	store     wall.Store
+	pub       Publisher
+	sanitizer *Sanitizer
+	router    atomic.Pointer[Router]
+	log       *slog.Logger
+
+	in       chan wall.Write
+	stopping chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+
+	// BatchSize is the most items committed in one transaction.
+	BatchSize int
+	Stats     Stats
+}
+
+// New starts a pipeline that writes to store and announces to pub.
+func New(store wall.Store, pub Publisher, r *Router, log *slog.Logger) *Pipeline {
+	p := &Pipeline{
+		store: store, pub: pub, sanitizer: NewSanitizer(), log: log,
+		in: make(chan wall.Write, 4096), stopping: make(chan struct{}), done: make(chan struct{}),
+		BatchSize: 512,
+	}
+	p.router.Store(r)
+	go p.writer()
+	return p
+}
+
+// SetRouter swaps the routing rules (on a config reload).
+func (p *Pipeline) SetRouter(r *Router) { p.router.Store(r) }
+
+// ErrClosed is returned by Emit once the pipeline is shutting down.
+var ErrClosed = errors.New("ingest: closed")
+
+// Emitter returns the emit function a source with that name is given.
+func (p *Pipeline) Emitter(source string) wall.Emit {
+	return func(ctx context.Context, it wall.Item) error { return p.Emit(ctx, source, it) }
+}
+
+// Emit routes, filters and sanitises one item and queues it for the writer.
+// It blocks when the writer is behind (backpressure reaches the source).
+func (p *Pipeline) Emit(ctx context.Context, source string, it wall.Item) error {
+	p.Stats.Received.Add(1)
+	w, keep := p.prepare(source, it)
+	if !keep {
+		p.Stats.Dropped.Add(1)
+		if it.Cursor == "" {
+			return nil
+		}
+		w = wall.Write{Source: source, Item: wall.Item{Kind: wall.ItemCursor, Cursor: it.Cursor}}
+	}
+	select {
+	case p.in <- w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.stopping:
+		return ErrClosed
+	}
+}
+
+// prepare normalises an item; keep is false when no wall wants it.
+func (p *Pipeline) prepare(source string, it wall.Item) (wall.Write, bool) {
+	w := wall.Write{Source: source, Item: it}
+	post := &w.Item.Post
+	post.Source = source
+	post.NativeID = wall.CleanID(post.NativeID)
+	if it.Kind == wall.ItemCursor {
+		return w, true
+	}
+	if post.NativeID == "" {
+		p.log.Warn("ingest: item without id skipped", "source", source)
+		return w, false
+	}
+	post.ID = wall.PostID(source, post.NativeID)
+	if it.Kind == wall.ItemDelete {
+		return w, true
+	}
+	r := p.router.Load()
+	if !r.wants(source, post) {
+		return w, false
+	}
+	p.clean(post)
+	w.Targets = r.Route(source, post)
+	return w, len(w.Targets) > 0
+}
+
+// clean sanitises a post in place: safe HTML, plain text, tags, URLs.
+func (p *Pipeline) clean(post *wall.Post) {
+	if strings.TrimSpace(post.HTML) != "" {
+		post.HTML = p.sanitizer.HTML(post.HTML)
+	} else {
+		post.HTML = p.sanitizer.TextToHTML(post.Text)
+	}
+	post.Text = Text(post.HTML)
+	post.ContentWarning = strings.TrimSpace(Text(p.sanitizer.HTML(post.ContentWarning)))
+	post.Author.Name = strings.TrimSpace(Text(p.sanitizer.HTML(post.Author.Name)))
+	post.Author.Handle = wall.CleanID(post.Author.Handle)
+	post.URL = SafeURL(post.URL)
+	post.Author.URL = SafeURL(post.Author.URL)
+	post.Author.Avatar = SafeURL(post.Author.Avatar)
+	media := post.Media[:0]
+	for _, m := range post.Media {
+		m.URL, m.Preview = SafeURL(m.URL), SafeURL(m.Preview)
+		if m.URL == "" && m.Preview == "" {
+			continue
+		}
+		m.Alt = strings.TrimSpace(m.Alt)
+		media = append(media, m)
+	}
+	post.Media = media
+	tags := make([]string, 0, len(post.Tags))
+	for _, t := range post.Tags {
+		if t = Tag(t); t != "" {
+			tags = append(tags, t)
+		}
+	}
+	tags = append(tags, Hashtags(post.Text)...)
+	sort.Strings(tags)
+	post.Tags = slices.Compact(tags)
+	if post.CreatedAt.IsZero() {
+		post.CreatedAt = time.Now().UTC()
+	}
+	post.CreatedAt = post.CreatedAt.UTC()
+	post.Pinned = false
+}
+
+// writer commits queued items in batches: one transaction for everything
+// that arrived while the previous one was committing.
+func (p *Pipeline) writer() {
+	defer close(p.done)
+	batch := make([]wall.Write, 0, p.BatchSize)
+	for {
+		select {
+		case w := <-p.in:
+			batch = append(batch[:0], w)
+		case <-p.stopping:
+			// Sources have stopped: commit what is left, then end.
+			for {
+				batch = batch[:0]
+			drain:
+				for len(batch) < p.BatchSize {
+					select {
+					case w := <-p.in:
+						batch = append(batch, w)
+					default:
+						break drain
+					}
+				}
+				if len(batch) == 0 {
+					return
+				}
+				p.commit(batch)
+			}
+		}
+	fill:
+		for len(batch) < p.BatchSize {
+			select {
+			case w := <-p.in:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		p.commit(batch)
+	}
+}
+
+func (p *Pipeline) commit(batch []wall.Write) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var events []wall.Event
+		events, err = p.store.Apply(context.Background(), batch)
+		if err == nil {
+			p.Stats.Stored.Add(int64(len(batch)))
+			if len(events) > 0 {
+				p.pub.Publish(events)
+			}
+			return
+		}
+		p.log.Error("ingest: commit failed, retrying", "items", len(batch), "attempt", attempt+1, "err", err)
+		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+	}
+	p.log.Error("ingest: batch lost after retries", "items", len(batch), "err", err)
+}
+
+// Close commits what is queued and stops the writer. Call it after the
+// sources have stopped.
+func (p *Pipeline) Close() {
+	p.stopOnce.Do(func() { close(p.stopping) })
+	<-p.done
+}
+
+// String describes the pipeline for logs.
+func (p *Pipeline) String() string {
+	return fmt.Sprintf("ingest(received=%d stored=%d dropped=%d)", p.Stats.Received.Load(), p.Stats.Stored.Load(), p.Stats.Dropped.Load())
+}

@@ -1,0 +1,74 @@
+package sources
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources/demo"
+	"github.com/wallcast/wallcast/sources/rss"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// Deps is what adapters may need from the server.
+type Deps struct {
+	BaseURL string       // the server's public URL (demo media)
+	Client  *http.Client // nil: each adapter makes its own
+	Log     *slog.Logger
+}
+
+// New builds the adapter for one configured source. Every adapter type is
+// listed here, and config.TypeKeys lists the keys each one takes.
+func New(c config.Source, d Deps) (wall.Source, error) {
+	switch c.Type {
+	case "demo":
+		base := c.MediaBase
+		if base == "" {
+			base = d.BaseURL
+		}
+		return demo.New(c.Interval.D(), base), nil
+	case "rss":
+		return rss.New(rss.Config{Name: c.Name, URL: c.URL, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
+	}
+	return nil, fmt.Errorf("source %s: unknown type %q", c.Name, c.Type)
+}
+
+// Subscription returns what the walls using a source want from it: the
+// source's own hashtags and keywords if it names them, else the union of
+// those of its walls.
+func Subscription(c *config.Config, name string) wall.Subscription {
+	src := c.Source(name)
+	sub := wall.Subscription{}
+	if src == nil {
+		return sub
+	}
+	if len(src.Hashtags) > 0 || len(src.Keywords) > 0 {
+		sub.Hashtags = normTags(src.Hashtags)
+		sub.Keywords = src.Keywords
+		return sub
+	}
+	seen := map[string]bool{}
+	for _, w := range c.Walls {
+		uses := false
+		for _, s := range w.Sources {
+			uses = uses || s == name
+		}
+		if !uses {
+			continue
+		}
+		for _, t := range normTags(w.Hashtags) {
+			if !seen["#"+t] {
+				seen["#"+t] = true
+				sub.Hashtags = append(sub.Hashtags, t)
+			}
+		}
+		for _, k := range w.Keywords {
+			if !seen[k] {
+				seen[k] = true
+				sub.Keywords = append(sub.Keywords, k)
+			}
+		}
+	}
+	return sub
+}

@@ -1,0 +1,232 @@
+// Package upstream is what every source adapter shares: the HTTP client
+// settings, the errors that tell the supervisor how to retry, and the
+// monitor through which a source reports its state and liveness.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RetryAfterError asks the supervisor to wait at least After before the next try.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After.Round(time.Second))
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err with a wait the upstream asked for.
+func RetryAfter(err error, d time.Duration) error { return &RetryAfterError{After: d, Err: err} }
+
+// PermanentError stops a source: retrying cannot help (a revoked token, a
+// missing scope). The operator must act; a config reload restarts it.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as one that retrying cannot fix.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// StatusError is an unexpected HTTP status from an upstream.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("HTTP %d", e.Code)
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
+}
+
+// CheckResponse turns a non-2xx response into an error the supervisor
+// understands: 429 and 503 honour Retry-After; 401 and 403 are permanent.
+// It reads a little of the body for the message and closes it.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	err := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return Permanent(err)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return RetryAfter(err, d)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return RetryAfter(err, time.Minute)
+		}
+	}
+	return err
+}
+
+// NewClient returns the HTTP client adapters use: bounded connect, TLS and
+// header times, but no overall timeout, since streams stay open for hours
+// (pollers pass a context deadline instead).
+func NewClient() *http.Client {
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{Transport: t}
+}
+
+// MaxBody is the most an adapter reads of one upstream document.
+const MaxBody = 16 << 20
+
+// ErrTooLarge is returned by a LimitedBody read past MaxBody.
+var ErrTooLarge = errors.New("upstream document larger than 16 MiB")
+
+// ReadBody reads a whole response body, up to MaxBody.
+func ReadBody(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBody {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+// Monitor receives what a running source says about itself.
+type Monitor struct {
+	mu       sync.Mutex
+	state    string
+	armed    atomic.Bool
+	lastByte atomic.Int64 // unix nanos
+}
+
+// NewMonitor returns a monitor in state "starting".
+func NewMonitor() *Monitor {
+	m := &Monitor{state: "starting"}
+	m.lastByte.Store(time.Now().UnixNano())
+	return m
+}
+
+// State returns the state the source last reported.
+func (m *Monitor) State() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// Stalled reports whether an armed stream has sent nothing for longer than d.
+func (m *Monitor) Stalled(d time.Duration, now time.Time) bool {
+	return m.armed.Load() && now.Sub(time.Unix(0, m.lastByte.Load())) > d
+}
+
+type monitorKey struct{}
+
+// WithMonitor attaches a monitor to a source's context.
+func WithMonitor(ctx context.Context, m *Monitor) context.Context {
+	return context.WithValue(ctx, monitorKey{}, m)
+}
+
+func monitor(ctx context.Context) *Monitor {
+	m, _ := ctx.Value(monitorKey{}).(*Monitor)
+	return m
+}
+
+// SetState reports the source's state: "connected" (streaming), "polling".
+func SetState(ctx context.Context, state string) {
+	if m := monitor(ctx); m != nil {
+		m.mu.Lock()
+		m.state = state
+		m.mu.Unlock()
+	}
+}
+
+// Streaming arms or disarms stall detection: while armed, a source that
+// receives no bytes for the stall timeout is restarted.
+func Streaming(ctx context.Context, on bool) {
+	if m := monitor(ctx); m != nil {
+		m.lastByte.Store(time.Now().UnixNano())
+		m.armed.Store(on)
+	}
+}
+
+// Alive records that bytes (data or a heartbeat) arrived.
+func Alive(ctx context.Context) {
+	if m := monitor(ctx); m != nil {
+		m.lastByte.Store(time.Now().UnixNano())
+	}
+}
+
+// AliveReader wraps a stream body so every read that returns bytes counts
+// as a sign of life.
+func AliveReader(ctx context.Context, r io.Reader) io.Reader {
+	m := monitor(ctx)
+	if m == nil {
+		return r
+	}
+	return &aliveReader{r: r, m: m}
+}
+
+type aliveReader struct {
+	r io.Reader
+	m *Monitor
+}
+
+func (a *aliveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.m.lastByte.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

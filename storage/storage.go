@@ -1,0 +1,531 @@
+// Package storage keeps Wallcast's state in SQLite: posts deduplicated by
+// source and native id, each wall's append-only event log, and source cursors.
+//
+// There is one writer connection (SQLite allows one writer at a time) and a
+// pool of readers; WAL mode lets them run side by side.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the database/sql driver
+	"github.com/wallcast/wallcast/wall"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a Wallcast database.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+	now   func() time.Time
+}
+
+var _ wall.Store = (*DB)(nil)
+
+// Open opens (creating it if needed) the database at path and applies the
+// migrations it has not seen yet.
+func Open(path string) (*DB, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "5000")
+	// NORMAL in WAL mode: a commit survives a crash of the process; only a
+	// power loss can take the last transactions back.
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	base := "file:" + path + "?"
+	w, err := sql.Open("sqlite3", base+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{write: w, now: time.Now}
+	if err := db.migrate(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	rq := url.Values{}
+	rq.Set("_foreign_keys", "on")
+	rq.Set("_busy_timeout", "5000")
+	rq.Set("_query_only", "true")
+	r, err := sql.Open("sqlite3", base+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	db.read = r
+	return db, nil
+}
+
+// Close closes the database after a final WAL checkpoint.
+func (db *DB) Close() error {
+	_, _ = db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// migrate applies, in order and one transaction each, the embedded
+// migrations numbered above PRAGMA user_version.
+func (db *DB) migrate() error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var version int
+	if err := db.write.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for i, name := range names {
+		n := i + 1
+		if n <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.write.Begin()
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Apply commits a batch of ingested items in one transaction and returns the
+// events it appended, in commit order.
+func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("storage apply: %w", err)
+	}
+	defer tx.Rollback()
+	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()}
+	for _, w := range batch {
+		if err := a.apply(w); err != nil {
+			return nil, fmt.Errorf("storage apply %s: %w", w.Source, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("storage apply: commit: %w", err)
+	}
+	return a.events, nil
+}
+
+type applier struct {
+	tx     *sql.Tx
+	ctx    context.Context
+	now    int64
+	events []wall.Event
+}
+
+func (a *applier) apply(w wall.Write) error {
+	p := w.Item.Post
+	switch w.Item.Kind {
+	case wall.ItemPost:
+		if err := a.insertPost(p, w.Targets); err != nil {
+			return err
+		}
+	case wall.ItemUpdate:
+		if err := a.updatePost(p, w.Targets); err != nil {
+			return err
+		}
+	case wall.ItemDelete:
+		if err := a.deletePost(w.Source, p); err != nil {
+			return err
+		}
+	}
+	if w.Item.Cursor != "" {
+		_, err := a.tx.ExecContext(a.ctx, `INSERT INTO cursors (source, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			w.Source, w.Item.Cursor, a.now)
+		if err != nil {
+			return fmt.Errorf("cursor: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO posts (id, source, native_id, data, stored_at) VALUES (?, ?, ?, ?, ?)`,
+		p.ID, p.Source, p.NativeID, string(data), a.now)
+	if err != nil {
+		return fmt.Errorf("insert post %s: %w", p.ID, err)
+	}
+	var deleted bool
+	if err := a.tx.QueryRowContext(a.ctx, `SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {
+		return fmt.Errorf("insert post %s: %w", p.ID, err)
+	}
+	if deleted {
+		return nil // a tombstone: the upstream repeat of a deleted post
+	}
+	for _, t := range targets {
+		res, err := a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, 0)`,
+			t.Wall, p.ID, t.Status, t.Reason)
+		if err != nil {
+			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // already on this wall: a duplicate
+		}
+		typ := map[string]string{wall.StatusVisible: wall.EventPost, wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[t.Status]
+		var payload []byte
+		if typ == wall.EventPost {
+			payload = data
+		} else {
+			payload, _ = json.Marshal(queueEntry{ID: p.ID, Reason: t.Reason})
+		}
+		seq, err := a.appendEvent(t.Wall, typ, p.ID, payload, typ != wall.EventPost)
+		if err != nil {
+			return err
+		}
+		if _, err := a.tx.ExecContext(a.ctx, `UPDATE wall_posts SET seq = ? WHERE wall = ? AND post_id = ?`, seq, t.Wall, p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueEntry is the payload of moderation queue events.
+type queueEntry struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (a *applier) updatePost(p wall.Post, targets []wall.Target) error {
+	var deleted bool
+	err := a.tx.QueryRowContext(a.ctx, `SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a.insertPost(p, targets) // an edit of a post we never saw
+	}
+	if err != nil || deleted {
+		return err
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE posts SET data = ? WHERE id = ?`, string(data), p.ID); err != nil {
+		return fmt.Errorf("update post %s: %w", p.ID, err)
+	}
+	for _, t := range targets {
+		var status string
+		var pinned bool
+		err := a.tx.QueryRowContext(a.ctx, `SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, t.Wall, p.ID).Scan(&status, &pinned)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := a.insertPost(p, []wall.Target{t}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case status == wall.StatusVisible && t.Status == wall.StatusRejected:
+			if err := a.setStatus(t.Wall, p.ID, wall.StatusRejected, t.Reason, wall.EventRemove); err != nil {
+				return err
+			}
+		case status == wall.StatusVisible:
+			q := p
+			q.Pinned = pinned
+			d, _ := json.Marshal(q)
+			if _, err := a.appendEvent(t.Wall, wall.EventUpdate, p.ID, d, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applier) deletePost(source string, p wall.Post) error {
+	res, err := a.tx.ExecContext(a.ctx, `UPDATE posts SET deleted = 1 WHERE id = ?`, p.ID)
+	if err != nil {
+		return fmt.Errorf("delete post %s: %w", p.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Never seen: keep a tombstone so a late repeat is not shown.
+		_, err := a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO posts (id, source, native_id, data, deleted, stored_at) VALUES (?, ?, ?, '{}', 1, ?)`,
+			p.ID, source, p.NativeID, a.now)
+		return err
+	}
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending') ORDER BY wall`, p.ID)
+	if err != nil {
+		return err
+	}
+	var walls []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			rows.Close()
+			return err
+		}
+		walls = append(walls, w)
+	}
+	rows.Close()
+	for _, w := range walls {
+		if err := a.setStatus(w, p.ID, wall.StatusRemoved, "deleted upstream", wall.EventRemove); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) setStatus(w, postID, status, reason, typ string) error {
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
+		status, reason, w, postID); err != nil {
+		return err
+	}
+	d, _ := json.Marshal(queueEntry{ID: postID})
+	_, err := a.appendEvent(w, typ, postID, d, true)
+	return err
+}
+
+// appendEvent adds an event to a wall's log. Post and update events keep no
+// data of their own: a replay reads the post as it is now.
+func (a *applier) appendEvent(w, typ, postID string, data []byte, keep bool) (int64, error) {
+	var stored any
+	if keep {
+		stored = string(data)
+	}
+	var pid any
+	if postID != "" {
+		pid = postID
+	}
+	res, err := a.tx.ExecContext(a.ctx, `INSERT INTO wall_events (wall, type, post_id, data, at) VALUES (?, ?, ?, ?, ?)`,
+		w, typ, pid, stored, a.now)
+	if err != nil {
+		return 0, fmt.Errorf("append %s event to %s: %w", typ, w, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	a.events = append(a.events, wall.Event{Seq: seq, Wall: w, Type: typ, Data: data})
+	return seq, nil
+}
+
+// AppendEvent appends one event that carries its own data (announce, config)
+// to a wall's log.
+func (db *DB) AppendEvent(ctx context.Context, w, typ string, data []byte) (wall.Event, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wall.Event{}, err
+	}
+	defer tx.Rollback()
+	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()}
+	if _, err := a.appendEvent(w, typ, "", data, true); err != nil {
+		return wall.Event{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return wall.Event{}, err
+	}
+	return a.events[0], nil
+}
+
+// Snapshot returns the newest n visible posts of a wall (pinned posts always
+// included, first), oldest first, and the head of the wall's log.
+func (db *DB) Snapshot(ctx context.Context, w string, n int) (wall.Snapshot, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return wall.Snapshot{}, fmt.Errorf("storage snapshot %s: %w", w, err)
+	}
+	defer tx.Rollback()
+	var snap wall.Snapshot
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, w).Scan(&snap.Head); err != nil {
+		return snap, fmt.Errorf("storage snapshot %s: %w", w, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT * FROM (
+			SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+			WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 0
+			ORDER BY wp.seq DESC LIMIT ?)
+		UNION ALL
+		SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+			WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 1
+		ORDER BY 3, 1`, w, n, w)
+	if err != nil {
+		return snap, fmt.Errorf("storage snapshot %s: %w", w, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var data string
+		var pinned bool
+		if err := rows.Scan(&seq, &data, &pinned); err != nil {
+			return snap, err
+		}
+		var p wall.Post
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return snap, fmt.Errorf("storage snapshot %s: post %d: %w", w, seq, err)
+		}
+		p.Pinned = pinned
+		snap.Posts = append(snap.Posts, p)
+	}
+	return snap, rows.Err()
+}
+
+// Replay returns up to limit display events of a wall after seq, skipping
+// post and update events of posts that are no longer visible, so a replay
+// never brings back a removed post.
+func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]wall.Event, bool, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+	}
+	defer tx.Rollback()
+	var pruned, last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT pruned_through FROM walls WHERE slug = ?), 0)`, w).Scan(&pruned); err != nil {
+		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'wall_events'), 0)`).Scan(&last); err != nil {
+		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+	}
+	if after < pruned || after > last {
+		return nil, false, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.type, e.data, p.data, COALESCE(p.deleted, 1), COALESCE(wp.status, ''), COALESCE(wp.pinned, 0)
+		FROM wall_events e
+		LEFT JOIN posts p ON p.id = e.post_id
+		LEFT JOIN wall_posts wp ON wp.wall = e.wall AND wp.post_id = e.post_id
+		WHERE e.wall = ? AND e.id > ? AND e.type NOT IN ('pending', 'approved', 'rejected')
+		ORDER BY e.id LIMIT ?`, w, after, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+	}
+	defer rows.Close()
+	var out []wall.Event
+	for rows.Next() {
+		var (
+			e               = wall.Event{Wall: w}
+			data, post      sql.NullString
+			deleted, pinned bool
+			status          string
+		)
+		if err := rows.Scan(&e.Seq, &e.Type, &data, &post, &deleted, &status, &pinned); err != nil {
+			return nil, false, err
+		}
+		switch e.Type {
+		case wall.EventPost, wall.EventUpdate:
+			if deleted || status != wall.StatusVisible || !post.Valid {
+				continue
+			}
+			var p wall.Post
+			if err := json.Unmarshal([]byte(post.String), &p); err != nil {
+				return nil, false, fmt.Errorf("storage replay %s: event %d: %w", w, e.Seq, err)
+			}
+			p.Pinned = pinned
+			e.Data, _ = json.Marshal(p)
+		default:
+			e.Data = json.RawMessage(data.String)
+		}
+		out = append(out, e)
+	}
+	return out, true, rows.Err()
+}
+
+// Posts returns a page of a wall's visible posts, newest first.
+func (db *DB) Posts(ctx context.Context, w string, before int64, limit int) ([]wall.Post, int64, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+		WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND (? = 0 OR wp.seq < ?)
+		ORDER BY wp.seq DESC LIMIT ?`, w, before, before, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage posts %s: %w", w, err)
+	}
+	defer rows.Close()
+	var (
+		out  []wall.Post
+		next int64
+	)
+	for rows.Next() {
+		var data string
+		var pinned bool
+		if err := rows.Scan(&next, &data, &pinned); err != nil {
+			return nil, 0, err
+		}
+		var p wall.Post
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return nil, 0, fmt.Errorf("storage posts %s: %w", w, err)
+		}
+		p.Pinned = pinned
+		out = append(out, p)
+	}
+	if len(out) < limit {
+		next = 0
+	}
+	return out, next, rows.Err()
+}
+
+// Cursor returns the saved cursor of a source.
+func (db *DB) Cursor(ctx context.Context, source string) (string, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM cursors WHERE source = ?`, source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("storage cursor %s: %w", source, err)
+	}
+	return v, nil
+}
+
+// Prune deletes events and posts stored before cutoff, except posts pinned
+// on a wall. Screens that resume from a deleted event get a reset.
+func (db *DB) Prune(ctx context.Context, cutoff time.Time) (events, posts int64, err error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage prune: %w", err)
+	}
+	defer tx.Rollback()
+	c := cutoff.UnixMilli()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO walls (slug, pruned_through)
+		SELECT wall, MAX(id) FROM wall_events WHERE at < ? GROUP BY wall
+		ON CONFLICT (slug) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)`, c); err != nil {
+		return 0, 0, fmt.Errorf("storage prune: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM wall_events WHERE at < ?`, c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage prune: %w", err)
+	}
+	events, _ = res.RowsAffected()
+	res, err = tx.ExecContext(ctx, `DELETE FROM posts WHERE stored_at < ? AND id NOT IN (SELECT post_id FROM wall_posts WHERE pinned = 1)`, c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage prune: %w", err)
+	}
+	posts, _ = res.RowsAffected()
+	return events, posts, tx.Commit()
+}
+
+// PostStatus returns the status of a post on a wall ("" when it is not there).
+func (db *DB) PostStatus(ctx context.Context, w, postID string) (string, error) {
+	var s string
+	err := db.read.QueryRowContext(ctx, `SELECT status FROM wall_posts WHERE wall = ? AND post_id = ?`, w, postID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return s, err
+}

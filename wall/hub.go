@@ -1,0 +1,208 @@
+package wall
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Frame is one encoded SSE message, shared by every subscriber that gets it.
+// Seq is 0 for heartbeats and other frames that carry no id.
+type Frame struct {
+	Seq   int64
+	Bytes []byte
+}
+
+// Encode writes an event in the text/event-stream format. The data is split
+// on every line ending, so nothing in it can start a new SSE field.
+func Encode(e Event) []byte {
+	b := make([]byte, 0, len(e.Data)+len(e.Type)+40)
+	if e.Seq > 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, e.Seq, 10)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, CleanID(e.Type)...)
+	b = append(b, '\n')
+	b = appendData(b, e.Data)
+	return append(b, '\n')
+}
+
+func appendData(b, data []byte) []byte {
+	if !bytes.ContainsAny(data, "\r\n") {
+		b = append(b, "data: "...)
+		b = append(b, data...)
+		return append(b, '\n')
+	}
+	for len(data) > 0 {
+		i := bytes.IndexAny(data, "\r\n")
+		line := data
+		if i >= 0 {
+			line = data[:i]
+		}
+		b = append(b, "data: "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+		if i < 0 {
+			break
+		}
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
+	}
+	return b
+}
+
+var pingFrame = Frame{Bytes: []byte(": ping\n\n")}
+
+// Subscriber is one open stream. Frames arrive on C; Done is closed when the
+// subscriber is dropped (too slow, or the hub is closing).
+type Subscriber struct {
+	C    chan Frame
+	done chan struct{}
+	once sync.Once
+	wall string
+	slow atomic.Bool
+}
+
+// Done is closed when the hub ends this subscription.
+func (s *Subscriber) Done() <-chan struct{} { return s.done }
+
+// Slow reports whether the subscriber was dropped for falling behind.
+func (s *Subscriber) Slow() bool { return s.slow.Load() }
+
+func (s *Subscriber) end() { s.once.Do(func() { close(s.done) }) }
+
+// Hub fans a wall's events out to the subscribers of that wall. Publish never
+// blocks: a subscriber whose queue is full is dropped, and resumes from its
+// Last-Event-ID when it reconnects.
+type Hub struct {
+	mu        sync.RWMutex
+	walls     map[string]map[*Subscriber]struct{}
+	closed    bool
+	queueSize int
+	count     atomic.Int64
+	stop      chan struct{}
+	stopOnce  sync.Once
+}
+
+// NewHub returns a hub whose subscribers queue at most queueSize frames and
+// get a heartbeat comment every heartbeat.
+func NewHub(queueSize int, heartbeat time.Duration) *Hub {
+	h := &Hub{walls: map[string]map[*Subscriber]struct{}{}, queueSize: queueSize, stop: make(chan struct{})}
+	if heartbeat > 0 {
+		go h.heartbeats(heartbeat)
+	}
+	return h
+}
+
+// Subscribe adds a subscriber to a wall. It returns nil when the hub is closed.
+func (h *Hub) Subscribe(wall string) *Subscriber {
+	s := &Subscriber{C: make(chan Frame, h.queueSize), done: make(chan struct{}), wall: wall}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	m := h.walls[wall]
+	if m == nil {
+		m = map[*Subscriber]struct{}{}
+		h.walls[wall] = m
+	}
+	m[s] = struct{}{}
+	h.count.Add(1)
+	return s
+}
+
+// Unsubscribe removes a subscriber.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	if m := h.walls[s.wall]; m != nil {
+		if _, ok := m[s]; ok {
+			delete(m, s)
+			h.count.Add(-1)
+		}
+		if len(m) == 0 {
+			delete(h.walls, s.wall)
+		}
+	}
+	h.mu.Unlock()
+	s.end()
+}
+
+// Subscribers returns the number of open subscriptions.
+func (h *Hub) Subscribers() int64 { return h.count.Load() }
+
+// Publish sends committed events to their walls' subscribers. Each event is
+// encoded once and the bytes are shared.
+func (h *Hub) Publish(events []Event) {
+	var slow []*Subscriber
+	h.mu.RLock()
+	for _, e := range events {
+		if !ForDisplay(e.Type) {
+			continue
+		}
+		subs := h.walls[e.Wall]
+		if len(subs) == 0 {
+			continue
+		}
+		f := Frame{Seq: e.Seq, Bytes: Encode(e)}
+		for s := range subs {
+			select {
+			case s.C <- f:
+			default:
+				if s.slow.CompareAndSwap(false, true) {
+					slow = append(slow, s)
+				}
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range slow {
+		h.Unsubscribe(s)
+	}
+}
+
+// heartbeats sends one ping to every subscriber on one shared schedule.
+func (h *Hub) heartbeats(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.mu.RLock()
+			for _, subs := range h.walls {
+				for s := range subs {
+					select {
+					case s.C <- pingFrame:
+					default: // a full queue is busy enough to keep proxies awake
+					}
+				}
+			}
+			h.mu.RUnlock()
+		}
+	}
+}
+
+// Close ends every subscription and refuses new ones: the streams finish
+// cleanly and screens reconnect (to this server once it is back, or another).
+func (h *Hub) Close() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.mu.Lock()
+	h.closed = true
+	walls := h.walls
+	h.walls = map[string]map[*Subscriber]struct{}{}
+	h.count.Store(0)
+	h.mu.Unlock()
+	for _, subs := range walls {
+		for s := range subs {
+			s.end()
+		}
+	}
+}

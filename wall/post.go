@@ -1,0 +1,102 @@
+// Package wall holds Wallcast's domain: the normalised post, the wall event,
+// the interfaces that sources and storage implement, and the HTTP service
+// that serves walls to screens over Server-Sent Events.
+package wall
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Post is a normalised post, as stored and as sent to screens.
+type Post struct {
+	ID             string    `json:"id"`
+	Source         string    `json:"source"`
+	Network        string    `json:"network"`
+	NativeID       string    `json:"-"`
+	URL            string    `json:"url,omitempty"`
+	Author         Author    `json:"author"`
+	HTML           string    `json:"html"`
+	Text           string    `json:"text"`
+	Media          []Media   `json:"media,omitempty"`
+	Tags           []string  `json:"tags,omitempty"`
+	Lang           string    `json:"lang,omitempty"`
+	Sensitive      bool      `json:"sensitive"`
+	ContentWarning string    `json:"content_warning,omitempty"`
+	Reply          bool      `json:"reply,omitempty"`
+	Repost         bool      `json:"repost,omitempty"`
+	Demo           bool      `json:"demo,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	Pinned         bool      `json:"pinned"`
+}
+
+// Author is who wrote a post.
+type Author struct {
+	Name   string `json:"name"`
+	Handle string `json:"handle,omitempty"`
+	Avatar string `json:"avatar,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+// Media is one attachment of a post.
+type Media struct {
+	Type    string `json:"type"` // image, video, gifv, audio
+	URL     string `json:"url"`
+	Preview string `json:"preview,omitempty"`
+	Alt     string `json:"alt,omitempty"`
+}
+
+// PostID builds the public id of a post from its source name and native id.
+// CR, LF and NUL never reach an id: they would break the SSE framing.
+func PostID(source, nativeID string) string {
+	return source + ":" + CleanID(nativeID)
+}
+
+// CleanID removes the characters that must never appear in an id sent over HTTP.
+func CleanID(s string) string {
+	if !strings.ContainsAny(s, "\r\n\x00") {
+		return s
+	}
+	return strings.NewReplacer("\r", "", "\n", "", "\x00", "").Replace(s)
+}
+
+// ItemKind says what an upstream item means.
+type ItemKind int
+
+// The kinds of item a source emits.
+const (
+	ItemPost   ItemKind = iota // a new post (a repeat is absorbed by dedup)
+	ItemUpdate                 // an edit of a post already seen
+	ItemDelete                 // the post was deleted upstream; only Post.NativeID is set
+	ItemCursor                 // no post: only save Cursor
+)
+
+// Item is what a source emits: a post, an edit, a delete, or a cursor to save.
+// Cursor, when not empty, is saved after the item is committed, in the same
+// transaction, so a resume never skips an item that was not stored.
+type Item struct {
+	Kind   ItemKind
+	Post   Post
+	Cursor string
+}
+
+// Subscription is what the walls using a source want from it, and where the
+// source left off last time.
+type Subscription struct {
+	Hashtags []string // lower case, without '#'
+	Keywords []string
+	Accounts []string
+	Cursor   string // the last cursor the source saved, "" on first run
+}
+
+// Emit hands an item to ingest. It returns an error only when ingest is
+// shutting down; a source should then return.
+type Emit func(context.Context, Item) error
+
+// Source is an upstream adapter. Run streams or polls until ctx ends. It calls
+// emit for every post, edit and delete it sees, and returns an error when the
+// connection is lost; the supervisor restarts it with backoff.
+type Source interface {
+	Run(ctx context.Context, sub Subscription, emit Emit) error
+}

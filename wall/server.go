@@ -1,0 +1,450 @@
+package wall
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/templates"
+)
+
+// SourceHealth is what the server knows of one source.
+type SourceHealth struct {
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	State     string    `json:"state"` // starting, connected, polling, backoff, error, stopped
+	LastPost  time.Time `json:"last_post,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	ErrorAt   time.Time `json:"error_at,omitzero"`
+	Errors    int64     `json:"errors"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+}
+
+// Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
+type Server struct {
+	store  Store
+	hub    *Hub
+	health func() []SourceHealth
+	log    *slog.Logger
+	cfg    atomic.Pointer[config.Config]
+	tmpl   *template.Template
+	start  time.Time
+
+	requests atomic.Int64
+	conns    atomic.Int64
+	closing  chan struct{}
+
+	// StatsInterval is how often /stats sends its figures.
+	StatsInterval time.Duration
+	// ReplayPage is how many events one replay query reads.
+	ReplayPage int
+}
+
+// NewServer returns the HTTP service for the walls of cfg.
+func NewServer(cfg *config.Config, store Store, hub *Hub, health func() []SourceHealth, log *slog.Logger) *Server {
+	s := &Server{
+		store: store, hub: hub, health: health, log: log, start: time.Now(),
+		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
+	}
+	if s.health == nil {
+		s.health = func() []SourceHealth { return nil }
+	}
+	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"join": strings.Join,
+	}).ParseFS(templates.FS, "*.html"))
+	s.cfg.Store(cfg)
+	return s
+}
+
+// SetConfig swaps the configuration (on a reload).
+func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
+
+// Config returns the configuration in use.
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
+
+// Connections returns the number of open SSE streams.
+func (s *Server) Connections() int64 { return s.conns.Load() }
+
+// Close ends the streams this server holds that are not hub subscriptions
+// (/stats). Close the hub to end the walls' streams.
+func (s *Server) Close() {
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+}
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/", s.index).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/stats", s.stats).Methods(http.MethodGet)
+	r.HandleFunc("/dashboard", s.dashboard).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/events", s.events).Methods(http.MethodGet)
+	r.HandleFunc("/api/walls/{slug}/posts", s.posts).Methods(http.MethodGet, http.MethodOptions)
+	static, _ := fs.Sub(templates.FS, "static")
+	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	return s.count(secure(r))
+}
+
+func (s *Server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csp is the Content-Security-Policy of every page: nothing runs or loads
+// but our own files, except post media (images, videos) from anywhere.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; " +
+	"media-src 'self' https: http:; connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'"
+
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// setCSP sends the page policy; frameAncestors lists who may embed it.
+func setCSP(w http.ResponseWriter, frameAncestors []string) {
+	fa := "'none'"
+	if len(frameAncestors) > 0 {
+		fa = strings.Join(frameAncestors, " ")
+	}
+	w.Header().Set("Content-Security-Policy", csp+"; frame-ancestors "+fa)
+	if fa == "'none'" {
+		w.Header().Set("X-Frame-Options", "DENY")
+	}
+}
+
+func cacheFor(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any, frameAncestors []string) {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error("render", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	setCSP(w, frameAncestors)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "index.html", s.Config(), nil)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "dashboard.html", s.Config(), nil)
+}
+
+// wall finds the wall of a request, answering 404 when there is none.
+func (s *Server) wall(w http.ResponseWriter, r *http.Request) *config.Wall {
+	slug := mux.Vars(r)["slug"]
+	wc := s.Config().Wall(slug)
+	if wc == nil {
+		http.Error(w, fmt.Sprintf("no wall named %q", slug), http.StatusNotFound)
+	}
+	return wc
+}
+
+// displayPage is what the display template gets.
+type displayPage struct {
+	Wall    *config.Wall
+	BaseURL string
+}
+
+func (s *Server) display(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	s.render(w, "wall.html", displayPage{Wall: wc, BaseURL: s.Config().Server.BaseURL}, wc.EmbedOrigins)
+}
+
+// cors allows the wall's embed origins to read its JSON and SSE.
+func cors(w http.ResponseWriter, r *http.Request, origins []string) {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return
+	}
+	if slices.Contains(origins, "*") || slices.Contains(origins, o) {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		w.Header().Set("Access-Control-Allow-Headers", "Last-Event-ID")
+		w.Header().Add("Vary", "Origin")
+	}
+}
+
+func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	cors(w, r, wc.EmbedOrigins)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q := r.URL.Query()
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			http.Error(w, "limit must be a number from 1 to 100", http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	var before int64
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			http.Error(w, "before must be the next value of a previous page", http.StatusBadRequest)
+			return
+		}
+		before = n
+	}
+	posts, next, err := s.store.Posts(r.Context(), wc.Slug, before, limit)
+	if err != nil {
+		s.log.Error("api posts", "wall", wc.Slug, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if posts == nil {
+		posts = []Post{}
+	}
+	page := struct {
+		Posts []Post `json:"posts"`
+		Next  string `json:"next,omitempty"`
+	}{Posts: posts}
+	if next > 0 {
+		page.Next = strconv.FormatInt(next, 10)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	json.NewEncoder(w).Encode(page)
+}
+
+// sseHeaders starts an event stream.
+func sseHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// streamWriter writes to one screen, each write bounded by a deadline so a
+// stalled screen costs one timeout, not a stuck goroutine.
+type streamWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (sw *streamWriter) write(b []byte) error {
+	if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if _, err := sw.w.Write(b); err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}
+
+// lastEventID reads the id a screen resumes from: the Last-Event-ID header,
+// or ?lastEventId= for clients that cannot set headers.
+func lastEventID(r *http.Request) (id int64, present, valid bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("lastEventId")
+	}
+	if v == "" {
+		return 0, false, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n, true, err == nil && n >= 0
+}
+
+// events is the SSE stream of one wall.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	cfg := s.Config()
+	cors(w, r, wc.EmbedOrigins)
+	sub := s.hub.Subscribe(wc.Slug)
+	if sub == nil {
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.hub.Unsubscribe(sub)
+	s.conns.Add(1)
+	defer s.conns.Add(-1)
+
+	sseHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: cfg.Server.WriteTimeout.D()}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+
+	// Subscribed first, then read from disk: whatever commits meanwhile is
+	// in both, and the seq check below drops the copy.
+	last, err := s.catchUp(r, wc, &buf)
+	if err != nil {
+		s.log.Error("sse catch-up", "wall", wc.Slug, "err", err)
+		return
+	}
+	if err := sw.write(buf.Bytes()); err != nil {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-sub.Done():
+			if sub.Slow() {
+				s.log.Info("sse: slow screen disconnected", "wall", wc.Slug, "last_id", last)
+			}
+			return
+		case f := <-sub.C:
+			// Coalesce what is already queued into one write.
+			buf.Reset()
+			last = appendFrame(&buf, f, last)
+		more:
+			for buf.Len() < 64<<10 {
+				select {
+				case f := <-sub.C:
+					last = appendFrame(&buf, f, last)
+				default:
+					break more
+				}
+			}
+			if buf.Len() == 0 {
+				continue
+			}
+			if err := sw.write(buf.Bytes()); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func appendFrame(buf *bytes.Buffer, f Frame, last int64) int64 {
+	if f.Seq == 0 {
+		buf.Write(f.Bytes)
+		return last
+	}
+	if f.Seq <= last {
+		return last // already sent from disk
+	}
+	buf.Write(f.Bytes)
+	return f.Seq
+}
+
+// catchUp writes what a screen missed: the events after its Last-Event-ID,
+// or a backfill of the newest posts (after a reset when its id is unknown).
+// It returns the seq the screen is now up to date with.
+func (s *Server) catchUp(r *http.Request, wc *config.Wall, buf *bytes.Buffer) (int64, error) {
+	ctx := r.Context()
+	after, present, valid := lastEventID(r)
+	if present && valid {
+		last := after
+		for {
+			events, ok, err := s.store.Replay(ctx, wc.Slug, last, s.ReplayPage)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				break
+			}
+			for _, e := range events {
+				buf.Write(Encode(e))
+				last = e.Seq
+			}
+			if len(events) < s.ReplayPage {
+				return last, nil
+			}
+		}
+	}
+	if present {
+		buf.Write(Encode(Event{Type: EventReset, Data: json.RawMessage(`{}`)}))
+	}
+	snap, err := s.store.Snapshot(ctx, wc.Slug, wc.Display.MaxPosts)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range snap.Posts {
+		data, _ := json.Marshal(p)
+		buf.Write(Encode(Event{Type: EventPost, Data: data}))
+	}
+	// An id with no data sets the screen's Last-Event-ID without firing an
+	// event: it resumes after the backfill.
+	fmt.Fprintf(buf, "id: %d\n\n", snap.Head)
+	return snap.Head, nil
+}
+
+// stats is the server's own monitor stream.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	s.conns.Add(1)
+	defer s.conns.Add(-1)
+	sseHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.Config().Server.WriteTimeout.D()}
+	t := time.NewTicker(s.StatsInterval)
+	defer t.Stop()
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
+	for {
+		health, _ := json.Marshal(s.health())
+		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.conns.Load())
+		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
+		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
+		buf.Write(Encode(Event{Type: "sources", Data: health}))
+		if err := sw.write(buf.Bytes()); err != nil {
+			return
+		}
+		buf.Reset()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+	}
+}
