@@ -73,11 +73,11 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	root := doc.Content[0]
 	p.walk(root, reflect.TypeOf(Config{}), "")
-	if len(p.errs) > 0 {
-		return nil, p.sorted()
-	}
 	var c Config
 	if err := root.Decode(&c); err != nil {
+		if len(p.errs) > 0 {
+			return nil, p.sorted()
+		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
@@ -223,11 +223,8 @@ func (p *parser) expand(n *yaml.Node, path string) {
 			fmt.Sprintf("export %s before starting, or write ${%s:-default}", m[1], m[1]))
 		return ""
 	})
-	// An expanded value is a string in the file's eyes; let YAML retype
-	// numbers and booleans that came from the environment.
-	if n.Style == 0 {
-		n.Tag = ""
-	}
+	// Let YAML type the expanded value, so "${PORT}" can fill a number.
+	n.Tag, n.Style = "", 0
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.StructField {

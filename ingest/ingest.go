@@ -134,7 +134,7 @@ func (r *Router) Route(source string, p *wall.Post) []wall.Target {
 			if match {
 				break
 			}
-			match = ru.tags[t]
+			match = ru.tags[Tag(t)]
 		}
 		if !match && len(ru.keywords) > 0 {
 			if words == "" {

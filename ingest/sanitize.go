@@ -34,7 +34,6 @@ func NewSanitizer() *Sanitizer {
 	// Mastodon marks up links and mentions with these classes; "invisible"
 	// and "ellipsis" shorten long URLs.
 	p.AllowAttrs("class").Matching(regexp.MustCompile(`^((h-card|u-url|mention|hashtag|invisible|ellipsis|quote-inline|emoji)\s*)+$`)).OnElements("a", "span", "img")
-	p.AllowImages()
 	p.AllowAttrs("src").Matching(regexp.MustCompile(`^https?://`)).OnElements("img")
 	p.AllowAttrs("alt", "title").OnElements("img")
 	p.AllowAttrs("dir").Matching(regexp.MustCompile(`^(ltr|rtl|auto)$`)).OnElements("p", "span", "blockquote")

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `server:
+  listen: ":9090"
+sources:
+  - name: blog
+    type: rss
+    url: https://example.org/feed.xml
+  - name: demo
+    type: demo
+walls:
+  - slug: devconf
+    hashtags: [devconf]
+    sources: [blog, demo]
+`
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestParseGoodAndDefaults(t *testing.T) {
+	c, err := Parse("config.yaml", []byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.BaseURL != "http://localhost:9090" {
+		t.Errorf("base_url default = %q", c.Server.BaseURL)
+	}
+	if c.Storage.Retention.D() != 720*time.Hour || c.Storage.Path != "wallcast.db" {
+		t.Errorf("storage defaults = %+v", c.Storage)
+	}
+	if c.Sources[0].Interval.D() != 5*time.Minute || c.Sources[1].Interval.D() != 4*time.Second {
+		t.Errorf("interval defaults = %v, %v", c.Sources[0].Interval.D(), c.Sources[1].Interval.D())
+	}
+	w := c.Walls[0]
+	if w.Title != "devconf" || w.Moderation != "auto" || w.Display.Layout != "grid" || w.Display.MaxPosts != 60 {
+		t.Errorf("wall defaults = %+v", w)
+	}
+	if c.Sources[0].Line != 4 {
+		t.Errorf("source line = %d, want 4", c.Sources[0].Line)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	src := strings.Replace(good, `":9090"`, `"${HOST:-127.0.0.1}:${PORT}"`, 1) +
+		"    display: {max_posts: \"${MAX}\"}\nadmin:\n  user: admin\n  password_hash: \"${HASH}\"\n"
+	c, err := Parse("c.yaml", []byte(src), env(map[string]string{"PORT": "7000", "MAX": "12", "HASH": "$2a$10$abc"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:7000" {
+		t.Errorf("listen = %q", c.Server.Listen)
+	}
+	if c.Walls[0].Display.MaxPosts != 12 {
+		t.Errorf("max_posts from env = %d", c.Walls[0].Display.MaxPosts)
+	}
+	if c.Admin.PasswordHash != "$2a$10$abc" {
+		t.Errorf("password_hash = %q", c.Admin.PasswordHash)
+	}
+}
+
+// TestErrors checks that every kind of mistake is refused with its line
+// and a fix.
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		line       int
+		msg, fix   string
+	}{
+		{"unknown top key", good + "wals: []\n", 13, "wals: unknown key", `did you mean "walls"`},
+		{"unknown wall key", strings.Replace(good, "    hashtags:", "    hashtag: [x]\n    hashtags:", 1), 11, "walls[0].hashtag: unknown key", `did you mean "hashtags"`},
+		{"unknown source type", strings.Replace(good, "type: demo", "type: myspace", 1), 8, `unknown source type "myspace"`, "demo, rss"},
+		{"key of another type", strings.Replace(good, "type: demo", "type: demo\n    url: https://x.example", 1), 9, "sources[1].url: not a key of demo sources", "demo sources take"},
+		{"missing source", strings.Replace(good, "[blog, demo]", "[blog, mastodon]", 1), 12, `no source is named "mastodon"`, "blog, demo"},
+		{"duplicate slug", good + "  - slug: devconf\n    hashtags: [x]\n    sources: [demo]\n", 13, `wall "devconf" is defined twice (first at line 10)`, "own slug"},
+		{"duplicate source", strings.Replace(good, "name: demo", "name: blog", 1), 7, `source "blog" is defined twice (first at line 4)`, "own name"},
+		{"no hashtags or keywords", strings.Replace(good, "    hashtags: [devconf]\n", "    hashtags: []\n", 1), 11, "no hashtags and no keywords", "add hashtags"},
+		{"bad listen", strings.Replace(good, `":9090"`, `"localhost"`, 1), 2, `"localhost" is not a listen address`, ":8080"},
+		{"bad port", strings.Replace(good, `":9090"`, `":99999"`, 1), 2, `port "99999"`, "host:port"},
+		{"bad duration", strings.Replace(good, "type: demo", "type: demo\n    interval: soon", 1), 9, `"soon" is not a duration`, "30s"},
+		{"unset env", strings.Replace(good, `":9090"`, `"${NOPE}"`, 1), 2, "environment variable NOPE is not set", "export NOPE"},
+		{"secret in file", good + "admin:\n  password_hash: hunter2\n", 14, "a secret is written in the file", "${WALLCAST_PASSWORD_HASH}"},
+		{"rss without url", strings.Replace(good, "    url: https://example.org/feed.xml\n", "", 1), 4, "needs the http(s) URL", "url:"},
+		{"bad moderation", strings.Replace(good, "sources: [blog, demo]", "sources: [blog, demo]\n    moderation: later", 1), 13, `"later" is not a moderation mode`, "manual"},
+		{"bad layout", good + "    display: {layout: carousel}\n", 13, `"carousel" is not a layout`, "spotlight"},
+		{"bad origin", good + "    embed_origins: [news.example]\n", 13, `"news.example" is not an origin`, "https://news.example"},
+		{"not yaml", "walls: [\n", 1, "not valid YAML", "indentation"},
+		{"wrong shape", "walls: {slug: x}\n", 1, "walls: expected a list", "list"},
+		{"no walls", "sources: []\n", 1, "no walls are defined", "add a wall"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("conf.yaml", []byte(tc.yaml), env(nil))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want config.Errors", err)
+			}
+			for _, e := range errs {
+				if strings.Contains(e.Msg, tc.msg) {
+					if e.Line != tc.line {
+						t.Errorf("line = %d, want %d (%v)", e.Line, tc.line, e)
+					}
+					if !strings.Contains(e.Fix, tc.fix) {
+						t.Errorf("fix = %q, want it to mention %q", e.Fix, tc.fix)
+					}
+					if !strings.HasPrefix(e.Error(), "conf.yaml:") {
+						t.Errorf("error %q does not start with the file name", e.Error())
+					}
+					return
+				}
+			}
+			t.Errorf("no error says %q; got:\n%v", tc.msg, errs)
+		})
+	}
+}
+
+func TestEveryErrorIsReported(t *testing.T) {
+	bad := "server: {listen: nowhere, colour: red}\nwalls:\n  - slug: a\n    sources: [x]\n"
+	_, err := Parse("c.yaml", []byte(bad), env(nil))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatal(err)
+	}
+	// An unknown key does not hide the other problems.
+	if len(errs) < 4 || errs[0].Line != 1 || !strings.Contains(errs.Error(), "colour: unknown key") {
+		t.Fatalf("errs = %v", errs)
+	}
+	bad = "server: {listen: nowhere}\nwalls:\n  - slug: a\n    sources: [x]\n"
+	_, err = Parse("c.yaml", []byte(bad), env(nil))
+	errors.As(err, &errs)
+	if len(errs) < 3 {
+		t.Fatalf("want listen, hashtags and source errors, got %v", errs)
+	}
+}
+
+func TestShippedConfig(t *testing.T) {
+	data, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("config.yaml", data, env(nil)); err != nil {
+		t.Fatalf("the shipped config.yaml does not load:\n%v", err)
+	}
+}

@@ -1,0 +1,231 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/wall"
+)
+
+func TestHashtagsAndWords(t *testing.T) {
+	cases := map[string][]string{
+		"Hello #DevConf and #devconf2026!":     {"devconf", "devconf2026"},
+		"＃ＤｅｖＣｏｎｆ full width":               {"devconf"},
+		"C# and https://x.example/#anchor #42": nil,
+		"#café #Straße":                        {"café", "strasse"},
+		"(#go)":                                {"go"},
+		"#日本語 tag":                             {"日本語"},
+	}
+	for in, want := range cases {
+		if got := Hashtags(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("Hashtags(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if w := Words("Don't PANIC, it's fine."); w != " don t panic it s fine " {
+		t.Errorf("Words = %q", w)
+	}
+}
+
+func testConfig(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	c, err := config.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const routingYAML = `
+sources:
+  - {name: masto, type: demo}
+  - {name: feed, type: rss, url: "https://ex.example/f", all_posts: true}
+walls:
+  - slug: conf
+    hashtags: ["#DevConf"]
+    keywords: ["open source"]
+    sources: [masto]
+    filters: {hide_replies: true, hide_sensitive: true, blocked_words: ["spoiler alert", "badword"], blocked_authors: ["@troll@bad.example"], languages: [en, fr]}
+  - slug: held
+    hashtags: [devconf]
+    sources: [masto, feed]
+    moderation: manual
+  - slug: media
+    hashtags: [devconf]
+    sources: [masto]
+    filters: {media_only: true}
+`
+
+func TestRoute(t *testing.T) {
+	r := NewRouter(testConfig(t, routingYAML))
+	base := wall.Post{Text: "hello", Author: wall.Author{Handle: "@ana@m.example"}, Lang: "en"}
+	cases := []struct {
+		name   string
+		source string
+		edit   func(p *wall.Post)
+		want   map[string]string // wall -> status (or "rejected: reason")
+	}{
+		{"tag in tags field, any case", "masto", func(p *wall.Post) { p.Tags = []string{"DEVCONF"} },
+			map[string]string{"conf": "visible", "held": "pending", "media": "rejected: no media"}},
+		{"keyword whole words only", "masto", func(p *wall.Post) { p.Text = "I love Open-Source software" },
+			map[string]string{"conf": "visible"}},
+		{"keyword inside a word does not match", "masto", func(p *wall.Post) { p.Text = "reopen sourced" }, map[string]string{}},
+		{"no tag", "masto", func(p *wall.Post) { p.Tags = []string{"other"} }, map[string]string{}},
+		{"reply hidden", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Reply = true; p.Media = []wall.Media{{}} },
+			map[string]string{"conf": "rejected: reply", "held": "pending", "media": "visible"}},
+		{"content warning counts as sensitive", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.ContentWarning = "food" },
+			map[string]string{"conf": "rejected: sensitive", "held": "pending", "media": "rejected: no media"}},
+		{"blocked phrase, case and punctuation", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Text = "SPOILER, alert: the end" },
+			map[string]string{"conf": "rejected: blocked word spoiler alert", "held": "pending", "media": "rejected: no media"}},
+		{"blocked word is whole-word", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Text = "badwords are fine" },
+			map[string]string{"conf": "visible", "held": "pending", "media": "rejected: no media"}},
+		{"blocked author without @", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Author.Handle = "troll@bad.example" },
+			map[string]string{"conf": "rejected: blocked author", "held": "pending", "media": "rejected: no media"}},
+		{"language filter by primary subtag", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Lang = "fr-CA" },
+			map[string]string{"conf": "visible", "held": "pending", "media": "rejected: no media"}},
+		{"other language", "masto", func(p *wall.Post) { p.Tags = []string{"devconf"}; p.Lang = "de" },
+			map[string]string{"conf": "rejected: language de", "held": "pending", "media": "rejected: no media"}},
+		{"all_posts source needs no tag", "feed", func(p *wall.Post) {}, map[string]string{"held": "pending"}},
+		{"unknown source", "nobody", func(p *wall.Post) { p.Tags = []string{"devconf"} }, map[string]string{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := base
+			c.edit(&p)
+			got := map[string]string{}
+			for _, tg := range r.Route(c.source, &p) {
+				got[tg.Wall] = tg.Status
+				if tg.Reason != "" {
+					got[tg.Wall] += ": " + tg.Reason
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("route = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []wall.Event
+	ch     chan struct{}
+}
+
+func (r *recorder) Publish(ev []wall.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev...)
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) wait(t *testing.T, n int) []wall.Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		if len(r.events) >= n {
+			ev := append([]wall.Event(nil), r.events...)
+			r.mu.Unlock()
+			return ev
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.ch:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %d events", n)
+		}
+	}
+}
+
+func TestPipelineSanitisesStoresAndAnnounces(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &recorder{ch: make(chan struct{}, 1)}
+	p := New(db, rec, NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	emit := p.Emitter("masto")
+	ctx := context.Background()
+	hostile := wall.Post{NativeID: "1", Network: "mastodon", Lang: "en",
+		HTML:   `<p>Hi <a href="https://m.example/tags/devconf">#<span>DevConf</span></a><script>alert(1)</script><img src=x onerror=alert(1)></p>`,
+		Author: wall.Author{Name: "<b>Ana</b>", Avatar: "javascript:alert(1)"},
+		Media:  []wall.Media{{Type: "image", URL: "javascript:alert(1)"}, {Type: "image", URL: "https://m.example/a.png"}}}
+	if err := emit(ctx, wall.Item{Kind: wall.ItemPost, Post: hostile, Cursor: "c-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody wants this one; its cursor is saved all the same.
+	if err := emit(ctx, wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "2", Text: "nothing here"}, Cursor: "c-2"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := rec.wait(t, 1)
+	if ev[0].Wall != "conf" || ev[0].Type != wall.EventPost {
+		t.Fatalf("first event = %+v", ev[0])
+	}
+	snap, err := db.Snapshot(ctx, "conf", 10)
+	if err != nil || len(snap.Posts) != 1 {
+		t.Fatalf("stored: %v %+v", err, snap)
+	}
+	got := snap.Posts[0]
+	if got.ID != "masto:1" || got.Text != "Hi #DevConf" || got.Author.Name != "Ana" || got.Author.Avatar != "" ||
+		len(got.Media) != 1 || !reflect.DeepEqual(got.Tags, []string{"devconf"}) {
+		t.Errorf("stored post = %+v", got)
+	}
+	if want := `<p>Hi <a href="https://m.example/tags/devconf" rel="nofollow noreferrer noopener" target="_blank">#<span>DevConf</span></a></p>`; got.HTML != want {
+		t.Errorf("html = %q", got.HTML)
+	}
+	p.Close()
+	if c, _ := db.Cursor(ctx, "masto"); c != "c-2" {
+		t.Errorf("cursor = %q, want c-2", c)
+	}
+}
+
+// BenchmarkIngest measures posts/s through route → filter → sanitise →
+// store (batched) → announce, with a real SQLite file.
+func BenchmarkIngest(b *testing.B) {
+	db, err := storage.Open(filepath.Join(b.TempDir(), "w.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	c, _ := config.Parse("b.yaml", []byte(routingYAML), func(string) (string, bool) { return "", false })
+	var stored sync.WaitGroup
+	pub := publishFunc(func(ev []wall.Event) {
+		for _, e := range ev {
+			if e.Wall == "conf" {
+				stored.Done()
+			}
+		}
+	})
+	p := New(db, pub, NewRouter(c), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	emit := p.Emitter("masto")
+	html := `<p>Keynote! <a href="https://m.example/tags/devconf" class="mention hashtag">#<span>devconf</span></a> with <a href="https://m.example/@ana">@ana</a></p>`
+	b.ResetTimer()
+	stored.Add(b.N)
+	for i := 0; i < b.N; i++ {
+		post := wall.Post{NativeID: fmt.Sprint(i), HTML: html, Tags: []string{"devconf"}, Lang: "en", Author: wall.Author{Name: "Ana", Handle: "@ana@m.example"}}
+		if err := emit(context.Background(), wall.Item{Kind: wall.ItemPost, Post: post}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stored.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+	p.Close()
+}
+
+type publishFunc func([]wall.Event)
+
+func (f publishFunc) Publish(ev []wall.Event) { f(ev) }
