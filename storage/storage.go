@@ -141,6 +141,40 @@ type applier struct {
 	ctx    context.Context
 	now    int64
 	events []wall.Event
+	stmts  map[string]*sql.Stmt
+}
+
+// stmt prepares a query once per transaction: a batch runs the same few
+// statements hundreds of times.
+func (a *applier) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := a.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := a.tx.PrepareContext(a.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if a.stmts == nil {
+		a.stmts = map[string]*sql.Stmt{}
+	}
+	a.stmts[q] = st
+	return st, nil
+}
+
+func (a *applier) exec(q string, args ...any) (sql.Result, error) {
+	st, err := a.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(a.ctx, args...)
+}
+
+func (a *applier) queryRow(q string, args ...any) *sql.Row {
+	st, err := a.stmt(q)
+	if err != nil {
+		return a.tx.QueryRowContext(a.ctx, q, args...)
+	}
+	return st.QueryRowContext(a.ctx, args...)
 }
 
 func (a *applier) apply(w wall.Write) error {
@@ -160,7 +194,7 @@ func (a *applier) apply(w wall.Write) error {
 		}
 	}
 	if w.Item.Cursor != "" {
-		_, err := a.tx.ExecContext(a.ctx, `INSERT INTO cursors (source, value, updated_at) VALUES (?, ?, ?)
+		_, err := a.exec(`INSERT INTO cursors (source, value, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 			w.Source, w.Item.Cursor, a.now)
 		if err != nil {
@@ -175,20 +209,20 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO posts (id, source, native_id, data, stored_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err = a.exec(`INSERT OR IGNORE INTO posts (id, source, native_id, data, stored_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.Source, p.NativeID, string(data), a.now)
 	if err != nil {
 		return fmt.Errorf("insert post %s: %w", p.ID, err)
 	}
 	var deleted bool
-	if err := a.tx.QueryRowContext(a.ctx, `SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {
+	if err := a.queryRow(`SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {
 		return fmt.Errorf("insert post %s: %w", p.ID, err)
 	}
 	if deleted {
 		return nil // a tombstone: the upstream repeat of a deleted post
 	}
 	for _, t := range targets {
-		res, err := a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, 0)`,
+		res, err := a.exec(`INSERT OR IGNORE INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, 0)`,
 			t.Wall, p.ID, t.Status, t.Reason)
 		if err != nil {
 			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
@@ -207,7 +241,7 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 		if err != nil {
 			return err
 		}
-		if _, err := a.tx.ExecContext(a.ctx, `UPDATE wall_posts SET seq = ? WHERE wall = ? AND post_id = ?`, seq, t.Wall, p.ID); err != nil {
+		if _, err := a.exec(`UPDATE wall_posts SET seq = ? WHERE wall = ? AND post_id = ?`, seq, t.Wall, p.ID); err != nil {
 			return err
 		}
 	}
@@ -222,7 +256,7 @@ type queueEntry struct {
 
 func (a *applier) updatePost(p wall.Post, targets []wall.Target) error {
 	var deleted bool
-	err := a.tx.QueryRowContext(a.ctx, `SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted)
+	err := a.queryRow(`SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a.insertPost(p, targets) // an edit of a post we never saw
 	}
@@ -233,13 +267,13 @@ func (a *applier) updatePost(p wall.Post, targets []wall.Target) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.tx.ExecContext(a.ctx, `UPDATE posts SET data = ? WHERE id = ?`, string(data), p.ID); err != nil {
+	if _, err := a.exec(`UPDATE posts SET data = ? WHERE id = ?`, string(data), p.ID); err != nil {
 		return fmt.Errorf("update post %s: %w", p.ID, err)
 	}
 	for _, t := range targets {
 		var status string
 		var pinned bool
-		err := a.tx.QueryRowContext(a.ctx, `SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, t.Wall, p.ID).Scan(&status, &pinned)
+		err := a.queryRow(`SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, t.Wall, p.ID).Scan(&status, &pinned)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if err := a.insertPost(p, []wall.Target{t}); err != nil {
@@ -264,13 +298,13 @@ func (a *applier) updatePost(p wall.Post, targets []wall.Target) error {
 }
 
 func (a *applier) deletePost(source string, p wall.Post) error {
-	res, err := a.tx.ExecContext(a.ctx, `UPDATE posts SET deleted = 1 WHERE id = ?`, p.ID)
+	res, err := a.exec(`UPDATE posts SET deleted = 1 WHERE id = ?`, p.ID)
 	if err != nil {
 		return fmt.Errorf("delete post %s: %w", p.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		// Never seen: keep a tombstone so a late repeat is not shown.
-		_, err := a.tx.ExecContext(a.ctx, `INSERT OR IGNORE INTO posts (id, source, native_id, data, deleted, stored_at) VALUES (?, ?, ?, '{}', 1, ?)`,
+		_, err := a.exec(`INSERT OR IGNORE INTO posts (id, source, native_id, data, deleted, stored_at) VALUES (?, ?, ?, '{}', 1, ?)`,
 			p.ID, source, p.NativeID, a.now)
 		return err
 	}
@@ -297,7 +331,7 @@ func (a *applier) deletePost(source string, p wall.Post) error {
 }
 
 func (a *applier) setStatus(w, postID, status, reason, typ string) error {
-	if _, err := a.tx.ExecContext(a.ctx, `UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
+	if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
 		status, reason, w, postID); err != nil {
 		return err
 	}
@@ -317,7 +351,7 @@ func (a *applier) appendEvent(w, typ, postID string, data []byte, keep bool) (in
 	if postID != "" {
 		pid = postID
 	}
-	res, err := a.tx.ExecContext(a.ctx, `INSERT INTO wall_events (wall, type, post_id, data, at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := a.exec(`INSERT INTO wall_events (wall, type, post_id, data, at) VALUES (?, ?, ?, ?, ?)`,
 		w, typ, pid, stored, a.now)
 	if err != nil {
 		return 0, fmt.Errorf("append %s event to %s: %w", typ, w, err)

@@ -1,0 +1,189 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources/upstream"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// fakeSource runs a script: run n calls step(n).
+type fakeSource struct {
+	runs atomic.Int32
+	step func(ctx context.Context, n int, emit wall.Emit) error
+}
+
+func (f *fakeSource) Run(ctx context.Context, _ wall.Subscription, emit wall.Emit) error {
+	return f.step(ctx, int(f.runs.Add(1)), emit)
+}
+
+func newSup() *Supervisor {
+	s := NewSupervisor(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.BaseDelay, s.MaxDelay = time.Millisecond, 5*time.Millisecond
+	return s
+}
+
+func waitHealth(t *testing.T, s *Supervisor, ok func(wall.SourceHealth) bool) wall.SourceHealth {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if h := s.Health(); len(h) == 1 && ok(h[0]) {
+			return h[0]
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("health never reached the expected state: %+v", s.Health())
+	return wall.SourceHealth{}
+}
+
+func nopEmit(context.Context, wall.Item) error { return nil }
+
+func TestRestartsWithBackoffAndRecordsHealth(t *testing.T) {
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		if n <= 2 {
+			return errors.New("connection reset")
+		}
+		upstream.SetState(ctx, "connected")
+		emit(ctx, wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1"}})
+		<-ctx.Done()
+		return nil
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit})
+	h := waitHealth(t, s, func(h wall.SourceHealth) bool { return h.State == "connected" && !h.LastPost.IsZero() })
+	if h.Errors != 2 || !strings.Contains(h.LastError, "connection reset") {
+		t.Errorf("health = %+v", h)
+	}
+	cancel()
+	s.Wait()
+	if h := s.Health(); h[0].State != "stopped" {
+		t.Errorf("after cancel state = %q", h[0].State)
+	}
+}
+
+func TestHonoursRetryAfter(t *testing.T) {
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		return upstream.RetryAfter(errors.New("HTTP 429"), time.Hour)
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit})
+	h := waitHealth(t, s, func(h wall.SourceHealth) bool { return h.State == "backoff" })
+	if wait := time.Until(h.NextRetry); wait < 59*time.Minute {
+		t.Errorf("next retry in %v, want about an hour", wait)
+	}
+	if n := src.runs.Load(); n != 1 {
+		t.Errorf("runs = %d, want 1", n)
+	}
+}
+
+func TestDetectsStall(t *testing.T) {
+	restarted := make(chan struct{})
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		if n == 2 {
+			close(restarted)
+		}
+		upstream.Streaming(ctx, true) // a stream that then goes silent
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit, Stall: 30 * time.Millisecond})
+	select {
+	case <-restarted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a silent stream was not restarted")
+	}
+	if h := s.Health()[0]; !strings.Contains(h.LastError, "stalled") {
+		t.Errorf("last error = %q", h.LastError)
+	}
+}
+
+func TestHeartbeatsKeepStreamAlive(t *testing.T) {
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		upstream.Streaming(ctx, true)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; i < 40; i++ { // 200 ms of heartbeats, far past the stall timeout
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				upstream.Alive(ctx)
+			}
+		}
+		return errors.New("done")
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit, Stall: 50 * time.Millisecond})
+	h := waitHealth(t, s, func(h wall.SourceHealth) bool { return h.Errors > 0 })
+	if h.LastError != "done" {
+		t.Errorf("a stream with heartbeats was cut: %q", h.LastError)
+	}
+}
+
+func TestPermanentErrorStops(t *testing.T) {
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		return upstream.Permanent(errors.New("401: token lacks read:statuses"))
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit})
+	h := waitHealth(t, s, func(h wall.SourceHealth) bool { return h.State == "error" })
+	if !strings.Contains(h.LastError, "read:statuses") {
+		t.Errorf("health = %+v", h)
+	}
+	cancel()
+	s.Wait()
+	if n := src.runs.Load(); n != 1 {
+		t.Errorf("runs = %d: a permanent error was retried", n)
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	s := newSup()
+	s.BaseDelay, s.MaxDelay = time.Second, time.Minute
+	for attempt, ceil := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		var sum time.Duration
+		for i := 0; i < 200; i++ {
+			d := s.backoff(attempt)
+			if d < 0 || d > ceil {
+				t.Fatalf("backoff(%d) = %v, outside [0, %v]", attempt, d, ceil)
+			}
+			sum += d
+		}
+		// Full jitter: the mean sits near the middle, not at the ceiling.
+		if mean := sum / 200; mean < ceil/4 || mean > 3*ceil/4 {
+			t.Errorf("backoff(%d) mean = %v for ceiling %v", attempt, mean, ceil)
+		}
+	}
+	if d := s.backoff(40); d > time.Minute {
+		t.Errorf("backoff(40) = %v, above the cap", d)
+	}
+}
+
+func TestRegistryCoversEveryType(t *testing.T) {
+	for typ := range config.TypeKeys {
+		c := config.Source{Name: "x", Type: typ, URL: "https://ex.example/f", Interval: config.Duration(time.Minute)}
+		if _, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+			t.Errorf("type %s: %v", typ, err)
+		}
+	}
+	if _, err := New(config.Source{Name: "x", Type: "nope"}, Deps{}); err == nil {
+		t.Error("unknown type accepted")
+	}
+}

@@ -1,0 +1,400 @@
+package wall_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sse"
+	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/wall"
+)
+
+const testYAML = `
+server: {sse_retry: 1500ms, write_timeout: 300ms, subscriber_queue: 8, embed_origins: ["https://news.example"]}
+sources: [{name: s, type: demo}]
+walls:
+  - {slug: devconf, hashtags: [devconf], sources: [s], display: {max_posts: 3}}
+`
+
+type env struct {
+	t   *testing.T
+	db  *storage.DB
+	hub *wall.Hub
+	srv *wall.Server
+	url string
+	n   int
+}
+
+func newEnv(t *testing.T, heartbeat time.Duration) *env {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(testYAML), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := wall.NewHub(cfg.Server.QueueSize, heartbeat)
+	srv := wall.NewServer(cfg, db, hub, func() []wall.SourceHealth {
+		return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv.StatsInterval = 10 * time.Millisecond
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+		ts.Close()
+		db.Close()
+	})
+	return &env{t: t, db: db, hub: hub, srv: srv, url: ts.URL}
+}
+
+// post commits a post to the wall and announces it, as ingest does.
+func (e *env) post(text string) wall.Event {
+	e.t.Helper()
+	e.n++
+	p := wall.Post{ID: fmt.Sprintf("s:%d", e.n), Source: "s", NativeID: fmt.Sprint(e.n), Network: "demo", Text: text,
+		HTML: "<p>" + text + "</p>", CreatedAt: time.Now().UTC()}
+	return e.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemPost, Post: p},
+		Targets: []wall.Target{{Wall: "devconf", Status: wall.StatusVisible}}})[0]
+}
+
+func (e *env) apply(w wall.Write) []wall.Event {
+	e.t.Helper()
+	ev, err := e.db.Apply(context.Background(), []wall.Write{w})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.hub.Publish(ev)
+	return ev
+}
+
+type stream struct {
+	*sse.Reader
+	resp *http.Response
+}
+
+func (e *env) open(path string, header ...string) *stream {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.url+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	return &stream{Reader: sse.NewReader(resp.Body), resp: resp}
+}
+
+func (s *stream) next(t *testing.T) sse.Event {
+	t.Helper()
+	type res struct {
+		ev  sse.Event
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { ev, err := s.Next(); ch <- res{ev, err} }()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("stream: %v", r.err)
+		}
+		return r.ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return sse.Event{}
+}
+
+func text(t *testing.T, ev sse.Event) string {
+	t.Helper()
+	var p wall.Post
+	if err := json.Unmarshal([]byte(ev.Data), &p); err != nil {
+		t.Fatalf("event %s data %q: %v", ev.Type, ev.Data, err)
+	}
+	return p.Text
+}
+
+func TestUnknownWall404(t *testing.T) {
+	e := newEnv(t, 0)
+	resp, err := http.Get(e.url + "/walls/nope/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(body), "nope") {
+		t.Errorf("got %s %q %q", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+func TestBackfillThenLive(t *testing.T) {
+	e := newEnv(t, 0)
+	for i := 1; i <= 5; i++ {
+		e.post(fmt.Sprint("old ", i))
+	}
+	s := e.open("/walls/devconf/events")
+	h := s.resp.Header
+	if h.Get("Content-Type") != "text/event-stream; charset=utf-8" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		t.Errorf("headers = %v", h)
+	}
+	// max_posts is 3: the newest three, oldest first.
+	for _, want := range []string{"old 3", "old 4", "old 5"} {
+		ev := s.next(t)
+		if ev.Type != "post" || text(t, ev) != want {
+			t.Fatalf("backfill: %s %q, want post %q", ev.Type, ev.Data, want)
+		}
+	}
+	if s.Retry() != 1500 {
+		t.Errorf("retry = %d, want 1500", s.Retry())
+	}
+	live := e.post("live one")
+	ev := s.next(t)
+	if ev.Type != "post" || text(t, ev) != "live one" || ev.ID != fmt.Sprint(live.Seq) {
+		t.Fatalf("live: %+v, want id %d", ev, live.Seq)
+	}
+}
+
+func TestBackfillSetsResumePoint(t *testing.T) {
+	e := newEnv(t, 0)
+	e.post("a")
+	head := e.post("b")
+	s := e.open("/walls/devconf/events")
+	s.next(t)
+	s.next(t)
+	e.post("c") // after this event arrives, the id line before it was read
+	s.next(t)
+	if s.LastEventID() != fmt.Sprint(head.Seq+1) {
+		t.Errorf("last id = %q, want %d", s.LastEventID(), head.Seq+1)
+	}
+}
+
+func TestReplayFromLastEventID(t *testing.T) {
+	e := newEnv(t, 0)
+	first := e.post("one")
+	e.post("two")
+	e.post("three")
+	for _, how := range []struct{ path, header string }{
+		{"/walls/devconf/events", "Last-Event-ID"},
+		{fmt.Sprintf("/walls/devconf/events?lastEventId=%d", first.Seq), ""},
+	} {
+		var s *stream
+		if how.header != "" {
+			s = e.open(how.path, how.header, fmt.Sprint(first.Seq))
+		} else {
+			s = e.open(how.path)
+		}
+		for i, want := range []string{"two", "three"} {
+			ev := s.next(t)
+			if text(t, ev) != want || ev.ID != fmt.Sprint(first.Seq+int64(i)+1) {
+				t.Errorf("%s: replay %d = id %s %q", how.path, i, ev.ID, ev.Data)
+			}
+		}
+	}
+}
+
+func TestRemovedPostNeverReplayed(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.post("offensive")
+	e.post("fine")
+	rm := e.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemDelete, Post: wall.Post{ID: "s:1", NativeID: "1"}}})
+	s := e.open("/walls/devconf/events", "Last-Event-ID", fmt.Sprint(p.Seq-1))
+	if ev := s.next(t); text(t, ev) != "fine" {
+		t.Fatalf("first replayed = %q", ev.Data)
+	}
+	if ev := s.next(t); ev.Type != "remove" || ev.Data != `{"id":"s:1"}` || ev.ID != fmt.Sprint(rm[0].Seq) {
+		t.Fatalf("then = %+v", ev)
+	}
+	// A fresh screen gets only the visible post.
+	s2 := e.open("/walls/devconf/events")
+	if ev := s2.next(t); text(t, ev) != "fine" {
+		t.Fatalf("backfill = %q", ev.Data)
+	}
+}
+
+func TestResetOnUnknownID(t *testing.T) {
+	e := newEnv(t, 0)
+	e.post("kept")
+	for _, id := range []string{"999999", "garbage"} {
+		s := e.open("/walls/devconf/events", "Last-Event-ID", id)
+		if ev := s.next(t); ev.Type != "reset" {
+			t.Fatalf("id %s: first event = %s, want reset", id, ev.Type)
+		}
+		if ev := s.next(t); ev.Type != "post" || text(t, ev) != "kept" {
+			t.Fatalf("id %s: after reset = %+v", id, ev)
+		}
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	e := newEnv(t, 20*time.Millisecond)
+	s := e.open("/walls/devconf/events")
+	pings := make(chan string, 10)
+	s.OnComment = func(c string) {
+		select {
+		case pings <- c:
+		default:
+		}
+	}
+	go s.Next()
+	select {
+	case c := <-pings:
+		if c != "ping" {
+			t.Errorf("comment = %q", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+}
+
+// TestSlowScreenDisconnected: a screen that stops reading is dropped, and
+// a fast screen on the same wall receives every event meanwhile.
+func TestSlowScreenDisconnected(t *testing.T) {
+	e := newEnv(t, 0)
+	fast := e.open("/walls/devconf/events")
+
+	slow, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(slow, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(slow)
+	if line, _ := br.ReadString('\n'); !strings.Contains(line, "200") {
+		t.Fatalf("slow screen: %q", line)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hub.Subscribers() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// The slow screen now reads nothing more.
+	big := strings.Repeat("x", 64<<10)
+	var last int64
+	for i := 0; i < 400; i++ {
+		last = e.post(fmt.Sprint(i, big)).Seq
+		ev := fast.next(t)
+		if ev.ID != fmt.Sprint(last) {
+			t.Fatalf("fast screen got id %s, want %d", ev.ID, last)
+		}
+		if e.hub.Subscribers() == 1 {
+			break
+		}
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for e.hub.Subscribers() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := e.hub.Subscribers(); n != 1 {
+		t.Fatalf("subscribers = %d: the slow screen was not dropped", n)
+	}
+	// The fast one still gets what follows.
+	next := e.post("after")
+	if ev := fast.next(t); ev.ID != fmt.Sprint(next.Seq) {
+		t.Fatalf("fast screen after the drop: %+v", ev)
+	}
+}
+
+func TestCloseEndsStreams(t *testing.T) {
+	e := newEnv(t, 0)
+	e.post("x")
+	s := e.open("/walls/devconf/events")
+	s.next(t)
+	e.hub.Close()
+	done := make(chan error, 1)
+	go func() { _, err := s.Next(); done <- err }()
+	select {
+	case err := <-done:
+		if err != io.EOF {
+			t.Errorf("after close: %v, want a clean EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream did not end on hub close")
+	}
+}
+
+func TestStatsStream(t *testing.T) {
+	e := newEnv(t, 0)
+	s := e.open("/stats")
+	got := map[string]string{}
+	for len(got) < 4 {
+		ev := s.next(t)
+		got[ev.Type] = ev.Data
+	}
+	if got["connections"] != "1" {
+		t.Errorf("connections = %q", got["connections"])
+	}
+	if got["requests"] == "" || got["uptime"] == "" || !strings.Contains(got["sources"], `"state":"connected"`) {
+		t.Errorf("stats = %v", got)
+	}
+}
+
+func TestPagesAPIAndHeaders(t *testing.T) {
+	e := newEnv(t, 0)
+	e.post("hello")
+	for _, path := range []string{"/", "/walls/devconf", "/dashboard"} {
+		resp, err := http.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: %s csp %q", path, resp.Status, csp)
+		}
+	}
+	resp, _ := http.Get(e.url + "/walls/devconf")
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://news.example") {
+		t.Errorf("display csp = %q", csp)
+	}
+
+	req, _ := http.NewRequest("GET", e.url+"/api/walls/devconf/posts?limit=10", nil)
+	req.Header.Set("Origin", "https://news.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Posts []wall.Post `json:"posts"`
+		Next  string      `json:"next"`
+	}
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if len(page.Posts) != 1 || page.Posts[0].Text != "hello" || page.Next != "" {
+		t.Errorf("page = %+v", page)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://news.example" {
+		t.Errorf("CORS = %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	for _, bad := range []string{"?limit=0", "?limit=x", "?before=-1"} {
+		resp, _ := http.Get(e.url + "/api/walls/devconf/posts" + bad)
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: %s", bad, resp.Status)
+		}
+	}
+	resp, _ = http.Get(e.url + "/healthz")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: %s", resp.Status)
+	}
+}
