@@ -19,7 +19,7 @@ import (
 func TestHashtagsAndWords(t *testing.T) {
 	cases := map[string][]string{
 		"Hello #DevConf and #devconf2026!":     {"devconf", "devconf2026"},
-		"＃ＤｅｖＣｏｎｆ full width":               {"devconf"},
+		"＃ＤｅｖＣｏｎｆ full width":                  {"devconf"},
 		"C# and https://x.example/#anchor #42": nil,
 		"#café #Straße":                        {"café", "strasse"},
 		"(#go)":                                {"go"},
