@@ -143,8 +143,11 @@
   function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
 
   var src = new EventSource("/walls/" + encodeURIComponent(slug) + "/events");
-  var live = false;
-  src.addEventListener("post", function (e) { var p = json(e); if (p) add(p, live); });
+  // Backfill posts come without an id; live ones carry one. Only live posts
+  // animate in.
+  var lastId = null;
+  function carriesId(e) { var changed = e.lastEventId !== lastId; lastId = e.lastEventId; return changed; }
+  src.addEventListener("post", function (e) { var p = json(e); var live = carriesId(e); if (p) add(p, live); });
   src.addEventListener("update", function (e) { var p = json(e); if (p) add(p, false); });
   src.addEventListener("remove", function (e) { var p = json(e); if (p) remove(p.id); });
   src.addEventListener("pin", function (e) { var p = json(e); if (p && p.html) { p.pinned = true; remove(p.id); add(p, true); } });
@@ -152,7 +155,6 @@
   src.addEventListener("reset", function () { clear(); });
   src.addEventListener("config", function () { location.reload(); });
   src.onopen = function () {
-    live = true;
     clearTimeout(offlineTimer);
     status.hidden = true;
     body.classList.remove("offline");
