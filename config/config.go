@@ -64,6 +64,15 @@ type Source struct {
 	UserAgent string   `yaml:"user_agent"`
 	MediaBase string   `yaml:"media_base"`
 
+	// mastodon
+	Instance       string   `yaml:"instance"`
+	AccessToken    string   `yaml:"access_token"`
+	Mode           string   `yaml:"mode"`
+	PollInterval   Duration `yaml:"poll_interval"`
+	LocalOnly      bool     `yaml:"local_only"`
+	IncludeReplies bool     `yaml:"include_replies"`
+	IncludeBoosts  bool     `yaml:"include_boosts"`
+
 	Line int `yaml:"-"`
 }
 
@@ -108,6 +117,8 @@ type Display struct {
 var TypeKeys = map[string][]string{
 	"demo": {"interval", "media_base"},
 	"rss":  {"url", "interval", "user_agent"},
+	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
+		"include_boosts", "user_agent"},
 }
 
 // commonKeys are the keys every source takes.
@@ -168,8 +179,11 @@ func (c *Config) Defaults() {
 			defd(&s.Interval, 4*time.Second)
 		case "rss":
 			defd(&s.Interval, 5*time.Minute)
-			def(&s.UserAgent, "Wallcast/1.0 (+https://github.com/wallcast/wallcast)")
+		case "mastodon":
+			def(&s.Mode, "stream")
+			defd(&s.PollInterval, 30*time.Second)
 		}
+		def(&s.UserAgent, "Wallcast/1.0 (+https://github.com/wallcast/wallcast)")
 	}
 	for i := range c.Walls {
 		w := &c.Walls[i]

@@ -331,6 +331,17 @@ func (p *parser) validate(c *Config) {
 		if s.Interval.D() < 0 || (s.Interval != 0 && s.Interval.D() < time.Second) {
 			p.add(p.line(at+".interval"), at+".interval: must be at least 1s", `write a duration such as "5m"`)
 		}
+		if s.Type == "mastodon" {
+			if u, err := url.Parse(s.Instance); s.Instance == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add(p.line(at+".instance"), fmt.Sprintf("%s.instance: a mastodon source needs the base URL of the server", at), `write instance: "https://mastodon.social"`)
+			}
+			if s.Mode != "stream" && s.Mode != "poll" {
+				p.add(p.line(at+".mode"), fmt.Sprintf("%s.mode: %q is not a mode", at, s.Mode), "use stream (with automatic fallback to polling) or poll")
+			}
+			if s.PollInterval.D() < time.Second {
+				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
+			}
+		}
 		if s.Type == "rss" {
 			if u, err := url.Parse(s.URL); s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				p.add(p.line(at+".url"), fmt.Sprintf("%s.url: an rss source needs the http(s) URL of the feed", at), `write url: "https://example.org/feed.xml"`)

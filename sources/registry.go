@@ -7,6 +7,7 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources/demo"
+	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -30,6 +31,12 @@ func New(c config.Source, d Deps) (wall.Source, error) {
 		return demo.New(c.Interval.D(), base), nil
 	case "rss":
 		return rss.New(rss.Config{Name: c.Name, URL: c.URL, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
+	case "mastodon":
+		return mastodon.New(mastodon.Config{
+			Name: c.Name, Instance: c.Instance, AccessToken: c.AccessToken, Stream: c.Mode != "poll",
+			PollInterval: c.PollInterval.D(), LocalOnly: c.LocalOnly, IncludeReplies: c.IncludeReplies,
+			IncludeBoosts: c.IncludeBoosts, UserAgent: c.UserAgent,
+		}, d.Client, d.Log), nil
 	}
 	return nil, fmt.Errorf("source %s: unknown type %q", c.Name, c.Type)
 }

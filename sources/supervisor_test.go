@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -186,4 +188,41 @@ func TestRegistryCoversEveryType(t *testing.T) {
 	if _, err := New(config.Source{Name: "x", Type: "nope"}, Deps{}); err == nil {
 		t.Error("unknown type accepted")
 	}
+}
+
+// TestMastodonStallReconnects: a Mastodon stream that goes silent (no
+// ":thump") is cut by the supervisor and reconnected.
+func TestMastodonStallReconnects(t *testing.T) {
+	var streams atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/streaming/") {
+			streams.Add(1)
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, ":)\n")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // then silence
+			return
+		}
+		io.WriteString(w, "[]")
+	}))
+	defer srv.Close()
+	c := config.Source{Name: "m", Type: "mastodon", Instance: srv.URL, Mode: "stream", PollInterval: config.Duration(time.Second)}
+	src, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx, Spec{Name: "m", Type: "mastodon", Source: src, Emit: nopEmit, Stall: 50 * time.Millisecond,
+		Sub: wall.Subscription{Hashtags: []string{"devconf"}}})
+	deadline := time.Now().Add(5 * time.Second)
+	for streams.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := streams.Load(); n < 2 {
+		t.Fatalf("stream connections = %d: the stalled stream was not reconnected", n)
+	}
+	cancel()
+	s.Wait()
 }
