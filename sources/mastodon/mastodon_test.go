@@ -332,4 +332,3 @@ func TestCutStreamGapFillExactlyOnce(t *testing.T) {
 type publisher func([]wall.Event)
 
 func (p publisher) Publish(ev []wall.Event) { p(ev) }
-
