@@ -73,6 +73,13 @@ type Source struct {
 	IncludeReplies bool     `yaml:"include_replies"`
 	IncludeBoosts  bool     `yaml:"include_boosts"`
 
+	// bluesky
+	Jetstream   []string `yaml:"jetstream"`
+	AppView     string   `yaml:"appview"`
+	PDS         string   `yaml:"pds"`
+	Identifier  string   `yaml:"identifier"`
+	AppPassword string   `yaml:"app_password"`
+
 	Line int `yaml:"-"`
 }
 
@@ -119,6 +126,7 @@ var TypeKeys = map[string][]string{
 	"rss":  {"url", "interval", "user_agent"},
 	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
 		"include_boosts", "user_agent"},
+	"bluesky": {"jetstream", "appview", "pds", "identifier", "app_password", "user_agent"},
 }
 
 // commonKeys are the keys every source takes.

@@ -342,6 +342,21 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
 			}
 		}
+		if s.Type == "bluesky" {
+			for j, js := range s.Jetstream {
+				if u, err := url.Parse(js); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+					p.add(p.line(fmt.Sprintf("%s.jetstream[%d]", at, j)), fmt.Sprintf("%s.jetstream: %q is not a WebSocket URL", at, js), `write "wss://jetstream1.us-east.bsky.network/subscribe"`)
+				}
+			}
+			for key, v := range map[string]string{"appview": s.AppView, "pds": s.PDS} {
+				if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+					p.add(p.line(at+"."+key), fmt.Sprintf("%s.%s: %q is not an http(s) URL", at, key, v), "write the base URL, for example https://public.api.bsky.app")
+				}
+			}
+			if (s.Identifier == "") != (s.AppPassword == "") {
+				p.add(p.line(at), at+": identifier and app_password go together", "set both (for search backfill) or neither (live posts only)")
+			}
+		}
 		if s.Type == "rss" {
 			if u, err := url.Parse(s.URL); s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				p.add(p.line(at+".url"), fmt.Sprintf("%s.url: an rss source needs the http(s) URL of the feed", at), `write url: "https://example.org/feed.xml"`)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources/bluesky"
 	"github.com/wallcast/wallcast/sources/demo"
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/rss"
@@ -31,6 +32,11 @@ func New(c config.Source, d Deps) (wall.Source, error) {
 		return demo.New(c.Interval.D(), base), nil
 	case "rss":
 		return rss.New(rss.Config{Name: c.Name, URL: c.URL, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
+	case "bluesky":
+		return bluesky.New(bluesky.Config{
+			Name: c.Name, Jetstream: c.Jetstream, AppView: c.AppView, PDS: c.PDS,
+			Identifier: c.Identifier, AppPassword: c.AppPassword, UserAgent: c.UserAgent,
+		}, d.Client, d.Log), nil
 	case "mastodon":
 		return mastodon.New(mastodon.Config{
 			Name: c.Name, Instance: c.Instance, AccessToken: c.AccessToken, Stream: c.Mode != "poll",

@@ -189,7 +189,7 @@ func (a *applier) apply(w wall.Write) error {
 			return err
 		}
 	case wall.ItemDelete:
-		if err := a.deletePost(w.Source, p); err != nil {
+		if err := a.deletePost(w.Source, p, w.Item.IfKnown); err != nil {
 			return err
 		}
 	}
@@ -297,12 +297,15 @@ func (a *applier) updatePost(p wall.Post, targets []wall.Target) error {
 	return nil
 }
 
-func (a *applier) deletePost(source string, p wall.Post) error {
+func (a *applier) deletePost(source string, p wall.Post, ifKnown bool) error {
 	res, err := a.exec(`UPDATE posts SET deleted = 1 WHERE id = ?`, p.ID)
 	if err != nil {
 		return fmt.Errorf("delete post %s: %w", p.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if ifKnown {
+			return nil
+		}
 		// Never seen: keep a tombstone so a late repeat is not shown.
 		_, err := a.exec(`INSERT OR IGNORE INTO posts (id, source, native_id, data, deleted, stored_at) VALUES (?, ?, ?, '{}', 1, ?)`,
 			p.ID, source, p.NativeID, a.now)

@@ -235,3 +235,17 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "posts/s")
 }
+
+func TestDeleteIfKnownLeavesNoTombstone(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	q := post("s", "9", "later")
+	apply(t, db, wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemDelete, IfKnown: true, Post: wall.Post{ID: q.ID, NativeID: "9"}}})
+	var n int
+	db.read.QueryRow(`SELECT COUNT(*) FROM posts`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("a delete of an unknown firehose post left %d rows", n)
+	}
+	if ev := apply(t, db, write("s", q, "w")); len(ev) != 1 {
+		t.Fatalf("post after an unknown delete: %+v", ev)
+	}
+}

@@ -79,6 +79,10 @@ type Item struct {
 	Kind   ItemKind
 	Post   Post
 	Cursor string
+	// IfKnown makes a delete a no-op for a post never stored, instead of
+	// leaving a tombstone: a firehose carries the deletes of the whole
+	// network, and only ours matter.
+	IfKnown bool
 }
 
 // Subscription is what the walls using a source want from it, and where the
