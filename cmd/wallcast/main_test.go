@@ -107,7 +107,7 @@ func readPosts(t *testing.T, r *sse.Reader, n int) []wall.Post {
 	return out
 }
 
-func openStream(t *testing.T, url, lastID string) *sse.Reader {
+func openStream(t testing.TB, url, lastID string) *sse.Reader {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	if lastID != "" {

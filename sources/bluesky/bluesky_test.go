@@ -154,9 +154,9 @@ func TestJetstream(t *testing.T) {
 		got = append(got, k+":"+it.Post.NativeID)
 	}
 	want := []string{
-		"post:did:plc:anaaaaaaaaaaaaaaaaaaaaaa:3lbqaaaaaa2k2", // tag facet after multi-byte text
+		"post:did:plc:anaaaaaaaaaaaaaaaaaaaaaa:3lbqaaaaaa2k2",  // tag facet after multi-byte text
 		"post:did:plc:boooooooooooooooooooooooo:3lbqcccccc2k2", // tags field
-		"post:did:plc:ceeeeeeeeeeeeeeeeeeeeeee:3lbqdddddd2k2", // keyword
+		"post:did:plc:ceeeeeeeeeeeeeeeeeeeeeee:3lbqdddddd2k2",  // keyword
 		"update:did:plc:anaaaaaaaaaaaaaaaaaaaaaa:3lbqaaaaaa2k2",
 		"delete:did:plc:boooooooooooooooooooooooo:3lbqcccccc2k2",
 		"delete:did:plc:unknownnnnnnnnnnnnnnnnnnn:3lbqeeeeee2k2", // IfKnown: storage ignores it
