@@ -306,18 +306,7 @@ func (p *parser) validate(c *Config) {
 	sources := map[string]int{}
 	for i, s := range c.Sources {
 		at := fmt.Sprintf("sources[%d]", i)
-		switch {
-		case s.Name == "":
-			p.add(p.line(at), at+": the source has no name", "add name: followed by a short name such as mastodon-social")
-		case !nameRe.MatchString(s.Name):
-			p.add(p.line(at+".name"), fmt.Sprintf("%s.name: %q is not a valid source name", at, s.Name), "use lower-case letters, digits, '-' and '_'")
-		default:
-			if prev, dup := sources[s.Name]; dup {
-				p.add(p.line(at+".name"), fmt.Sprintf("%s.name: source %q is defined twice (first at line %d)", at, s.Name, p.line(fmt.Sprintf("sources[%d]", prev))), "give each source its own name")
-			} else {
-				sources[s.Name] = i
-			}
-		}
+		p.unique(sources, i, "sources", "name", s.Name, "source", "a short name such as mastodon-social")
 		keys, ok := TypeKeys[s.Type]
 		if !ok {
 			p.add(p.line(at+".type"), fmt.Sprintf("%s.type: unknown source type %q", at, s.Type), "use one of: "+strings.Join(knownTypes(), ", "))
@@ -367,18 +356,7 @@ func (p *parser) validate(c *Config) {
 	walls := map[string]int{}
 	for i, w := range c.Walls {
 		at := fmt.Sprintf("walls[%d]", i)
-		switch {
-		case w.Slug == "":
-			p.add(p.line(at), at+": the wall has no slug", "add slug: followed by a short name used in its URL, such as devconf")
-		case !nameRe.MatchString(w.Slug):
-			p.add(p.line(at+".slug"), fmt.Sprintf("%s.slug: %q is not a valid slug", at, w.Slug), "use lower-case letters, digits, '-' and '_'")
-		default:
-			if prev, dup := walls[w.Slug]; dup {
-				p.add(p.line(at+".slug"), fmt.Sprintf("%s.slug: wall %q is defined twice (first at line %d)", at, w.Slug, p.line(fmt.Sprintf("walls[%d]", prev))), "give each wall its own slug")
-			} else {
-				walls[w.Slug] = i
-			}
-		}
+		p.unique(walls, i, "walls", "slug", w.Slug, "wall", "a short name used in its URL, such as devconf")
 		if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 {
 			p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
 		}
@@ -413,6 +391,24 @@ func (p *parser) validate(c *Config) {
 	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+// unique checks the name of the i-th entry of a list (sources, walls): set,
+// well formed, and not used by an earlier entry.
+func (p *parser) unique(seen map[string]int, i int, list, key, name, kind, example string) {
+	at := fmt.Sprintf("%s[%d]", list, i)
+	switch {
+	case name == "":
+		p.add(p.line(at), fmt.Sprintf("%s: the %s has no %s", at, kind, key), fmt.Sprintf("add %s: followed by %s", key, example))
+	case !nameRe.MatchString(name):
+		p.add(p.line(at+"."+key), fmt.Sprintf("%s.%s: %q is not a valid %s", at, key, name, key), "use lower-case letters, digits, '-' and '_'")
+	default:
+		if prev, dup := seen[name]; dup {
+			p.add(p.line(at+"."+key), fmt.Sprintf("%s.%s: %s %q is defined twice (first at line %d)", at, key, kind, name, p.line(fmt.Sprintf("%s[%d]", list, prev))), fmt.Sprintf("give each %s its own %s", kind, key))
+		} else {
+			seen[name] = i
+		}
 	}
 }
 
