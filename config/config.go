@@ -17,6 +17,14 @@ type Config struct {
 	Admin   Admin    `yaml:"admin"`
 	Sources []Source `yaml:"sources"`
 	Walls   []Wall   `yaml:"walls"`
+	// Filters apply to every wall, on top of each wall's own.
+	Filters GlobalFilters `yaml:"filters"`
+}
+
+// GlobalFilters are the blocked words and authors of every wall.
+type GlobalFilters struct {
+	BlockedWords   []string `yaml:"blocked_words"`
+	BlockedAuthors []string `yaml:"blocked_authors"`
 }
 
 // Server is the HTTP side.
@@ -45,6 +53,26 @@ type Storage struct {
 type Admin struct {
 	User         string `yaml:"user"`
 	PasswordHash string `yaml:"password_hash"`
+	// Users are more accounts, each a moderator or an admin.
+	Users []User `yaml:"users"`
+	// SessionTTL is how long a login lasts.
+	SessionTTL Duration `yaml:"session_ttl"`
+}
+
+// User is one admin console account.
+type User struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"password_hash"`
+	Role         string `yaml:"role"` // moderator or admin
+}
+
+// Accounts returns every account: admin.user as an admin, then admin.users.
+func (a Admin) Accounts() []User {
+	var out []User
+	if a.User != "" && a.PasswordHash != "" {
+		out = append(out, User{Name: a.User, PasswordHash: a.PasswordHash, Role: "admin"})
+	}
+	return append(out, a.Users...)
 }
 
 // Source is one upstream. Which keys apply depends on Type (see TypeKeys).
@@ -105,6 +133,9 @@ type Filters struct {
 	BlockedWords   []string `yaml:"blocked_words"`
 	BlockedAuthors []string `yaml:"blocked_authors"`
 	Languages      []string `yaml:"languages"`
+	// MinAccountAge rejects posts from accounts younger than this, where
+	// the network tells the account's age (Mastodon).
+	MinAccountAge Duration `yaml:"min_account_age"`
 }
 
 // Display is how screens show a wall.
@@ -178,6 +209,10 @@ func (c *Config) Defaults() {
 		c.Server.QueueSize = 512
 	}
 	def(&c.Storage.Path, "wallcast.db")
+	defd(&c.Admin.SessionTTL, 12*time.Hour)
+	for i := range c.Admin.Users {
+		def(&c.Admin.Users[i].Role, "moderator")
+	}
 	defd(&c.Storage.Retention, 720*time.Hour)
 	for i := range c.Sources {
 		s := &c.Sources[i]

@@ -303,6 +303,21 @@ func (p *parser) validate(c *Config) {
 		p.add(p.line("server.subscriber_queue"), "server.subscriber_queue: must be at least 1", "write a number such as 512")
 	}
 
+	for i, u := range c.Admin.Users {
+		at := fmt.Sprintf("admin.users[%d]", i)
+		if u.Name == "" || u.PasswordHash == "" {
+			p.add(p.line(at), at+": a user needs a name and a password_hash", `add name: and password_hash: "${WALLCAST_HASH_NAME}" (make the hash with: wallcast hash-password)`)
+		}
+		if u.Role != "moderator" && u.Role != "admin" {
+			p.add(p.line(at+".role"), fmt.Sprintf("%s.role: %q is not a role", at, u.Role), "use moderator (moderates walls) or admin (everything)")
+		}
+	}
+	for _, u := range c.Admin.Accounts() {
+		if !strings.HasPrefix(u.PasswordHash, "$2") {
+			p.add(p.line("admin"), fmt.Sprintf("admin: the password hash of %q is not a bcrypt hash", u.Name), "make one with: wallcast hash-password, and put it in the environment variable")
+		}
+	}
+
 	sources := map[string]int{}
 	for i, s := range c.Sources {
 		at := fmt.Sprintf("sources[%d]", i)

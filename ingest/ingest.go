@@ -43,10 +43,24 @@ type Router struct {
 	bySource map[string][]*rule
 }
 
-// NewRouter compiles the walls of a config.
-func NewRouter(c *config.Config) *Router {
+// NewRouter compiles the walls of a config, with the global filters and
+// the rules moderators added while the event runs.
+func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 	r := &Router{bySource: map[string][]*rule{}}
 	for _, w := range c.Walls {
+		w.Filters.BlockedWords = append(slices.Clone(w.Filters.BlockedWords), c.Filters.BlockedWords...)
+		w.Filters.BlockedAuthors = append(slices.Clone(w.Filters.BlockedAuthors), c.Filters.BlockedAuthors...)
+		for _, x := range extra {
+			if x.Wall != "*" && x.Wall != w.Slug {
+				continue
+			}
+			switch x.Kind {
+			case wall.RuleAuthor:
+				w.Filters.BlockedAuthors = append(w.Filters.BlockedAuthors, x.Value)
+			case wall.RuleWord:
+				w.Filters.BlockedWords = append(w.Filters.BlockedWords, x.Value)
+			}
+		}
 		ru := &rule{
 			slug: w.Slug, manual: w.Moderation == "manual", f: w.Filters,
 			tags: map[string]bool{}, allFrom: map[string]bool{},
@@ -174,8 +188,10 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 		return "no media"
 	case len(ru.langs) > 0 && p.Lang != "" && !ru.langs[langKey(p.Lang)]:
 		return "language " + p.Lang
-	case ru.blockedAuthors[authorKey(p.Author.Handle)] || (p.Author.Name != "" && ru.blockedAuthors[authorKey(p.Author.Name)]):
+	case ru.blocksAuthor(p.Author):
 		return "blocked author"
+	case ru.f.MinAccountAge > 0 && !p.Author.Joined.IsZero() && time.Since(p.Author.Joined) < ru.f.MinAccountAge.D():
+		return "account younger than " + ru.f.MinAccountAge.D().String()
 	}
 	if len(ru.blockedWords) > 0 {
 		if *words == "" {
@@ -188,6 +204,25 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 		}
 	}
 	return ""
+}
+
+// blocksAuthor matches a blocked handle with or without '@', and the
+// handle without its server ("@troll" blocks "@troll@bad.example" only
+// when written in full).
+func (ru *rule) blocksAuthor(a wall.Author) bool {
+	return ru.blockedAuthors[authorKey(a.Handle)] || (a.Name != "" && ru.blockedAuthors[authorKey(a.Name)])
+}
+
+// Catches reports whether a rule added at run time applies to a post.
+func Catches(r wall.Rule, p wall.Post) bool {
+	switch r.Kind {
+	case wall.RuleAuthor:
+		return authorKey(p.Author.Handle) == authorKey(r.Value)
+	case wall.RuleWord:
+		ph := Phrase(r.Value)
+		return ph != "" && strings.Contains(Words(p.ContentWarning+" "+p.Text), ph)
+	}
+	return false
 }
 
 // Stats counts what ingest did.
@@ -205,6 +240,7 @@ type Pipeline struct {
 	log       *slog.Logger
 
 	in       chan wall.Write
+	commitMu sync.Mutex // commit and publish in one order
 	stopping chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -366,7 +402,24 @@ func (p *Pipeline) writer() {
 	}
 }
 
+// Do runs a write of its own (a moderator's action) in turn with ingest's
+// batches and publishes its events, so screens see events in id order.
+func (p *Pipeline) Do(fn func() ([]wall.Event, error)) error {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	events, err := fn()
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		p.pub.Publish(events)
+	}
+	return nil
+}
+
 func (p *Pipeline) commit(batch []wall.Write) {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		var events []wall.Event

@@ -235,7 +235,8 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 		if typ == wall.EventPost {
 			payload = data
 		} else {
-			payload, _ = json.Marshal(queueEntry{ID: p.ID, Reason: t.Reason})
+			q := p
+			payload, _ = json.Marshal(wall.QueueItem{ID: p.ID, Status: t.Status, Reason: t.Reason, Post: &q})
 		}
 		seq, err := a.appendEvent(t.Wall, typ, p.ID, payload, typ != wall.EventPost)
 		if err != nil {
@@ -467,7 +468,7 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 			return nil, false, err
 		}
 		switch e.Type {
-		case wall.EventPost, wall.EventUpdate:
+		case wall.EventPost, wall.EventUpdate, wall.EventPin:
 			if deleted || status != wall.StatusVisible || !post.Valid {
 				continue
 			}
@@ -475,7 +476,7 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 			if err := json.Unmarshal([]byte(post.String), &p); err != nil {
 				return nil, false, fmt.Errorf("storage replay %s: event %d: %w", w, e.Seq, err)
 			}
-			p.Pinned = pinned
+			p.Pinned = pinned || e.Type == wall.EventPin
 			e.Data, _ = json.Marshal(p)
 		default:
 			e.Data = json.RawMessage(data.String)

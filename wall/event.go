@@ -3,6 +3,7 @@ package wall
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -48,6 +49,36 @@ func ForDisplay(typ string) bool {
 	return true
 }
 
+// QueueItem is the payload of moderation queue events (pending, approved,
+// rejected) and of the queue listing.
+type QueueItem struct {
+	ID     string    `json:"id"`
+	Status string    `json:"status"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Pinned bool      `json:"pinned,omitempty"`
+	Seq    int64     `json:"seq,omitempty"`
+	Post   *Post     `json:"post,omitempty"`
+	At     time.Time `json:"at,omitzero"`
+}
+
+// Moderation actions on one post of a wall.
+const (
+	ActApprove = "approve"
+	ActReject  = "reject"
+	ActRemove  = "remove"
+	ActRestore = "restore"
+	ActPin     = "pin"
+	ActUnpin   = "unpin"
+)
+
+// ErrConflict is returned for an action that does not apply to the post in
+// its current state (approving a post that is already visible).
+var ErrConflict = errors.New("not possible in the post's current state")
+
+// ErrNotFound is returned for a post that is not on the wall.
+var ErrNotFound = errors.New("no such post on this wall")
+
 // Target is one wall that an item goes to, and the fate ingest chose there.
 type Target struct {
 	Wall   string
@@ -88,3 +119,69 @@ type Store interface {
 
 // Clock is time.Now, replaceable in tests.
 type Clock func() time.Time
+
+// Announcement is a moderator's message on a wall.
+type Announcement struct {
+	ID        string    `json:"id"`
+	Text      string    `json:"text,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	Image     string    `json:"image,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Ended     bool      `json:"ended,omitempty"`
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	At     time.Time `json:"at"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Target string    `json:"target,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// QueueState is what the moderation page starts from; Head is the last
+// event it reflects, from which its stream resumes.
+type QueueState struct {
+	Head          int64          `json:"head"`
+	Pending       []QueueItem    `json:"pending"`
+	Visible       []QueueItem    `json:"visible"`
+	Rejected      []QueueItem    `json:"rejected"`
+	Removed       []QueueItem    `json:"removed"`
+	Announcements []Announcement `json:"announcements"`
+	Audit         []AuditEntry   `json:"audit"`
+}
+
+// Rule is a moderation rule added while the event runs: a banned author
+// or a blocked word, for one wall or for every wall ("*").
+type Rule struct {
+	Wall  string `json:"wall"`
+	Kind  string `json:"kind"` // RuleAuthor or RuleWord
+	Value string `json:"value"`
+}
+
+// Kinds of rule.
+const (
+	RuleAuthor = "author"
+	RuleWord   = "word"
+)
+
+// Session is a logged-in user of the admin console.
+type Session struct {
+	User, Role, CSRF string
+	Expires          time.Time
+}
+
+// AdminStore is what the admin console needs from storage.
+type AdminStore interface {
+	Moderate(ctx context.Context, wall, postID, action, user string) ([]Event, error)
+	AddRule(ctx context.Context, r Rule, user string, catches func(Post) bool) ([]Event, error)
+	Rules(ctx context.Context) ([]Rule, error)
+	Announce(ctx context.Context, wall string, a Announcement, user string) ([]Event, error)
+	EndAnnouncement(ctx context.Context, wall, id, user string) ([]Event, error)
+	Announcements(ctx context.Context, wall string) ([]Announcement, error)
+	Queue(ctx context.Context, wall string, n int) (QueueState, error)
+	ReplayAll(ctx context.Context, wall string, after int64, limit int) ([]Event, error)
+	CreateSession(ctx context.Context, tokenHash string, s Session) error
+	Session(ctx context.Context, tokenHash string) (Session, bool, error)
+	DeleteSession(ctx context.Context, tokenHash string) error
+}

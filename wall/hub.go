@@ -66,6 +66,7 @@ type Subscriber struct {
 	done chan struct{}
 	once sync.Once
 	wall string
+	all  bool // a moderation queue: it also gets the queue events
 	slow atomic.Bool
 }
 
@@ -100,9 +101,15 @@ func NewHub(queueSize int, heartbeat time.Duration) *Hub {
 	return h
 }
 
-// Subscribe adds a subscriber to a wall. It returns nil when the hub is closed.
-func (h *Hub) Subscribe(wall string) *Subscriber {
-	s := &Subscriber{C: make(chan Frame, h.queueSize), done: make(chan struct{}), wall: wall}
+// Subscribe adds a screen to a wall. It returns nil when the hub is closed.
+func (h *Hub) Subscribe(wall string) *Subscriber { return h.subscribe(wall, false) }
+
+// SubscribeQueue adds a moderation queue: it gets every event of the wall,
+// the queue events (pending, approved, rejected) included.
+func (h *Hub) SubscribeQueue(wall string) *Subscriber { return h.subscribe(wall, true) }
+
+func (h *Hub) subscribe(wall string, all bool) *Subscriber {
+	s := &Subscriber{C: make(chan Frame, h.queueSize), done: make(chan struct{}), wall: wall, all: all}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -143,15 +150,16 @@ func (h *Hub) Publish(events []Event) {
 	var slow []*Subscriber
 	h.mu.RLock()
 	for _, e := range events {
-		if !ForDisplay(e.Type) {
-			continue
-		}
 		subs := h.walls[e.Wall]
 		if len(subs) == 0 {
 			continue
 		}
+		display := ForDisplay(e.Type)
 		f := Frame{Seq: e.Seq, Bytes: Encode(e)}
 		for s := range subs {
+			if !display && !s.all {
+				continue
+			}
 			select {
 			case s.C <- f:
 			default:
@@ -187,6 +195,19 @@ func (h *Hub) heartbeats(every time.Duration) {
 			}
 			h.mu.RUnlock()
 		}
+	}
+}
+
+// CloseWall ends the subscriptions of one wall (a wall removed from the
+// config): its screens reconnect and find it gone.
+func (h *Hub) CloseWall(wall string) {
+	h.mu.Lock()
+	subs := h.walls[wall]
+	delete(h.walls, wall)
+	h.count.Add(-int64(len(subs)))
+	h.mu.Unlock()
+	for s := range subs {
+		s.end()
 	}
 }
 

@@ -37,6 +37,9 @@ type Author struct {
 	Handle string `json:"handle,omitempty"`
 	Avatar string `json:"avatar,omitempty"`
 	URL    string `json:"url,omitempty"`
+	// Joined is when the account was created, where the network says;
+	// filters use it, screens do not see it.
+	Joined time.Time `json:"-"`
 }
 
 // Media is one attachment of a post.

@@ -45,6 +45,8 @@ type Server struct {
 	requests atomic.Int64
 	conns    atomic.Int64
 	closing  chan struct{}
+	admin    Admin
+	logins   *limiter
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
@@ -57,6 +59,7 @@ func NewServer(cfg *config.Config, store Store, hub *Hub, health func() []Source
 	s := &Server{
 		store: store, hub: hub, health: health, log: log, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
+		logins: newLimiter(5, 5*time.Minute),
 	}
 	if s.health == nil {
 		s.health = func() []SourceHealth { return nil }
@@ -97,6 +100,13 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}/events", s.events).Methods(http.MethodGet)
 	r.HandleFunc("/api/walls/{slug}/posts", s.posts).Methods(http.MethodGet, http.MethodOptions)
+	if s.admin.Store != nil {
+		s.adminRoutes(r)
+	} else {
+		r.PathPrefix("/admin").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the admin console is off: set admin.user and admin.password_hash in the config", http.StatusNotFound)
+		})
+	}
 	static, _ := fs.Sub(templates.FS, "static")
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static))))
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -411,6 +421,16 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, buf *bytes.Buffer) (i
 	for _, p := range snap.Posts {
 		data, _ := json.Marshal(p)
 		buf.Write(Encode(Event{Type: EventPost, Data: data}))
+	}
+	if s.admin.Store != nil {
+		anns, err := s.admin.Store.Announcements(ctx, wc.Slug)
+		if err != nil {
+			return 0, err
+		}
+		for _, a := range anns {
+			data, _ := json.Marshal(a)
+			buf.Write(Encode(Event{Type: EventAnnounce, Data: data}))
+		}
 	}
 	// An id with no data sets the screen's Last-Event-ID without firing an
 	// event: it resumes after the backfill.

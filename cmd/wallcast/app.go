@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"reflect"
+	"sync"
 	"time"
 
 	"github.com/wallcast/wallcast/config"
@@ -18,6 +22,8 @@ import (
 
 // app is a running Wallcast: every part, wired.
 type app struct {
+	path   string // the config file, for reloads
+	mu     sync.Mutex
 	cfg    *config.Config
 	log    *slog.Logger
 	db     *storage.DB
@@ -28,6 +34,7 @@ type app struct {
 	http   *http.Server
 	addr   string
 	cancel context.CancelFunc // stops sources and background jobs
+	bg     context.Context
 	served chan error
 }
 
@@ -37,11 +44,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db}
+	a := &app{cfg: cfg, log: log, db: db, path: cfg.File}
 	a.hub = wall.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
-	a.pipe = ingest.New(db, a.hub, ingest.NewRouter(cfg), log)
+	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
 	a.srv = wall.NewServer(cfg, db, a.hub, a.sup.Health, log)
+	a.srv.EnableAdmin(wall.Admin{
+		Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
+		RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
+	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -62,23 +73,109 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	a.bg = bg
 	for _, sc := range cfg.Sources {
 		if !used(cfg, sc.Name) {
 			log.Warn("source not used by any wall; not started", "source", sc.Name)
 			continue
 		}
-		src, err := sources.New(sc, sources.Deps{BaseURL: cfg.Server.BaseURL, Log: log})
-		if err != nil {
+		if err := a.startSource(cfg, sc); err != nil {
 			a.shutdown()
 			return nil, err
 		}
-		a.sup.Start(bg, sources.Spec{
-			Name: sc.Name, Type: sc.Type, Source: src, Stall: sc.StallTimeout.D(),
-			Sub: sources.Subscription(cfg, sc.Name), Emit: a.pipe.Emitter(sc.Name),
-		})
 	}
 	go a.retention(bg)
 	return a, nil
+}
+
+func (a *app) config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+// router compiles the walls of cfg with the rules moderators added.
+func (a *app) router(ctx context.Context, cfg *config.Config) *ingest.Router {
+	rules, err := a.db.Rules(ctx)
+	if err != nil {
+		a.log.Error("loading moderation rules", "err", err)
+	}
+	return ingest.NewRouter(cfg, rules...)
+}
+
+func (a *app) startSource(cfg *config.Config, sc config.Source) error {
+	src, err := sources.New(sc, sources.Deps{BaseURL: cfg.Server.BaseURL, Log: a.log})
+	if err != nil {
+		return err
+	}
+	a.sup.Start(a.bg, sources.Spec{
+		Name: sc.Name, Type: sc.Type, Source: src, Stall: sc.StallTimeout.D(),
+		Sub: sources.Subscription(cfg, sc.Name), Emit: a.pipe.Emitter(sc.Name),
+	})
+	return nil
+}
+
+// reload reads the config file again and applies it without dropping a
+// screen: walls and routing change at once, sources whose settings or
+// subscription changed reconnect, new ones start, removed ones stop. A
+// config that does not validate is refused and the running one kept.
+func (a *app) reload() error {
+	next, err := config.Load(a.path)
+	if err != nil {
+		a.log.Error("reload refused: the running config is kept", "file", a.path, "err", err)
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prev := a.cfg
+	if next.Server.Listen != prev.Server.Listen || next.Storage.Path != prev.Storage.Path {
+		a.log.Warn("reload: server.listen and storage.path take effect at the next start")
+	}
+	a.cfg = next
+	a.srv.SetConfig(next)
+	a.pipe.SetRouter(a.router(a.bg, next))
+	for _, w := range prev.Walls {
+		if next.Wall(w.Slug) == nil {
+			a.hub.CloseWall(w.Slug)
+		}
+	}
+	for _, w := range next.Walls {
+		if old := prev.Wall(w.Slug); old != nil && !reflect.DeepEqual(old.Display, w.Display) {
+			data, _ := json.Marshal(w.Display)
+			if err := a.pipe.Do(func() ([]wall.Event, error) {
+				e, err := a.db.AppendEvent(a.bg, w.Slug, wall.EventConfig, data)
+				return []wall.Event{e}, err
+			}); err != nil {
+				a.log.Error("reload: config event", "wall", w.Slug, "err", err)
+			}
+		}
+	}
+	for _, sc := range prev.Sources {
+		if n := next.Source(sc.Name); n == nil || !used(next, sc.Name) {
+			a.sup.Stop(sc.Name)
+		}
+	}
+	for _, sc := range next.Sources {
+		if !used(next, sc.Name) {
+			continue
+		}
+		old := prev.Source(sc.Name)
+		if old != nil && used(prev, sc.Name) && sameSource(*old, sc) &&
+			reflect.DeepEqual(sources.Subscription(prev, sc.Name), sources.Subscription(next, sc.Name)) {
+			continue
+		}
+		a.sup.Stop(sc.Name)
+		if err := a.startSource(next, sc); err != nil {
+			a.log.Error("reload: source", "source", sc.Name, "err", err)
+		}
+	}
+	a.log.Info("config reloaded", "file", a.path, "walls", len(next.Walls), "sources", len(next.Sources))
+	return nil
+}
+
+func sameSource(a, b config.Source) bool {
+	a.Line, b.Line = 0, 0
+	return reflect.DeepEqual(a, b)
 }
 
 func used(c *config.Config, source string) bool {
@@ -97,7 +194,7 @@ func (a *app) retention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		ev, posts, err := a.db.Prune(ctx, time.Now().Add(-a.cfg.Storage.Retention.D()))
+		ev, posts, err := a.db.Prune(ctx, time.Now().Add(-a.config().Storage.Retention.D()))
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("retention", "err", err)
 		} else if ev+posts > 0 {
@@ -137,4 +234,31 @@ func (a *app) shutdown() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// watch reloads the config when its file changes (checked every interval:
+// no watcher library, and editors that replace the file are caught too).
+func (a *app) watch(ctx context.Context, every time.Duration) {
+	stamp := func() string {
+		fi, err := os.Stat(a.path)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	}
+	last := stamp()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s := stamp(); s != "" && s != last {
+				last = s
+				a.log.Info("config file changed; reloading", "file", a.path)
+				a.reload()
+			}
+		}
+	}
 }

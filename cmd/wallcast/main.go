@@ -2,9 +2,11 @@
 //
 //	wallcast [-config config.yaml]         run the server
 //	wallcast check [-config config.yaml]   validate a config and exit
+//	wallcast hash-password                 read a password on stdin, print its bcrypt hash
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -13,7 +15,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wallcast/wallcast/config"
 )
@@ -24,8 +30,11 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "check" || args[0] == "serve") {
+	if len(args) > 0 && (args[0] == "check" || args[0] == "serve" || args[0] == "hash-password") {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "hash-password" {
+		return hashPassword(os.Stdin, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("wallcast "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -63,6 +72,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
+	// SIGHUP and saving the config file reload it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the config")
+				a.reload()
+			}
+		}
+	}()
+	go a.watch(ctx, 2*time.Second)
 	<-ctx.Done()
 	stop()
 	// A second signal while shutting down forces the exit.
@@ -79,5 +103,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("stopped")
+	return 0
+}
+
+// hashPassword prints the bcrypt hash of the password on the first line of
+// in, for admin.password_hash (through an environment variable).
+func hashPassword(in io.Reader, stdout, stderr io.Writer) int {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	pass := strings.TrimRight(line, "\r\n")
+	if len(pass) < 8 {
+		fmt.Fprintln(stderr, "the password must have at least 8 characters")
+		return 1
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, string(h))
 	return 0
 }

@@ -27,14 +27,15 @@ type status struct {
 }
 
 type account struct {
-	Username     string  `json:"username"`
-	Acct         string  `json:"acct"`
-	DisplayName  string  `json:"display_name"`
-	URL          string  `json:"url"`
-	Avatar       string  `json:"avatar"`
-	AvatarStatic string  `json:"avatar_static"`
-	Bot          bool    `json:"bot"`
-	Emojis       []emoji `json:"emojis"`
+	Username     string    `json:"username"`
+	Acct         string    `json:"acct"`
+	DisplayName  string    `json:"display_name"`
+	URL          string    `json:"url"`
+	Avatar       string    `json:"avatar"`
+	AvatarStatic string    `json:"avatar_static"`
+	Bot          bool      `json:"bot"`
+	CreatedAt    time.Time `json:"created_at"`
+	Emojis       []emoji   `json:"emojis"`
 }
 
 type attachment struct {
@@ -80,7 +81,7 @@ func (s *Source) post(st status) (wall.Post, bool) {
 		p.URL = st.URI
 	}
 	a := st.Account
-	p.Author = wall.Author{Name: a.DisplayName, Handle: "@" + a.Acct, Avatar: a.AvatarStatic, URL: a.URL}
+	p.Author = wall.Author{Name: a.DisplayName, Handle: "@" + a.Acct, Avatar: a.AvatarStatic, URL: a.URL, Joined: a.CreatedAt}
 	if p.Author.Name == "" {
 		p.Author.Name = a.Username
 	}

@@ -151,8 +151,33 @@
   src.addEventListener("update", function (e) { var p = json(e); if (p) add(p, false); });
   src.addEventListener("remove", function (e) { var p = json(e); if (p) remove(p.id); });
   src.addEventListener("pin", function (e) { var p = json(e); if (p && p.html) { p.pinned = true; remove(p.id); add(p, true); } });
-  src.addEventListener("unpin", function (e) { var p = json(e); var c = p && byId.get(p.id); if (c) { c.classList.remove("pinned"); } });
-  src.addEventListener("reset", function () { clear(); });
+  src.addEventListener("unpin", function (e) {
+    var p = json(e); var c = p && byId.get(p.id);
+    if (c) { c.classList.remove("pinned"); c.remove(); place(c, false); }
+  });
+  var announcements = document.getElementById("announcements");
+  var annTimers = {};
+  function endAnnouncement(id) {
+    var old = announcements.querySelector('[data-id="' + CSS.escape(id) + '"]');
+    if (old) old.remove();
+    clearTimeout(annTimers[id]);
+  }
+  src.addEventListener("announce", function (e) {
+    var a = json(e); if (!a) return;
+    endAnnouncement(a.id);
+    if (a.ended) return;
+    var left = a.expires_at ? new Date(a.expires_at).getTime() - Date.now() : Infinity;
+    if (left <= 0) return;
+    var card = el("div", "announcement");
+    card.dataset.id = a.id;
+    if (a.image) { var im = document.createElement("img"); im.src = a.image; im.alt = ""; im.addEventListener("error", function () { im.remove(); }); card.appendChild(im); }
+    var t = el("p", null, a.text);
+    card.appendChild(t);
+    if (a.url) { var l = el("a", null, a.url.replace(/^https?:\/\//, "")); l.href = a.url; l.target = "_blank"; l.rel = "noopener noreferrer"; card.appendChild(l); }
+    announcements.appendChild(card);
+    if (left !== Infinity) annTimers[a.id] = setTimeout(function () { endAnnouncement(a.id); }, left);
+  });
+  src.addEventListener("reset", function () { clear(); announcements.textContent = ""; });
   src.addEventListener("config", function () { location.reload(); });
   src.onopen = function () {
     clearTimeout(offlineTimer);

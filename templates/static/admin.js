@@ -1,0 +1,231 @@
+// Wallcast moderation console: the wall's queue, live over SSE, moderated
+// with one click or a key.
+(function () {
+  "use strict";
+  var slug = document.body.dataset.wall;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var lists = { pending: byId("pending"), visible: byId("visible"), rejected: byId("rejected") };
+  var items = new Map(); // post id -> {item, li}
+  var selected = null;
+  var lastId = 0;
+
+  function byId(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  function flash(msg) { byId("flash").textContent = msg || ""; }
+
+  function api(path, body) {
+    return fetch("/admin/api/walls/" + encodeURIComponent(slug) + path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      if (r.status === 401) { location.href = "/admin/login?next=" + encodeURIComponent(location.pathname); }
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); flash(""); return j; });
+    }).catch(function (e) { flash(e.message); });
+  }
+
+  function act(id, action) { return api("/posts/" + encodeURIComponent(id) + "/" + action); }
+
+  var actions = {
+    pending: ["approve", "reject", "remove"],
+    visible: ["pin", "remove", "reject"],
+    rejected: ["restore"]
+  };
+
+  function render(q) {
+    var li = el("li");
+    li.dataset.id = q.id;
+    li.tabIndex = 0;
+    var p = q.post || {};
+    var a = p.author || {};
+    if (q.pinned || p.pinned) li.classList.add("pinned");
+    var head = el("div", "head");
+    if (a.avatar) { var img = el("img"); img.src = a.avatar; img.alt = ""; head.appendChild(img); }
+    head.appendChild(el("strong", null, a.name || ""));
+    head.appendChild(el("span", null, a.handle || ""));
+    head.appendChild(el("span", "src", (p.network || "") + " · " + (p.source || "")));
+    li.appendChild(head);
+    if (p.content_warning) li.appendChild(el("div", "cw", "⚠ " + p.content_warning));
+    li.appendChild(el("div", "body", p.text || ""));
+    if (p.media && p.media.length) {
+      var th = el("div", "thumbs");
+      p.media.slice(0, 4).forEach(function (m) {
+        var i = el("img"); i.loading = "lazy"; i.src = m.preview || m.url; i.alt = m.alt || ""; th.appendChild(i);
+      });
+      li.appendChild(th);
+    }
+    if (q.reason) li.appendChild(el("div", "reason", q.reason));
+    var bar = el("div", "actions");
+    var list = listOf(q.status);
+    (actions[list] || []).forEach(function (name) {
+      if (name === "pin" && (q.pinned || p.pinned)) name = "unpin";
+      var b = el("button", null, name);
+      b.type = "button";
+      b.addEventListener("click", function () { act(q.id, name); });
+      bar.appendChild(b);
+    });
+    if (a.handle && list !== "rejected") {
+      var ban = el("button", null, "ban author");
+      ban.type = "button";
+      ban.addEventListener("click", function () { banAuthor(a.handle); });
+      bar.appendChild(ban);
+    }
+    li.appendChild(bar);
+    li.addEventListener("click", function () { select(li); });
+    return li;
+  }
+
+  function listOf(status) {
+    if (status === "pending") return "pending";
+    if (status === "visible") return "visible";
+    return "rejected";
+  }
+
+  // put places an item in the list of its status, newest at the top
+  // (pending: oldest first, so the queue is worked in order).
+  function put(q) {
+    var old = items.get(q.id);
+    if (old && !q.post) q.post = old.item.post;
+    if (old) old.li.remove();
+    var li = render(q);
+    var list = lists[listOf(q.status)];
+    if (q.status === "pending") list.appendChild(li); else list.insertBefore(li, list.firstChild);
+    items.set(q.id, { item: q, li: li });
+    while (list.children.length > 200) {
+      var last = list.lastChild;
+      items.delete(last.dataset.id);
+      last.remove();
+    }
+    if (old && selected === old.li) select(li);
+    byId("n-pending").textContent = lists.pending.children.length;
+  }
+
+  function setStatus(id, status, extra) {
+    var cur = items.get(id);
+    if (!cur) return;
+    var q = Object.assign({}, cur.item, { status: status }, extra || {});
+    put(q);
+  }
+
+  function select(li) {
+    if (selected) selected.classList.remove("selected");
+    selected = li;
+    if (li) { li.classList.add("selected"); li.focus({ preventScroll: false }); }
+  }
+
+  function banAuthor(handle) {
+    if (!confirm("Ban " + handle + " from this wall? Their posts go now, and future ones are dropped.")) return;
+    api("/bans", { author: handle });
+  }
+
+  function renderAnnouncements(list) {
+    var ul = byId("announcements");
+    ul.textContent = "";
+    list.forEach(function (a) {
+      var li = el("li", null, a.text + (a.expires_at ? " (until " + new Date(a.expires_at).toLocaleTimeString() + ")" : ""));
+      var b = el("button", null, "end");
+      b.type = "button";
+      b.addEventListener("click", function () { api("/announcements/" + encodeURIComponent(a.id) + "/end"); });
+      li.appendChild(b);
+      li.dataset.id = a.id;
+      ul.appendChild(li);
+    });
+  }
+  var announcements = [];
+
+  function audit(e) {
+    var li = el("li", null, new Date(e.at || Date.now()).toLocaleTimeString() + " " + e.user + " " + e.action + " " + (e.target || "") + " " + (e.detail || ""));
+    var ol = byId("audit");
+    ol.insertBefore(li, ol.firstChild);
+  }
+
+  function health(list) {
+    var tb = byId("health");
+    tb.textContent = "";
+    (list || []).forEach(function (h) {
+      var tr = el("tr");
+      tr.appendChild(el("td", null, h.name));
+      tr.appendChild(el("td", "state-" + h.state.split(" ")[0], h.state));
+      tr.appendChild(el("td", null, h.last_post ? new Date(h.last_post).toLocaleTimeString() : "–"));
+      tr.title = h.last_error || "";
+      tb.appendChild(tr);
+    });
+  }
+
+  function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
+
+  function connect() {
+    var src = new EventSource("/admin/walls/" + encodeURIComponent(slug) + "/queue/events?lastEventId=" + lastId);
+    src.onopen = function () { byId("conn").textContent = "live"; byId("conn").className = "state ok"; };
+    src.onerror = function () { byId("conn").textContent = "reconnecting…"; byId("conn").className = "state bad"; };
+    src.addEventListener("pending", function (e) { var q = json(e); if (q) put(q); });
+    src.addEventListener("rejected", function (e) { var q = json(e); if (q) put(q); });
+    src.addEventListener("approved", function (e) { var q = json(e); if (q) setStatus(q.id, "visible"); });
+    src.addEventListener("post", function (e) {
+      var p = json(e); if (!p) return;
+      var cur = items.get(p.id);
+      put({ id: p.id, status: "visible", post: p, pinned: p.pinned || (cur && cur.item.pinned) });
+    });
+    src.addEventListener("update", function (e) { var p = json(e); var cur = p && items.get(p.id); if (cur) put(Object.assign({}, cur.item, { post: p })); });
+    src.addEventListener("remove", function (e) { var p = json(e); if (p) setStatus(p.id, "removed", { reason: "removed", pinned: false }); });
+    src.addEventListener("pin", function (e) { var p = json(e); if (p) setStatus(p.id, "visible", { pinned: true }); });
+    src.addEventListener("unpin", function (e) { var p = json(e); if (p) setStatus(p.id, "visible", { pinned: false }); });
+    src.addEventListener("announce", function (e) {
+      var a = json(e); if (!a) return;
+      announcements = announcements.filter(function (x) { return x.id !== a.id; });
+      if (!a.ended) announcements.push(a);
+      renderAnnouncements(announcements);
+    });
+    src.addEventListener("health", function (e) { health(json(e)); });
+  }
+
+  fetch("/admin/api/walls/" + encodeURIComponent(slug) + "/queue", { credentials: "same-origin" })
+    .then(function (r) { if (r.status === 401) { location.href = "/admin/login"; } return r.json(); })
+    .then(function (st) {
+      (st.rejected || []).concat(st.removed || []).reverse().forEach(put);
+      (st.visible || []).slice().reverse().forEach(put);
+      (st.pending || []).forEach(put);
+      announcements = st.announcements || [];
+      renderAnnouncements(announcements);
+      (st.audit || []).slice().reverse().forEach(audit);
+      lastId = st.head || 0;
+      select(lists.pending.firstChild);
+      connect();
+    });
+
+  function formJSON(form) {
+    var o = {};
+    new FormData(form).forEach(function (v, k) { o[k] = v; });
+    return o;
+  }
+  byId("announce").addEventListener("submit", function (e) { e.preventDefault(); api("/announcements", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("ban").addEventListener("submit", function (e) { e.preventDefault(); api("/bans", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("word").addEventListener("submit", function (e) { e.preventDefault(); api("/blocked_words", formJSON(e.target)).then(function () { e.target.reset(); }); });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.target.closest("form") || e.ctrlKey || e.metaKey || e.altKey) return;
+    var li = selected;
+    if (e.key === "j" || e.key === "k") {
+      var next = li ? (e.key === "j" ? li.nextElementSibling : li.previousElementSibling) : lists.pending.firstChild;
+      if (next) select(next);
+      e.preventDefault();
+      return;
+    }
+    if (!li) return;
+    var cur = items.get(li.dataset.id);
+    if (!cur) return;
+    var q = cur.item;
+    var after = li.nextElementSibling || li.previousElementSibling;
+    var map = { a: "approve", r: "reject", x: "remove", p: (q.pinned ? "unpin" : "pin") };
+    if (e.key === "b" && q.post && q.post.author) { banAuthor(q.post.author.handle); return; }
+    if (!map[e.key]) return;
+    if (e.key === "a" && q.status !== "pending" && q.status !== "rejected") return;
+    act(q.id, map[e.key]).then(function () { if (after && (e.key === "a" || e.key === "r")) select(after); });
+    e.preventDefault();
+  });
+})();

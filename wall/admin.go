@@ -1,0 +1,309 @@
+package wall
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/wallcast/wallcast/config"
+)
+
+// EnableAdmin turns on the admin console. Call it before Handler.
+func (s *Server) EnableAdmin(a Admin) { s.admin = a }
+
+func (s *Server) adminRoutes(r *mux.Router) {
+	r.HandleFunc("/admin/login", s.loginForm).Methods(http.MethodGet)
+	r.HandleFunc("/admin/login", s.login).Methods(http.MethodPost)
+	r.HandleFunc("/admin/logout", s.authed(s.logout)).Methods(http.MethodPost)
+	r.HandleFunc("/admin", s.authed(s.adminIndex)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/", s.authed(s.adminIndex)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}", s.authed(s.adminWall)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}/queue/events", s.authed(s.queueEvents)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/queue", s.authed(s.queueState)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/{action:approve|reject|remove|restore|pin|unpin}", s.authed(s.moderate)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/announcements", s.authed(s.announce)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.authed(s.endAnnouncement)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(RuleAuthor))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(RuleWord))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
+}
+
+type adminPage struct {
+	Session Session
+	Config  *config.Config
+	Wall    *config.Wall
+}
+
+func (s *Server) adminIndex(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "admin_index.html", adminPage{Session: sessionOf(r), Config: s.Config()}, nil)
+}
+
+// adminWall finds the wall of an admin request ("*" is every wall, for
+// admins), answering 404 otherwise.
+func (s *Server) adminWall(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	s.render(w, "admin_wall.html", adminPage{Session: sessionOf(r), Config: s.Config(), Wall: wc}, nil)
+}
+
+func (s *Server) queueState(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	st, err := s.admin.Store.Queue(r.Context(), wc.Slug, 100)
+	if err == nil {
+		st.Announcements, err = s.admin.Store.Announcements(r.Context(), wc.Slug)
+	}
+	if err != nil {
+		s.log.Error("admin: queue", "wall", wc.Slug, "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, st)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// commit runs a moderation write in turn with ingest, and answers.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]Event, error)) bool {
+	err := s.admin.Commit(fn)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrNotFound):
+		jsonError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		jsonError(w, http.StatusConflict, err.Error())
+	default:
+		s.log.Error("admin: "+what, "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal error")
+	}
+	return false
+}
+
+func (s *Server) moderate(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	v := mux.Vars(r)
+	sess := sessionOf(r)
+	if s.commit(w, r, "moderate", func() ([]Event, error) {
+		return s.admin.Store.Moderate(r.Context(), wc.Slug, v["id"], v["action"], sess.User)
+	}) {
+		s.log.Info("admin: moderated", "user", sess.User, "wall", wc.Slug, "post", v["id"], "action", v["action"])
+		writeJSON(w, map[string]string{"ok": v["action"]})
+	}
+}
+
+// form reads a JSON or form-encoded body into fields.
+func form(r *http.Request, fields ...string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(&m); err != nil {
+			return nil, fmt.Errorf("body is not a JSON object: %w", err)
+		}
+		for _, f := range fields {
+			if v, ok := m[f]; ok && v != nil {
+				out[f] = strings.TrimSpace(fmt.Sprint(v))
+			}
+		}
+		return out, nil
+	}
+	for _, f := range fields {
+		out[f] = strings.TrimSpace(r.PostFormValue(f))
+	}
+	return out, nil
+}
+
+func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	f, err := form(r, "text", "url", "image", "expires_at", "minutes")
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	a := Announcement{Text: f["text"], URL: f["url"], Image: f["image"]}
+	if a.Text == "" || len(a.Text) > 500 {
+		jsonError(w, http.StatusBadRequest, "text is required (at most 500 characters)")
+		return
+	}
+	for name, u := range map[string]string{"url": a.URL, "image": a.Image} {
+		if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			jsonError(w, http.StatusBadRequest, name+" must be an http(s) URL")
+			return
+		}
+	}
+	switch {
+	case f["expires_at"] != "":
+		t, err := time.Parse(time.RFC3339, f["expires_at"])
+		if err != nil {
+			jsonError(w, http.StatusBadRequest, "expires_at must be an RFC 3339 time such as 2026-11-25T18:00:00Z")
+			return
+		}
+		a.ExpiresAt = t.UTC()
+	case f["minutes"] != "" && f["minutes"] != "0":
+		var m int
+		if _, err := fmt.Sscan(f["minutes"], &m); err != nil || m < 0 {
+			jsonError(w, http.StatusBadRequest, "minutes must be a number")
+			return
+		}
+		a.ExpiresAt = time.Now().Add(time.Duration(m) * time.Minute).UTC().Truncate(time.Second)
+	}
+	sess := sessionOf(r)
+	if s.commit(w, r, "announce", func() ([]Event, error) { return s.admin.Store.Announce(r.Context(), wc.Slug, a, sess.User) }) {
+		writeJSON(w, map[string]string{"ok": "announced"})
+	}
+}
+
+func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	id, sess := mux.Vars(r)["id"], sessionOf(r)
+	if s.commit(w, r, "end announcement", func() ([]Event, error) {
+		return s.admin.Store.EndAnnouncement(r.Context(), wc.Slug, id, sess.User)
+	}) {
+		writeJSON(w, map[string]string{"ok": "ended"})
+	}
+}
+
+// addRule bans an author or blocks a word on a wall; with "all": true an
+// admin does it for every wall.
+func (s *Server) addRule(kind string) http.HandlerFunc {
+	field := map[string]string{RuleAuthor: "author", RuleWord: "word"}[kind]
+	return func(w http.ResponseWriter, r *http.Request) {
+		wc := s.wall(w, r)
+		if wc == nil {
+			return
+		}
+		f, err := form(r, field, "all")
+		if err != nil {
+			jsonError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		rule := Rule{Wall: wc.Slug, Kind: kind, Value: f[field]}
+		if rule.Value == "" || len(rule.Value) > 200 {
+			jsonError(w, http.StatusBadRequest, field+" is required")
+			return
+		}
+		sess := sessionOf(r)
+		if f["all"] == "true" {
+			if sess.Role != "admin" {
+				jsonError(w, http.StatusForbidden, "only admins set rules for every wall")
+				return
+			}
+			rule.Wall = "*"
+		}
+		if s.commit(w, r, "add rule", func() ([]Event, error) {
+			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p Post) bool { return s.admin.Catches(rule, p) })
+		}) {
+			if s.admin.RulesChanged != nil {
+				s.admin.RulesChanged(r.Context())
+			}
+			s.log.Info("admin: rule added", "user", sess.User, "wall", rule.Wall, "kind", kind)
+			writeJSON(w, map[string]string{"ok": "added"})
+		}
+	}
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if sessionOf(r).Role != "admin" {
+		jsonError(w, http.StatusForbidden, "only admins reload the config")
+		return
+	}
+	if s.admin.Reload == nil {
+		jsonError(w, http.StatusNotImplemented, "reload is not available")
+		return
+	}
+	if err := s.admin.Reload(); err != nil {
+		jsonError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, map[string]string{"ok": "reloaded"})
+}
+
+// queueEvents is the moderation queue's stream: every event of the wall
+// (pending posts included) after Last-Event-ID, then live, plus the
+// sources' health every few seconds.
+func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	sub := s.hub.SubscribeQueue(wc.Slug)
+	if sub == nil {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.hub.Unsubscribe(sub)
+	s.conns.Add(1)
+	defer s.conns.Add(-1)
+	sseHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	cfg := s.Config()
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: cfg.Server.WriteTimeout.D()}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+	last, present, _ := lastEventID(r)
+	if present {
+		for {
+			events, err := s.admin.Store.ReplayAll(r.Context(), wc.Slug, last, s.ReplayPage)
+			if err != nil {
+				s.log.Error("admin: queue replay", "err", err)
+				return
+			}
+			for _, e := range events {
+				buf.Write(Encode(e))
+				last = e.Seq
+			}
+			if len(events) < s.ReplayPage {
+				break
+			}
+		}
+	}
+	health := func() {
+		h, _ := json.Marshal(s.health())
+		buf.Write(Encode(Event{Type: "health", Data: h}))
+	}
+	health()
+	if err := sw.write(buf.Bytes()); err != nil {
+		return
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		buf.Reset()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-sub.Done():
+			return
+		case <-t.C:
+			health()
+		case f := <-sub.C:
+			last = appendFrame(&buf, f, last)
+		}
+		if buf.Len() > 0 {
+			if err := sw.write(buf.Bytes()); err != nil {
+				return
+			}
+		}
+	}
+}
