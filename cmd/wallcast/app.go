@@ -238,6 +238,7 @@ func (a *app) shutdown() error {
 
 // watch reloads the config when its file changes (checked every interval:
 // no watcher library, and editors that replace the file are caught too).
+// The file as it is now is the baseline; the checks run in the background.
 func (a *app) watch(ctx context.Context, every time.Duration) {
 	stamp := func() string {
 		fi, err := os.Stat(a.path)
@@ -247,18 +248,20 @@ func (a *app) watch(ctx context.Context, every time.Duration) {
 		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 	}
 	last := stamp()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if s := stamp(); s != "" && s != last {
-				last = s
-				a.log.Info("config file changed; reloading", "file", a.path)
-				a.reload()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s := stamp(); s != "" && s != last {
+					last = s
+					a.log.Info("config file changed; reloading", "file", a.path)
+					a.reload()
+				}
 			}
 		}
-	}
+	}()
 }

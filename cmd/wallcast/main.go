@@ -86,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	go a.watch(ctx, 2*time.Second)
+	a.watch(ctx, 2*time.Second)
 	<-ctx.Done()
 	stop()
 	// A second signal while shutting down forces the exit.

@@ -29,13 +29,17 @@ import (
 type fakeFeed struct {
 	mu    sync.Mutex
 	items []string
+	tags  []string
 }
 
-func (f *fakeFeed) add(n int) {
+func (f *fakeFeed) add(n int) { f.addTagged(n, "devconf") }
+
+func (f *fakeFeed) addTagged(n int, tag string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := 0; i < n; i++ {
 		f.items = append(f.items, fmt.Sprintf("item-%03d", len(f.items)))
+		f.tags = append(f.tags, tag)
 	}
 }
 
@@ -46,8 +50,8 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>Fake</title><link>https://fake.example/</link>`)
 	base := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	for i, id := range f.items {
-		fmt.Fprintf(&b, `<item><guid>%s</guid><title>Post %s</title><description>&lt;p&gt;Hello from %s #devconf&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description><pubDate>%s</pubDate></item>`,
-			id, id, id, base.Add(time.Duration(i)*time.Minute).Format(time.RFC1123Z))
+		fmt.Fprintf(&b, `<item><guid>%s</guid><title>Post %s</title><description>&lt;p&gt;Hello from %s #%s&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description><pubDate>%s</pubDate></item>`,
+			id, id, id, f.tags[i], base.Add(time.Duration(i)*time.Minute).Format(time.RFC1123Z))
 	}
 	b.WriteString(`</channel></rss>`)
 	w.Header().Set("Content-Type", "application/rss+xml")
@@ -55,6 +59,10 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeConfig(t *testing.T, dir, feedURL, listen string) string {
+	return writeConfigTags(t, dir, feedURL, listen, "DevConf")
+}
+
+func writeConfigTags(t *testing.T, dir, feedURL, listen, tags string) string {
 	t.Helper()
 	path := filepath.Join(dir, "config.yaml")
 	yaml := fmt.Sprintf(`server: {listen: %q, heartbeat: 1s}
@@ -63,10 +71,10 @@ sources:
   - {name: feed, type: rss, url: %q, interval: 1s}
 walls:
   - slug: devconf
-    hashtags: [DevConf]
+    hashtags: [%s]
     sources: [feed]
     display: {max_posts: 500}
-`, listen, filepath.Join(dir, "wallcast.db"), feedURL)
+`, listen, filepath.Join(dir, "wallcast.db"), feedURL, tags)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +297,65 @@ func TestCheckCommand(t *testing.T) {
 	msg := errOut.String()
 	if code != 1 || !strings.Contains(msg, "bad.yaml:4: walls[0].colour: unknown key") || !strings.Contains(msg, `bad.yaml:3: walls[0].sources: no source is named "nope"`) {
 		t.Errorf("check bad: %d\n%s", code, msg)
+	}
+}
+
+// TestReload: a reload that adds a hashtag delivers its posts to a screen
+// that stays connected throughout; a broken config is refused and the
+// running one kept; saving the file reloads it.
+func TestReload(t *testing.T) {
+	feed := &fakeFeed{}
+	feed.add(1)
+	fs := httptest.NewServer(feed)
+	defer fs.Close()
+	dir := t.TempDir()
+	path := writeConfig(t, dir, fs.URL, "127.0.0.1:0")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.shutdown()
+	r := openStream(t, "http://"+a.addr+"/walls/devconf/events", "")
+	readPosts(t, r, 1)
+
+	feed.addTagged(1, "extra") // item-001: not wanted yet
+	feed.add(1)                // item-002
+	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-002" {
+		t.Fatalf("got %s before the reload, want item-002 only", p.ID)
+	}
+	writeConfigTags(t, dir, fs.URL, "127.0.0.1:0", "DevConf, extra")
+	if err := a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	// The rss source restarted with the new subscription and read the
+	// feed again: the extra post arrives on the same connection.
+	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-001" {
+		t.Fatalf("after the reload: %s, want item-001", p.ID)
+	}
+
+	os.WriteFile(path, []byte("walls: [\n"), 0o600)
+	if err := a.reload(); err == nil {
+		t.Fatal("a broken config was accepted")
+	}
+	if w := a.config().Wall("devconf"); w == nil || len(w.Hashtags) != 2 {
+		t.Fatalf("the running config was not kept: %+v", w)
+	}
+	feed.addTagged(1, "extra")
+	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-003" {
+		t.Fatalf("after the refused reload: %s", p.ID)
+	}
+
+	// Saving the file is enough.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.watch(ctx, 10*time.Millisecond)
+	writeConfigTags(t, dir, fs.URL, "127.0.0.1:0", "DevConf, extra, third")
+	feed.addTagged(1, "third")
+	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-004" {
+		t.Fatalf("after saving the file: %s", p.ID)
 	}
 }

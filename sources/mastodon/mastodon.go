@@ -74,10 +74,16 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			s.log.Warn("mastodon: ignoring unreadable cursor", "err", err)
 		}
 	}
+	// The saved cursor may lag what this source saw before a restart (its
+	// last items may still be on their way to disk): keep the newer.
 	s.mu.Lock()
-	s.since = map[string]string{}
+	if s.since == nil {
+		s.since = map[string]string{}
+	}
 	for k, v := range cur.Since {
-		s.since[k] = v
+		if newerID(v, s.since[k]) {
+			s.since[k] = v
+		}
 	}
 	s.mu.Unlock()
 	if len(sub.Hashtags) == 0 {
