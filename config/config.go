@@ -147,7 +147,22 @@ type Display struct {
 	Accent       string  `yaml:"accent"`
 	FontScale    float64 `yaml:"font_scale"`
 	Locale       string  `yaml:"locale"`
+	// Logo and Background are image files (relative to the config file)
+	// served by Wallcast, or http(s) URLs.
+	Logo       string `yaml:"logo"`
+	Background string `yaml:"background"`
+	// CustomCSS is a CSS file (relative to the config file) added to the page.
+	CustomCSS string `yaml:"custom_css"`
+	// ShowSensitive shows sensitive media unblurred.
+	ShowSensitive bool `yaml:"show_sensitive"`
+	// QR shows a QR code of the wall's address in the call-to-action bar.
+	QR *bool `yaml:"qr"`
+	// SpotlightSeconds is how long the spotlight layout shows one post.
+	SpotlightSeconds int `yaml:"spotlight_seconds"`
 }
+
+// ShowQR reports whether the call-to-action bar has a QR code (default yes).
+func (d Display) ShowQR() bool { return d.QR == nil || *d.QR }
 
 // TypeKeys lists, per source type, the keys that type takes besides the
 // common ones (name, type, hashtags, keywords, all_posts, stall_timeout).
@@ -240,6 +255,9 @@ func (c *Config) Defaults() {
 		}
 		if w.Display.FontScale == 0 {
 			w.Display.FontScale = 1
+		}
+		if w.Display.SpotlightSeconds == 0 {
+			w.Display.SpotlightSeconds = 8
 		}
 		if w.EmbedOrigins == nil {
 			w.EmbedOrigins = c.Server.EmbedOrigins

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -332,8 +333,12 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+"."+k), fmt.Sprintf("%s.%s: not a key of %s sources", at, k, s.Type), fmt.Sprintf("remove it; %s sources take: %s", s.Type, strings.Join(append(slices.Clone(commonKeys), keys...), ", ")))
 			}
 		}
-		if s.Interval.D() < 0 || (s.Interval != 0 && s.Interval.D() < time.Second) {
-			p.add(p.line(at+".interval"), at+".interval: must be at least 1s", `write a duration such as "5m"`)
+		minInterval := time.Second
+		if s.Type == "demo" {
+			minInterval = 100 * time.Millisecond
+		}
+		if s.Interval.D() < 0 || (s.Interval != 0 && s.Interval.D() < minInterval) {
+			p.add(p.line(at+".interval"), fmt.Sprintf("%s.interval: must be at least %s", at, minInterval), `write a duration such as "5m"`)
 		}
 		if s.Type == "mastodon" {
 			if u, err := url.Parse(s.Instance); s.Instance == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -402,11 +407,36 @@ func (p *parser) validate(c *Config) {
 		if w.Display.Accent != "" && !regexp.MustCompile(`^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$`).MatchString(w.Display.Accent) {
 			p.add(p.line(at+".display.accent"), fmt.Sprintf("%s.display.accent: %q is not a colour", at, w.Display.Accent), `write a hex colour such as "#ff5a36"`)
 		}
+		if w.Display.Locale != "" && !slices.Contains(Locales, w.Display.Locale) {
+			p.add(p.line(at+".display.locale"), fmt.Sprintf("%s.display.locale: %q is not a language Wallcast speaks", at, w.Display.Locale), "use one of: "+strings.Join(Locales, ", "))
+		}
+		if w.Display.SpotlightSeconds < 2 || w.Display.SpotlightSeconds > 600 {
+			p.add(p.line(at+".display.spotlight_seconds"), fmt.Sprintf("%s.display.spotlight_seconds: %d is out of range", at, w.Display.SpotlightSeconds), "use a number of seconds from 2 to 600")
+		}
+		for key, file := range map[string]string{"logo": w.Display.Logo, "background": w.Display.Background, "custom_css": w.Display.CustomCSS} {
+			if file == "" || (key != "custom_css" && (strings.HasPrefix(file, "https://") || strings.HasPrefix(file, "http://"))) {
+				continue
+			}
+			if _, err := os.Stat(Resolve(p.file, file)); err != nil {
+				p.add(p.line(at+".display."+key), fmt.Sprintf("%s.display.%s: cannot read %q", at, key, file), "give a file path relative to the config file"+map[bool]string{true: "", false: ", or an http(s) URL"}[key == "custom_css"])
+			}
+		}
 		p.origins(w.EmbedOrigins, at+".embed_origins")
 	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
 	}
+}
+
+// Locales are the languages of the display's own words.
+var Locales = []string{"en", "fr", "de"}
+
+// Resolve makes a path in the config relative to the config file's folder.
+func Resolve(configFile, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(configFile), path)
 }
 
 // unique checks the name of the i-th entry of a list (sources, walls): set,

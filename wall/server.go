@@ -99,6 +99,12 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/dashboard", s.dashboard).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}/events", s.events).Methods(http.MethodGet)
+	r.HandleFunc("/walls/{slug}/embed", s.embed).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/qr.svg", s.qrCode).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/logo", s.file("logo")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/background", s.file("background")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/walls/{slug}/posts", s.posts).Methods(http.MethodGet, http.MethodOptions)
 	if s.admin.Store != nil {
 		s.adminRoutes(r)
@@ -189,20 +195,6 @@ func (s *Server) wall(w http.ResponseWriter, r *http.Request) *config.Wall {
 		http.Error(w, fmt.Sprintf("no wall named %q", slug), http.StatusNotFound)
 	}
 	return wc
-}
-
-// displayPage is what the display template gets.
-type displayPage struct {
-	Wall    *config.Wall
-	BaseURL string
-}
-
-func (s *Server) display(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
-	if wc == nil {
-		return
-	}
-	s.render(w, "wall.html", displayPage{Wall: wc, BaseURL: s.Config().Server.BaseURL}, wc.EmbedOrigins)
 }
 
 // cors allows the wall's embed origins to read its JSON and SSE.

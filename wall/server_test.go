@@ -398,3 +398,44 @@ func TestPagesAPIAndHeaders(t *testing.T) {
 		t.Errorf("healthz: %s", resp.Status)
 	}
 }
+
+func TestEmbedQRAndFiles(t *testing.T) {
+	e := newEnv(t, 0)
+	get := func(path string, header ...string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", e.url+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	resp, body := get("/walls/devconf/embed")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors https://news.example") ||
+		!strings.Contains(body, `class="theme-dark embed"`) {
+		t.Errorf("embed: %s %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
+	}
+	if resp.Header.Get("X-Frame-Options") != "" {
+		t.Error("X-Frame-Options would block the allowed origins")
+	}
+	resp, body = get("/walls/devconf/qr.svg")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(body, "<svg") || strings.Count(body, "h1v1h-1z") < 100 {
+		t.Errorf("qr: %s %q", resp.Status, body[:min(len(body), 80)])
+	}
+	resp, body = get("/embed.js")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !strings.Contains(body, "wallcast:height") {
+		t.Errorf("embed.js: %s", resp.Status)
+	}
+	// The events stream answers CORS for the embed origins only.
+	resp, _ = get("/api/walls/devconf/posts", "Origin", "https://evil.example")
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("CORS allowed an origin that is not in embed_origins")
+	}
+	if resp, _ := get("/walls/devconf/logo"); resp.StatusCode != 404 {
+		t.Errorf("logo without one configured: %s", resp.Status)
+	}
+}

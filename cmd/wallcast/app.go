@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,8 +139,8 @@ func (a *app) reload() error {
 		}
 	}
 	for _, w := range next.Walls {
-		if old := prev.Wall(w.Slug); old != nil && !reflect.DeepEqual(old.Display, w.Display) {
-			data, _ := json.Marshal(w.Display)
+		if old := prev.Wall(w.Slug); old != nil && (!reflect.DeepEqual(old.Display, w.Display) || old.Title != w.Title) {
+			data := wall.ConfigEvent(&w)
 			if err := a.pipe.Do(func() ([]wall.Event, error) {
 				e, err := a.db.AppendEvent(a.bg, w.Slug, wall.EventConfig, data)
 				return []wall.Event{e}, err

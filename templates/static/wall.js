@@ -1,18 +1,21 @@
-// Wallcast display: follows a wall's event stream and keeps the newest
-// posts on screen. Post HTML arrives sanitised by the server.
+// Wallcast display: follows a wall's event stream and shows its posts in
+// one of three layouts (grid, spotlight, ticker). Post HTML arrives
+// sanitised by the server; everything else is set as text.
 (function () {
   "use strict";
   var body = document.body;
+  var root = document.documentElement;
   var slug = body.dataset.wall;
-  var maxPosts = parseInt(body.dataset.maxPosts, 10) || 60;
+  var T = JSON.parse(body.dataset.strings || "{}");
+  var settings = JSON.parse(body.dataset.display || "{}");
+  var embed = body.dataset.embed === "true";
   var list = document.getElementById("posts");
   var empty = document.getElementById("empty");
   var status = document.getElementById("status");
+  var announcements = document.getElementById("announcements");
   var byId = new Map();
-  var offlineTimer = null;
-
-  if (body.dataset.accent) document.documentElement.style.setProperty("--accent", body.dataset.accent);
-  if (body.dataset.fontScale) document.documentElement.style.setProperty("--scale", body.dataset.fontScale);
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(root.lang || "en", { numeric: "auto", style: "short" }) : null;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -21,50 +24,99 @@
     return e;
   }
 
+  // --- settings (at load, and on every config event) ---
+  function apply(s) {
+    settings = s;
+    body.className = "layout-" + (s.layout || "grid");
+    root.classList.remove("theme-dark", "theme-light");
+    root.classList.add("theme-" + (s.theme || "dark"));
+    if (s.accent) root.style.setProperty("--accent", s.accent); else root.style.removeProperty("--accent");
+    root.style.setProperty("--scale", s.font_scale || 1);
+    var cta = document.getElementById("cta");
+    if (cta) {
+      cta.hidden = !s.call_to_action;
+      document.getElementById("cta-text").textContent = s.call_to_action || "";
+      document.getElementById("qr").hidden = !s.qr;
+    }
+    var title = document.getElementById("title");
+    if (title && s.title) title.textContent = s.title;
+    byId.forEach(function (card) { card.classList.toggle("reveal", !!s.show_sensitive); });
+    trim();
+    layout.restart();
+  }
+  if (body.dataset.background) {
+    root.style.setProperty("--background", "url(" + JSON.stringify(body.dataset.background) + ")");
+    root.classList.add("has-background");
+  }
+
+  // --- posts ---
   function ago(iso) {
-    var s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-    if (s < 45) return "now";
-    if (s < 3600) return Math.round(s / 60) + " min";
-    if (s < 86400) return Math.round(s / 3600) + " h";
-    return new Date(iso).toLocaleDateString();
+    var s = (new Date(iso).getTime() - Date.now()) / 1000;
+    if (!rtf) return "";
+    if (s > -45) return rtf.format(0, "second");
+    if (s > -3600) return rtf.format(Math.round(s / 60), "minute");
+    if (s > -86400) return rtf.format(Math.round(s / 3600), "hour");
+    return rtf.format(Math.round(s / 86400), "day");
   }
 
   function initials(name) {
     return (name || "?").trim().split(/\s+/).slice(0, 2).map(function (w) { return w.charAt(0); }).join("").toUpperCase();
   }
 
-  function media(m, sensitive) {
-    var box = el("div", "media" + (sensitive ? " blurred" : ""));
+  function hideOnError(node, what) { node.addEventListener("error", function () { what.remove(); }); }
+
+  function media(m) {
+    var box = el("div", "media");
     var node;
     if (m.type === "video" || m.type === "gifv") {
       node = document.createElement("video");
-      node.muted = true; node.loop = true; node.autoplay = true; node.playsInline = true;
+      node.muted = true; node.loop = true; node.autoplay = !reduceMotion; node.playsInline = true;
       node.preload = "metadata";
       if (m.preview) node.poster = m.preview;
       node.src = m.url;
+      node.setAttribute("aria-label", m.alt || "");
     } else {
       node = document.createElement("img");
       node.loading = "lazy";
       node.decoding = "async";
-      node.src = m.preview || m.url;
+      node.src = m.preview && m.type !== "image" ? m.preview : (m.url || m.preview);
+      node.alt = m.alt || "";
     }
-    node.alt = m.alt || "";
-    if (m.alt) node.title = m.alt;
-    node.addEventListener("error", function () { box.remove(); });
+    hideOnError(node, box);
     box.appendChild(node);
     return box;
+  }
+
+  // Hashtags in plain text (not already links) are highlighted.
+  function highlight(node) {
+    var walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    var texts = [];
+    while (walker.nextNode()) {
+      if (!walker.currentNode.parentNode.closest("a")) texts.push(walker.currentNode);
+    }
+    texts.forEach(function (t) {
+      var parts = t.nodeValue.split(/(#[\p{L}\p{N}_]+)/u);
+      if (parts.length < 2) return;
+      var frag = document.createDocumentFragment();
+      parts.forEach(function (p, i) { frag.appendChild(i % 2 ? el("span", "tag", p) : document.createTextNode(p)); });
+      t.parentNode.replaceChild(frag, t);
+    });
+    node.querySelectorAll("a.hashtag, a[href*='/hashtag/'], a[href*='/tags/']").forEach(function (a) { a.classList.add("tag"); });
   }
 
   function render(p) {
     var card = el("article", "post network-" + (p.network || "web"));
     card.dataset.id = p.id;
     if (p.pinned) card.classList.add("pinned");
+    if (p.sensitive) card.classList.add("sensitive");
+    if (settings.show_sensitive) card.classList.add("reveal");
     var head = el("header", "author");
     var av = el("div", "avatar", initials(p.author && p.author.name));
+    av.setAttribute("aria-hidden", "true");
     if (p.author && p.author.avatar) {
       var img = document.createElement("img");
       img.alt = ""; img.loading = "lazy"; img.src = p.author.avatar;
-      img.addEventListener("error", function () { img.remove(); });
+      hideOnError(img, img);
       av.appendChild(img);
     }
     head.appendChild(av);
@@ -73,8 +125,10 @@
     who.appendChild(el("span", "handle", (p.author && p.author.handle) || ""));
     head.appendChild(who);
     var meta = el("div", "meta");
-    meta.appendChild(el("span", "network", p.network || ""));
-    if (p.demo) meta.appendChild(el("span", "demo", "demo"));
+    var net = el("span", "network", p.network || "");
+    net.setAttribute("aria-label", p.network || "");
+    meta.appendChild(net);
+    if (p.demo) meta.appendChild(el("span", "demo", T.demo || "demo"));
     var t = el("time", "ago", ago(p.created_at));
     t.dateTime = p.created_at;
     meta.appendChild(t);
@@ -82,8 +136,10 @@
     card.appendChild(head);
 
     var content = el("div", "content");
+    content.dir = "auto";
+    if (p.lang) content.lang = p.lang;
     content.innerHTML = p.html || "";
-    content.querySelectorAll("a.hashtag, a.mention").forEach(function (a) { a.classList.add("hl"); });
+    highlight(content);
     var holder = card;
     if (p.content_warning) {
       var d = el("details", "cw");
@@ -94,14 +150,14 @@
     holder.appendChild(content);
     if (p.media && p.media.length) {
       var gallery = el("div", "gallery n" + Math.min(p.media.length, 4));
-      p.media.slice(0, 4).forEach(function (m) { gallery.appendChild(media(m, p.sensitive)); });
+      p.media.slice(0, 4).forEach(function (m) { gallery.appendChild(media(m)); });
       holder.appendChild(gallery);
     }
     return card;
   }
 
-  function place(card, pinned) {
-    if (pinned) { list.insertBefore(card, list.firstChild); return; }
+  function place(card) {
+    if (card.classList.contains("pinned")) { list.insertBefore(card, list.firstChild); return; }
     var first = list.firstChild;
     while (first && first.classList.contains("pinned")) first = first.nextSibling;
     list.insertBefore(card, first);
@@ -110,9 +166,15 @@
   function add(p, animate) {
     var old = byId.get(p.id);
     var card = render(p);
-    if (old) { old.replaceWith(card); } else { place(card, p.pinned); }
+    if (old) {
+      if (old.classList.contains("current")) card.classList.add("current");
+      old.replaceWith(card);
+    } else {
+      place(card);
+    }
     byId.set(p.id, card);
-    if (animate && !old) card.classList.add("enter");
+    if (animate && !old && !reduceMotion) card.classList.add("enter");
+    if (!old) layout.added(card);
     trim();
     empty.hidden = byId.size > 0;
   }
@@ -121,15 +183,22 @@
     var card = byId.get(id);
     if (!card) return;
     byId.delete(id);
-    card.classList.add("leave");
-    setTimeout(function () { card.remove(); }, 400);
+    layout.removed(card);
+    if (reduceMotion) { card.remove(); } else {
+      card.classList.add("leave");
+      setTimeout(function () { card.remove(); }, 400);
+    }
     empty.hidden = byId.size > 0;
   }
 
+  // Old posts leave the page: a screen left alone for days keeps a bounded DOM.
   function trim() {
+    var max = settings.max_posts || 60;
     var cards = list.querySelectorAll("article.post:not(.pinned)");
-    for (var i = cards.length - 1; i >= 0 && byId.size > maxPosts; i--) {
+    for (var i = cards.length - 1; i >= 0 && byId.size > max; i--) {
+      if (byId.get(cards[i].dataset.id) !== cards[i]) continue;
       byId.delete(cards[i].dataset.id);
+      layout.removed(cards[i]);
       cards[i].remove();
     }
   }
@@ -137,62 +206,156 @@
   function clear() {
     byId.clear();
     list.textContent = "";
+    announcements.textContent = "";
     empty.hidden = false;
+    layout.restart();
   }
 
-  function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
+  // --- layouts ---
+  // grid: CSS does it all. spotlight: one post at a time, new posts first,
+  // pinned posts and announcements twice as long. ticker: one line that
+  // scrolls; reduced motion shows one post at a time instead.
+  var layout = (function () {
+    var timer = null, queue = [], raf = null, offset = 0, last = 0;
+    function kind() { return settings.layout || "grid"; }
+    function stop() {
+      clearTimeout(timer); timer = null;
+      if (raf) cancelAnimationFrame(raf);
+      raf = null;
+      list.style.transform = "";
+      list.querySelectorAll(".current").forEach(function (c) { c.classList.remove("current"); });
+    }
+    function show(card) {
+      list.querySelectorAll(".current").forEach(function (c) { c.classList.remove("current"); });
+      if (card) card.classList.add("current");
+    }
+    function next() {
+      clearTimeout(timer);
+      var cards = Array.prototype.slice.call(list.querySelectorAll("article.post"));
+      if (!cards.length) { timer = setTimeout(next, 1000); return; }
+      var card = null;
+      while (queue.length && !card) { var c = queue.shift(); if (c.isConnected) card = c; }
+      if (!card) {
+        var cur = list.querySelector(".current");
+        var i = cur ? cards.indexOf(cur) : -1;
+        card = cards[(i + 1) % cards.length];
+      }
+      show(card);
+      var secs = settings.spotlight_seconds || 8;
+      if (card.classList.contains("pinned") || announcements.children.length) secs *= 2;
+      timer = setTimeout(next, secs * 1000);
+    }
+    function scroll(ts) {
+      var dt = last ? Math.min(ts - last, 100) : 0;
+      last = ts;
+      offset += dt * 0.08 * (settings.font_scale || 1);
+      var first = list.firstElementChild;
+      if (first && offset > first.offsetWidth + 24) {
+        offset -= first.offsetWidth + 24;
+        list.appendChild(first);
+      }
+      list.style.transform = "translateX(" + (-offset) + "px)";
+      raf = requestAnimationFrame(scroll);
+    }
+    return {
+      restart: function () {
+        stop();
+        queue = [];
+        if (kind() === "spotlight" || (kind() === "ticker" && reduceMotion)) next();
+        else if (kind() === "ticker") { offset = 0; last = 0; raf = requestAnimationFrame(scroll); }
+      },
+      added: function (card) {
+        if (kind() === "spotlight" || (kind() === "ticker" && reduceMotion)) {
+          queue.push(card);
+          if (!list.querySelector(".current")) next();
+        }
+      },
+      removed: function (card) {
+        if (card.classList.contains("current")) next();
+      }
+    };
+  })();
 
-  var src = new EventSource("/walls/" + encodeURIComponent(slug) + "/events");
-  // Backfill posts come without an id; live ones carry one. Only live posts
-  // animate in.
-  var lastId = null;
-  function carriesId(e) { var changed = e.lastEventId !== lastId; lastId = e.lastEventId; return changed; }
-  src.addEventListener("post", function (e) { var p = json(e); var live = carriesId(e); if (p) add(p, live); });
-  src.addEventListener("update", function (e) { var p = json(e); if (p) add(p, false); });
-  src.addEventListener("remove", function (e) { var p = json(e); if (p) remove(p.id); });
-  src.addEventListener("pin", function (e) { var p = json(e); if (p && p.html) { p.pinned = true; remove(p.id); add(p, true); } });
-  src.addEventListener("unpin", function (e) {
-    var p = json(e); var c = p && byId.get(p.id);
-    if (c) { c.classList.remove("pinned"); c.remove(); place(c, false); }
-  });
-  var announcements = document.getElementById("announcements");
+  // --- announcements ---
   var annTimers = {};
   function endAnnouncement(id) {
-    var old = announcements.querySelector('[data-id="' + CSS.escape(id) + '"]');
-    if (old) old.remove();
+    Array.prototype.forEach.call(announcements.children, function (c) { if (c.dataset.id === id) c.remove(); });
     clearTimeout(annTimers[id]);
   }
-  src.addEventListener("announce", function (e) {
-    var a = json(e); if (!a) return;
+  function announce(a) {
     endAnnouncement(a.id);
     if (a.ended) return;
     var left = a.expires_at ? new Date(a.expires_at).getTime() - Date.now() : Infinity;
     if (left <= 0) return;
     var card = el("div", "announcement");
     card.dataset.id = a.id;
-    if (a.image) { var im = document.createElement("img"); im.src = a.image; im.alt = ""; im.addEventListener("error", function () { im.remove(); }); card.appendChild(im); }
+    if (a.image) { var im = document.createElement("img"); im.src = a.image; im.alt = ""; hideOnError(im, im); card.appendChild(im); }
     var t = el("p", null, a.text);
+    t.dir = "auto";
     card.appendChild(t);
     if (a.url) { var l = el("a", null, a.url.replace(/^https?:\/\//, "")); l.href = a.url; l.target = "_blank"; l.rel = "noopener noreferrer"; card.appendChild(l); }
     announcements.appendChild(card);
     if (left !== Infinity) annTimers[a.id] = setTimeout(function () { endAnnouncement(a.id); }, left);
-  });
-  src.addEventListener("reset", function () { clear(); announcements.textContent = ""; });
-  src.addEventListener("config", function () { location.reload(); });
-  src.onopen = function () {
-    clearTimeout(offlineTimer);
-    status.hidden = true;
-    body.classList.remove("offline");
-  };
-  src.onerror = function () {
-    status.hidden = false;
-    status.textContent = "Reconnecting…";
-    clearTimeout(offlineTimer);
-    offlineTimer = setTimeout(function () {
-      status.textContent = "Offline: showing the last posts received";
-      body.classList.add("offline");
-    }, 60000);
-  };
+  }
+
+  // --- the stream ---
+  // EventSource reconnects by itself after a network error; when the
+  // server answered with an error (it was restarting), it gives up, so
+  // the page opens a new one, backing off up to a minute.
+  function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
+  var lastId = "", offlineTimer = null, retryDelay = 1000, src = null;
+  function setOnline(on) {
+    status.hidden = on;
+    if (on) {
+      clearTimeout(offlineTimer); offlineTimer = null;
+      body.classList.remove("offline");
+      status.textContent = T.reconnecting || "";
+      return;
+    }
+    if (!offlineTimer) {
+      offlineTimer = setTimeout(function () {
+        status.textContent = T.offline || "";
+        body.classList.add("offline");
+      }, 60000);
+    }
+  }
+  function connect() {
+    var url = "/walls/" + encodeURIComponent(slug) + "/events" + (lastId ? "?lastEventId=" + encodeURIComponent(lastId) : "");
+    src = new EventSource(url);
+    var seen = lastId;
+    function carriesId(e) { var c = e.lastEventId !== seen; seen = e.lastEventId; if (e.lastEventId) lastId = e.lastEventId; return c; }
+    function on(type, fn) { src.addEventListener(type, function (e) { var live = carriesId(e); var d = json(e); if (d) fn(d, live); }); }
+    on("post", function (p, live) { add(p, live); });
+    on("update", function (p) { add(p, false); });
+    on("remove", function (p) { remove(p.id); });
+    on("pin", function (p) { var c = byId.get(p.id); if (c) { c.classList.add("pinned"); c.remove(); place(c); } else { add(p, true); } });
+    on("unpin", function (p) { var c = byId.get(p.id); if (c) { c.classList.remove("pinned"); c.remove(); place(c); } });
+    on("announce", announce);
+    on("reset", function () { clear(); });
+    on("config", function (s) { apply(s); });
+    src.onopen = function () { retryDelay = 1000; setOnline(true); };
+    src.onerror = function () {
+      setOnline(false);
+      if (src.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 60000);
+      }
+    };
+  }
+
+  // --- embedding: tell the host page our height ---
+  if (embed && window.parent !== window) {
+    var lastH = 0;
+    var report = function () {
+      var h = Math.ceil(document.documentElement.scrollHeight);
+      if (h !== lastH) { lastH = h; window.parent.postMessage({ type: "wallcast:height", height: h }, "*"); }
+    };
+    new ResizeObserver(report).observe(document.body);
+    report();
+  }
+
+  apply(settings);
+  connect();
   setInterval(function () {
     list.querySelectorAll("time.ago").forEach(function (t) { t.textContent = ago(t.dateTime); });
   }, 30000);

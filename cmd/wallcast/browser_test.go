@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/wallcast/wallcast/config"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// browser starts headless Chromium. Without it the browser tests skip,
+// except in CI (CI=true), where a missing browser fails the run.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Chromium is required in CI: %v (apt-get install -y chromium)", err)
+		}
+		t.Skip("Chromium not installed (apt-get install -y chromium); skipping browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// waitJS waits, in the page, until a JavaScript expression is true.
+func waitJS(t *testing.T, ctx context.Context, expr string, within time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(within), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ""`))
+		t.Fatalf("waited %v for %s: %v; page text:\n%s", within, expr, err, text)
+	}
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+const browserYAML = `server: {listen: %q, base_url: %q, embed_origins: [%q], sse_retry: 200ms}
+storage: {path: %q}
+admin: {user: ana, password_hash: "${TEST_HASH}"}
+sources:
+  - {name: feed, type: rss, url: %q, interval: 1s}
+walls:
+  - slug: devconf
+    title: DevConf
+    hashtags: [DevConf]
+    sources: [feed]
+    display: {layout: %s, max_posts: 100, call_to_action: "Post with #devconf"}
+`
+
+type browserEnv struct {
+	t       *testing.T
+	dir     string
+	feed    *fakeFeed
+	feedURL string
+	addr    string
+	origin  string // the one other origin allowed to embed
+	a       *app
+}
+
+func (e *browserEnv) write(layout string) {
+	cfg := fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, layout)
+	if err := os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *browserEnv) start() {
+	e.t.Helper()
+	cfg, err := config.Load(filepath.Join(e.dir, "config.yaml"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.a, err = start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func newBrowserEnv(t *testing.T, origin string) *browserEnv {
+	h, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	t.Setenv("TEST_HASH", string(h))
+	feed := &fakeFeed{}
+	fs := httptest.NewServer(feed)
+	t.Cleanup(fs.Close)
+	// A free port, kept across restarts so the page reconnects to it.
+	l := httptest.NewServer(http.NotFoundHandler())
+	addr := l.Listener.Addr().String()
+	l.Close()
+	e := &browserEnv{t: t, dir: t.TempDir(), feed: feed, feedURL: fs.URL, addr: addr, origin: origin}
+	e.write("grid")
+	e.start()
+	t.Cleanup(func() { e.a.shutdown() })
+	return e
+}
+
+// admin logs in over HTTP and returns a function that posts to the admin API.
+func (e *browserEnv) admin() func(path string) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	base := "http://" + e.addr
+	resp, err := c.Get(base + "/admin/login")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	resp, err = c.PostForm(base+"/admin/login", url.Values{"user": {"ana"}, "password": {"correct horse"}, "csrf": {csrf}, "next": {"/admin/walls/devconf"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(string(page))
+	if m == nil {
+		e.t.Fatalf("login failed: %s", page)
+	}
+	return func(path string) {
+		req, _ := http.NewRequest("POST", base+"/admin/api/walls/devconf"+path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", m[1])
+		resp, err := c.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			e.t.Fatalf("admin %s: %v %v", path, err, resp.Status)
+		}
+		resp.Body.Close()
+	}
+}
+
+const cards = `document.querySelectorAll("#posts article.post").length`
+
+func TestBrowserWall(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	e.feed.add(1)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, cards+" === 1", 10*time.Second)
+	// A marker that a page reload would lose.
+	evalJS[bool](t, ctx, `window.__sameLoad = true`)
+
+	t.Run("new posts appear", func(t *testing.T) {
+		e.feed.add(2)
+		waitJS(t, ctx, cards+" === 3", 10*time.Second)
+		first := evalJS[string](t, ctx, `document.querySelector("#posts article.post").dataset.id`)
+		if first != "feed:item-002" {
+			t.Errorf("newest first: the first card is %s", first)
+		}
+	})
+
+	t.Run("a hostile post runs nothing and shows as text", func(t *testing.T) {
+		e.feed.addTagged(1, `devconf&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;&lt;script&gt;window.__xss=2&lt;/script&gt;&lt;svg onload=&quot;window.__xss=3&quot;&gt;`)
+		waitJS(t, ctx, cards+" === 4", 10*time.Second)
+		if v := evalJS[bool](t, ctx, `window.__xss === undefined`); !v {
+			t.Fatal("the XSS payload ran")
+		}
+		if n := evalJS[int](t, ctx, `document.querySelectorAll("#posts script, #posts [onerror], #posts svg").length`); n != 0 {
+			t.Errorf("%d dangerous nodes reached the page", n)
+		}
+	})
+
+	t.Run("remove and pin from the admin API", func(t *testing.T) {
+		act := e.admin()
+		act("/posts/feed:item-001/remove")
+		waitJS(t, ctx, `!document.querySelector('[data-id="feed:item-001"]')`, 5*time.Second)
+		act("/posts/feed:item-000/pin")
+		waitJS(t, ctx, `(function(){var f=document.querySelector("#posts article.post");return f && f.dataset.id==="feed:item-000" && f.classList.contains("pinned")})()`, 5*time.Second)
+	})
+
+	t.Run("the page reconnects after a restart and misses nothing", func(t *testing.T) {
+		if err := e.a.shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		e.feed.add(2) // posted while the server is down
+		e.start()
+		waitJS(t, ctx, `!!document.querySelector('[data-id="feed:item-004"]') && !!document.querySelector('[data-id="feed:item-005"]')`, 20*time.Second)
+		// 0, 2, 3, 4, 5 (1 was removed), and no duplicates.
+		ids := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll("#posts article.post")).map(function(c){return c.dataset.id})`)
+		if len(ids) != 5 {
+			t.Errorf("cards after the restart: %v", ids)
+		}
+		if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {
+			t.Error("the page reloaded instead of reconnecting")
+		}
+	})
+
+	t.Run("a config reload switches the layout without a page reload", func(t *testing.T) {
+		e.write("spotlight")
+		if err := e.a.reload(); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, `document.body.classList.contains("layout-spotlight") && !!document.querySelector("#posts .current")`, 5*time.Second)
+		if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {
+			t.Error("the page reloaded")
+		}
+	})
+}
+
+// TestBrowserEmbed: the embed works in a page from an allowed origin, and
+// is refused in a page from any other.
+func TestBrowserEmbed(t *testing.T) {
+	ctx := browser(t)
+	host := func() *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			wallURL := r.URL.Query().Get("wall")
+			fmt.Fprintf(w, `<!doctype html><html><body><h1>Live blog</h1>
+<script>
+window.__loaded = false;
+new MutationObserver(function () {
+  var f = document.querySelector("iframe");
+  if (f && !f.__watched) { f.__watched = true; f.addEventListener("load", function () { window.__loaded = true; window.__heightAtLoad = f.dataset.wallcastHeight || ""; }); }
+}).observe(document.body, {childList: true, subtree: true});
+window.__cors = "pending";
+fetch(%q + "/api/walls/devconf/posts").then(function (r) { window.__cors = r.ok ? "ok" : "status " + r.status; }, function () { window.__cors = "refused"; });
+</script>
+<script src="%s/embed.js" data-wall="devconf" async></script>
+</body></html>`, wallURL, wallURL)
+		}))
+	}
+	allowed, other := host(), host()
+	defer allowed.Close()
+	defer other.Close()
+	e := newBrowserEnv(t, allowed.URL)
+	e.feed.add(3)
+	wall := "http://" + e.addr
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(allowed.URL+"/?wall="+url.QueryEscape(wall))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `(function(){var f=document.querySelector("iframe");return !!f && parseInt(f.dataset.wallcastHeight||"0",10) > 100})()`, 15*time.Second)
+	waitJS(t, ctx, `window.__cors !== "pending"`, 5*time.Second)
+	if c := evalJS[string](t, ctx, `window.__cors`); c != "ok" {
+		t.Errorf("CORS from the allowed origin: %s", c)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(other.URL+"/?wall="+url.QueryEscape(wall))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `window.__loaded === true && window.__cors !== "pending"`, 15*time.Second)
+	if h := evalJS[string](t, ctx, `window.__heightAtLoad`); h != "" {
+		t.Errorf("the wall rendered in a page from an origin not allowed (height %s)", h)
+	}
+	if c := evalJS[string](t, ctx, `window.__cors`); c != "refused" {
+		t.Errorf("CORS from another origin: %s", c)
+	}
+}
+
+// TestBrowserScreenshots renders each layout at 1920×1080 and 390×844 with
+// the demo source. Set WALLCAST_SCREENSHOTS to a folder to keep them.
+func TestBrowserScreenshots(t *testing.T) {
+	ctx := browser(t)
+	dir := os.Getenv("WALLCAST_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	os.MkdirAll(dir, 0o755)
+	work := t.TempDir()
+	l := httptest.NewServer(http.NotFoundHandler())
+	addr := l.Listener.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf(`server: {listen: %q, base_url: %q}
+storage: {path: %q}
+sources: [{name: demo, type: demo, interval: 100ms}]
+walls:
+  - {slug: grid, title: "DevConf 2026", hashtags: [devconf, devconf2026], sources: [demo], display: {layout: grid, call_to_action: "Post with #devconf"}}
+  - {slug: spotlight, title: "DevConf 2026", hashtags: [devconf, devconf2026], sources: [demo], display: {layout: spotlight, theme: light, accent: "#2563eb", call_to_action: "Post with #devconf"}}
+  - {slug: ticker, title: "DevConf 2026", hashtags: [devconf, devconf2026], sources: [demo], display: {layout: ticker, locale: fr}}
+`, addr, "http://"+addr, filepath.Join(work, "w.db"))
+	path := filepath.Join(work, "config.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.shutdown()
+	// Let the demo source fill the walls.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var page struct{ Posts []json.RawMessage }
+		resp, err := http.Get("http://" + addr + "/api/walls/grid/posts?limit=20")
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+		}
+		if len(page.Posts) >= 16 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a.sup.Stop("demo") // a still wall: nothing animates while the screenshots are taken
+	for _, layout := range []string{"grid", "spotlight", "ticker"} {
+		for _, vp := range []struct {
+			name          string
+			width, height int64
+			mobile        bool
+		}{{"1920x1080", 1920, 1080, false}, {"390x844", 390, 844, true}} {
+			view := chromedp.EmulateViewport(vp.width, vp.height)
+			if vp.mobile {
+				view = chromedp.EmulateViewport(vp.width, vp.height, chromedp.EmulateMobile, chromedp.EmulateScale(1))
+			}
+			if err := chromedp.Do(ctx, view, chromedp.Navigate("http://"+addr+"/walls/"+layout)); err != nil {
+				t.Fatal(err)
+			}
+			waitJS(t, ctx, `document.querySelectorAll("#posts article.post").length >= 8 && document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`, 15*time.Second)
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := filepath.Join(dir, fmt.Sprintf("%s-%s.png", layout, vp.name))
+			if err := os.WriteFile(name, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot %s (%d bytes)", name, len(png))
+		}
+	}
+}
