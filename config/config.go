@@ -101,6 +101,15 @@ type Source struct {
 	IncludeReplies bool     `yaml:"include_replies"`
 	IncludeBoosts  bool     `yaml:"include_boosts"`
 
+	// webhook
+	Secret            string `yaml:"secret"`
+	Flavor            string `yaml:"flavor"`
+	VerifyToken       string `yaml:"verify_token"`
+	Hub               string `yaml:"hub"`
+	Topic             string `yaml:"topic"`
+	MaxBody           int64  `yaml:"max_body"`
+	MaxPostsPerMinute int    `yaml:"max_posts_per_minute"`
+
 	// bluesky
 	Jetstream   []string `yaml:"jetstream"`
 	AppView     string   `yaml:"appview"`
@@ -173,6 +182,7 @@ var TypeKeys = map[string][]string{
 	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
 		"include_boosts", "user_agent"},
 	"bluesky": {"jetstream", "appview", "pds", "identifier", "app_password", "user_agent"},
+	"webhook": {"secret", "flavor", "verify_token", "hub", "topic", "max_body", "max_posts_per_minute", "interval", "user_agent"},
 }
 
 // commonKeys are the keys every source takes.
@@ -237,6 +247,15 @@ func (c *Config) Defaults() {
 			defd(&s.Interval, 4*time.Second)
 		case "rss":
 			defd(&s.Interval, 5*time.Minute)
+		case "webhook":
+			def(&s.Flavor, "wallcast")
+			if s.MaxBody == 0 {
+				s.MaxBody = 1 << 20
+			}
+			if s.MaxPostsPerMinute == 0 {
+				s.MaxPostsPerMinute = 600
+			}
+			defd(&s.Interval, 5*time.Minute) // websub without a public address polls
 		case "mastodon":
 			def(&s.Mode, "stream")
 			defd(&s.PollInterval, 30*time.Second)

@@ -351,6 +351,29 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
 			}
 		}
+		if s.Type == "webhook" {
+			switch s.Flavor {
+			case "wallcast", "meta":
+				if s.Secret == "" {
+					p.add(p.line(at), at+": a webhook needs a secret to check signatures", `add secret: "${WALLCAST_HOOK_SECRET}" and set the variable`)
+				}
+				if s.Flavor == "meta" && s.VerifyToken == "" {
+					p.add(p.line(at), at+": a meta webhook needs verify_token for Meta's verification request", `add verify_token: "${META_VERIFY_TOKEN}"`)
+				}
+			case "websub":
+				if u, err := url.Parse(s.Topic); s.Topic == "" || err != nil || u.Host == "" {
+					p.add(p.line(at+".topic"), at+".topic: a websub webhook needs the feed URL (topic)", `write topic: "https://example.org/feed.xml"`)
+				}
+				if u, err := url.Parse(s.Hub); s.Hub == "" || err != nil || u.Host == "" {
+					p.add(p.line(at+".hub"), at+".hub: a websub webhook needs the hub URL", `write hub: "https://pubsubhubbub.appspot.com/"`)
+				}
+			default:
+				p.add(p.line(at+".flavor"), fmt.Sprintf("%s.flavor: %q is not a webhook flavor", at, s.Flavor), "use wallcast, meta or websub")
+			}
+			if s.MaxBody < 1024 {
+				p.add(p.line(at+".max_body"), at+".max_body: must be at least 1024 bytes", "write a size in bytes, such as 1048576")
+			}
+		}
 		if s.Type == "bluesky" {
 			for j, js := range s.Jetstream {
 				if u, err := url.Parse(js); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {

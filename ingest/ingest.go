@@ -139,10 +139,14 @@ func (r *Router) wants(source string, p *wall.Post) bool {
 }
 
 // Route returns the walls that take a sanitised post, and its fate on each.
-func (r *Router) Route(source string, p *wall.Post) []wall.Target {
+// only, when not empty, limits the walls considered.
+func (r *Router) Route(source string, p *wall.Post, only ...string) []wall.Target {
 	var out []wall.Target
 	var words string
 	for _, ru := range r.bySource[source] {
+		if len(only) > 0 && !slices.Contains(only, ru.slug) {
+			continue
+		}
 		match := ru.allFrom[source]
 		for _, t := range p.Tags {
 			if match {
@@ -317,7 +321,7 @@ func (p *Pipeline) prepare(source string, it wall.Item) (wall.Write, bool) {
 		return w, false
 	}
 	p.clean(post)
-	w.Targets = r.Route(source, post)
+	w.Targets = r.Route(source, post, it.Walls...)
 	return w, len(w.Targets) > 0
 }
 

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources/bluesky"
 	"github.com/wallcast/wallcast/sources/demo"
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/rss"
+	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -18,6 +20,7 @@ type Deps struct {
 	BaseURL string       // the server's public URL (demo media)
 	Client  *http.Client // nil: each adapter makes its own
 	Log     *slog.Logger
+	Hooks   *webhook.Hooks // where webhook sources receive their pushes
 }
 
 // New builds the adapter for one configured source. Every adapter type is
@@ -37,6 +40,16 @@ func New(c config.Source, d Deps) (wall.Source, error) {
 			Name: c.Name, Jetstream: c.Jetstream, AppView: c.AppView, PDS: c.PDS,
 			Identifier: c.Identifier, AppPassword: c.AppPassword, UserAgent: c.UserAgent,
 		}, d.Client, d.Log), nil
+	case "webhook":
+		if d.Hooks == nil {
+			return nil, fmt.Errorf("source %s: webhooks need the server's hook router", c.Name)
+		}
+		poll := rss.New(rss.Config{Name: c.Name, URL: c.Topic, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log)
+		return webhook.New(webhook.Config{
+			Name: c.Name, Flavor: c.Flavor, Secret: c.Secret, VerifyToken: c.VerifyToken, Hub: c.Hub, Topic: c.Topic,
+			Callback: strings.TrimRight(d.BaseURL, "/") + "/hooks/" + c.Name, MaxBody: c.MaxBody,
+			MaxPostsPerMinute: c.MaxPostsPerMinute, Poll: poll, UserAgent: c.UserAgent, Client: d.Client,
+		}, d.Hooks, d.Log), nil
 	case "mastodon":
 		return mastodon.New(mastodon.Config{
 			Name: c.Name, Instance: c.Instance, AccessToken: c.AccessToken, Stream: c.Mode != "poll",

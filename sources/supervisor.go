@@ -163,7 +163,7 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 		}
 		delay := s.backoff(attempt)
 		var ra *upstream.RetryAfterError
-		if errors.As(err, &ra) && ra.After > delay {
+		if errors.As(err, &ra) && (ra.Exact || ra.After > delay) {
 			delay = ra.After
 		}
 		attempt++

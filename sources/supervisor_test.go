@@ -14,6 +14,7 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources/upstream"
+	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -181,7 +182,7 @@ func TestBackoffBounds(t *testing.T) {
 func TestRegistryCoversEveryType(t *testing.T) {
 	for typ := range config.TypeKeys {
 		c := config.Source{Name: "x", Type: typ, URL: "https://ex.example/f", Interval: config.Duration(time.Minute)}
-		if _, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		if _, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks()}); err != nil {
 			t.Errorf("type %s: %v", typ, err)
 		}
 	}

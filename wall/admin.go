@@ -13,6 +13,9 @@ import (
 	"github.com/wallcast/wallcast/config"
 )
 
+// SetHooks routes /hooks/{source} to the webhook sources. Call it before Handler.
+func (s *Server) SetHooks(h http.Handler) { s.hooks = h }
+
 // EnableAdmin turns on the admin console. Call it before Handler.
 func (s *Server) EnableAdmin(a Admin) { s.admin = a }
 

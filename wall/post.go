@@ -86,6 +86,9 @@ type Item struct {
 	// leaving a tombstone: a firehose carries the deletes of the whole
 	// network, and only ours matter.
 	IfKnown bool
+	// Walls, when set, limits the item to these walls (a network that
+	// matched it against per-wall rules, like X's filtered stream).
+	Walls []string
 }
 
 // Subscription is what the walls using a source want from it, and where the

@@ -47,6 +47,7 @@ type Server struct {
 	closing  chan struct{}
 	admin    Admin
 	logins   *limiter
+	hooks    http.Handler
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
@@ -106,6 +107,9 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/walls/{slug}/posts", s.posts).Methods(http.MethodGet, http.MethodOptions)
+	if s.hooks != nil {
+		r.PathPrefix("/hooks/").Handler(s.hooks).Methods(http.MethodGet, http.MethodPost)
+	}
 	if s.admin.Store != nil {
 		s.adminRoutes(r)
 	} else {

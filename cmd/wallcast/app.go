@@ -15,6 +15,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -32,6 +33,7 @@ type app struct {
 	srv    *wall.Server
 	http   *http.Server
 	addr   string
+	hooks  *webhook.Hooks
 	cancel context.CancelFunc // stops sources and background jobs
 	bg     context.Context
 	served chan error
@@ -48,6 +50,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
 	a.srv = wall.NewServer(cfg, db, a.hub, a.sup.Health, log)
+	a.hooks = webhook.NewHooks()
+	a.srv.SetHooks(a.hooks)
 	a.srv.EnableAdmin(wall.Admin{
 		Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
 		RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
@@ -103,7 +107,7 @@ func (a *app) router(ctx context.Context, cfg *config.Config) *ingest.Router {
 }
 
 func (a *app) startSource(cfg *config.Config, sc config.Source) error {
-	src, err := sources.New(sc, sources.Deps{BaseURL: cfg.Server.BaseURL, Log: a.log})
+	src, err := sources.New(sc, sources.Deps{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,13 @@ import (
 	"time"
 )
 
-// RetryAfterError asks the supervisor to wait at least After before the next try.
+// RetryAfterError asks the supervisor to wait at least After before the
+// next try; with Exact, to wait exactly After (an upstream that prescribes
+// its own reconnection schedule).
 type RetryAfterError struct {
 	After time.Duration
 	Err   error
+	Exact bool
 }
 
 func (e *RetryAfterError) Error() string {
@@ -31,6 +34,11 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 
 // RetryAfter wraps err with a wait the upstream asked for.
 func RetryAfter(err error, d time.Duration) error { return &RetryAfterError{After: d, Err: err} }
+
+// RetryExactly asks the supervisor to wait exactly d before the next try.
+func RetryExactly(err error, d time.Duration) error {
+	return &RetryAfterError{After: d, Err: err, Exact: true}
+}
 
 // PermanentError stops a source: retrying cannot help (a revoked token, a
 // missing scope). The operator must act; a config reload restarts it.
