@@ -101,6 +101,10 @@ type Source struct {
 	IncludeReplies bool     `yaml:"include_replies"`
 	IncludeBoosts  bool     `yaml:"include_boosts"`
 
+	// x
+	BearerToken string `yaml:"bearer_token"`
+	APIBase     string `yaml:"api_base"`
+
 	// webhook
 	Secret            string `yaml:"secret"`
 	Flavor            string `yaml:"flavor"`
@@ -182,6 +186,7 @@ var TypeKeys = map[string][]string{
 	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
 		"include_boosts", "user_agent"},
 	"bluesky": {"jetstream", "appview", "pds", "identifier", "app_password", "user_agent"},
+	"x":       {"bearer_token", "api_base", "mode", "poll_interval", "user_agent"},
 	"webhook": {"secret", "flavor", "verify_token", "hub", "topic", "max_body", "max_posts_per_minute", "interval", "user_agent"},
 }
 
@@ -256,6 +261,13 @@ func (c *Config) Defaults() {
 				s.MaxPostsPerMinute = 600
 			}
 			defd(&s.Interval, 5*time.Minute) // websub without a public address polls
+		case "x":
+			def(&s.Mode, "stream")
+			def(&s.APIBase, "https://api.x.com")
+			defd(&s.PollInterval, time.Minute)
+			if s.StallTimeout == Duration(90*time.Second) {
+				s.StallTimeout = Duration(30 * time.Second) // X sends a keep-alive every 20 s
+			}
 		case "mastodon":
 			def(&s.Mode, "stream")
 			defd(&s.PollInterval, 30*time.Second)

@@ -351,6 +351,14 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
 			}
 		}
+		if s.Type == "x" {
+			if s.BearerToken == "" {
+				p.add(p.line(at), at+": an x source needs bearer_token", `add bearer_token: "${X_BEARER_TOKEN}" (the app's Bearer Token)`)
+			}
+			if s.Mode != "stream" && s.Mode != "search" {
+				p.add(p.line(at+".mode"), fmt.Sprintf("%s.mode: %q is not a mode", at, s.Mode), "use stream (filtered stream) or search (poll recent search)")
+			}
+		}
 		if s.Type == "webhook" {
 			switch s.Flavor {
 			case "wallcast", "meta":

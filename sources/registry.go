@@ -12,6 +12,7 @@ import (
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/sources/webhook"
+	"github.com/wallcast/wallcast/sources/x"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -40,6 +41,9 @@ func New(c config.Source, d Deps) (wall.Source, error) {
 			Name: c.Name, Jetstream: c.Jetstream, AppView: c.AppView, PDS: c.PDS,
 			Identifier: c.Identifier, AppPassword: c.AppPassword, UserAgent: c.UserAgent,
 		}, d.Client, d.Log), nil
+	case "x":
+		return x.New(x.Config{Name: c.Name, BearerToken: c.BearerToken, APIBase: c.APIBase, Stream: c.Mode == "stream",
+			PollInterval: c.PollInterval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
 	case "webhook":
 		if d.Hooks == nil {
 			return nil, fmt.Errorf("source %s: webhooks need the server's hook router", c.Name)
@@ -69,11 +73,6 @@ func Subscription(c *config.Config, name string) wall.Subscription {
 	if src == nil {
 		return sub
 	}
-	if len(src.Hashtags) > 0 || len(src.Keywords) > 0 {
-		sub.Hashtags = normTags(src.Hashtags)
-		sub.Keywords = src.Keywords
-		return sub
-	}
 	seen := map[string]bool{}
 	for _, w := range c.Walls {
 		uses := false
@@ -83,6 +82,8 @@ func Subscription(c *config.Config, name string) wall.Subscription {
 		if !uses {
 			continue
 		}
+		sub.Walls = append(sub.Walls, wall.WallWants{Slug: w.Slug, Hashtags: normTags(w.Hashtags), Keywords: w.Keywords,
+			HideReplies: w.Filters.HideReplies, HideReposts: w.Filters.HideReposts})
 		for _, t := range normTags(w.Hashtags) {
 			if !seen["#"+t] {
 				seen["#"+t] = true
@@ -95,6 +96,10 @@ func Subscription(c *config.Config, name string) wall.Subscription {
 				sub.Keywords = append(sub.Keywords, k)
 			}
 		}
+	}
+	if len(src.Hashtags) > 0 || len(src.Keywords) > 0 {
+		sub.Hashtags = normTags(src.Hashtags)
+		sub.Keywords = src.Keywords
 	}
 	return sub
 }

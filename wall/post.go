@@ -98,6 +98,18 @@ type Subscription struct {
 	Keywords []string
 	Accounts []string
 	Cursor   string // the last cursor the source saved, "" on first run
+	// Walls says what each wall using the source wants, for networks that
+	// filter per wall on their side (X's filtered-stream rules).
+	Walls []WallWants
+}
+
+// WallWants is what one wall asks of a source.
+type WallWants struct {
+	Slug        string
+	Hashtags    []string
+	Keywords    []string
+	HideReplies bool
+	HideReposts bool
 }
 
 // Emit hands an item to ingest. It returns an error only when ingest is
