@@ -149,7 +149,10 @@ func TestStreamReconcileAndGapFill(t *testing.T) {
 	}
 	// The next run fills the gap from the newest tweet seen.
 	items = nil
-	f.stream = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503); io.WriteString(w, `{"title":"Service Unavailable"}`) }
+	f.stream = func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(503)
+		io.WriteString(w, `{"title":"Service Unavailable"}`)
+	}
 	err = s.Run(context.Background(), wall.Subscription{Walls: walls}, func(_ context.Context, it wall.Item) error {
 		items = append(items, it)
 		return nil
