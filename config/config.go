@@ -101,6 +101,13 @@ type Source struct {
 	IncludeReplies bool     `yaml:"include_replies"`
 	IncludeBoosts  bool     `yaml:"include_boosts"`
 
+	// reddit
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret"`
+	Subreddits   []string `yaml:"subreddits"`
+	Query        string   `yaml:"query"`
+	TokenURL     string   `yaml:"token_url"`
+
 	// x
 	BearerToken string `yaml:"bearer_token"`
 	APIBase     string `yaml:"api_base"`
@@ -186,6 +193,7 @@ var TypeKeys = map[string][]string{
 	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
 		"include_boosts", "user_agent"},
 	"bluesky": {"jetstream", "appview", "pds", "identifier", "app_password", "user_agent"},
+	"reddit":  {"client_id", "client_secret", "user_agent", "subreddits", "query", "token_url", "api_base", "interval"},
 	"x":       {"bearer_token", "api_base", "mode", "poll_interval", "user_agent"},
 	"webhook": {"secret", "flavor", "verify_token", "hub", "topic", "max_body", "max_posts_per_minute", "interval", "user_agent"},
 }
@@ -261,6 +269,10 @@ func (c *Config) Defaults() {
 				s.MaxPostsPerMinute = 600
 			}
 			defd(&s.Interval, 5*time.Minute) // websub without a public address polls
+		case "reddit":
+			def(&s.TokenURL, "https://www.reddit.com/api/v1/access_token")
+			def(&s.APIBase, "https://oauth.reddit.com")
+			defd(&s.Interval, time.Minute)
 		case "x":
 			def(&s.Mode, "stream")
 			def(&s.APIBase, "https://api.x.com")

@@ -77,7 +77,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown top key", good + "wals: []\n", 13, "wals: unknown key", `did you mean "walls"`},
 		{"unknown wall key", strings.Replace(good, "    hashtags:", "    hashtag: [x]\n    hashtags:", 1), 11, "walls[0].hashtag: unknown key", `did you mean "hashtags"`},
-		{"unknown source type", strings.Replace(good, "type: demo", "type: myspace", 1), 8, `unknown source type "myspace"`, "demo, mastodon, rss"},
+		{"unknown source type", strings.Replace(good, "type: demo", "type: myspace", 1), 8, `unknown source type "myspace"`, "bluesky, demo, mastodon, reddit, rss, webhook, x"},
 		{"key of another type", strings.Replace(good, "type: demo", "type: demo\n    url: https://x.example", 1), 9, "sources[1].url: not a key of demo sources", "demo sources take"},
 		{"missing source", strings.Replace(good, "[blog, demo]", "[blog, mastodon]", 1), 12, `no source is named "mastodon"`, "blog, demo"},
 		{"duplicate slug", good + "  - slug: devconf\n    hashtags: [x]\n    sources: [demo]\n", 13, `wall "devconf" is defined twice (first at line 10)`, "own slug"},

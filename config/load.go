@@ -351,6 +351,22 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
 			}
 		}
+		if s.Type == "reddit" {
+			if s.ClientID == "" || s.ClientSecret == "" {
+				p.add(p.line(at), at+": a reddit source needs client_id and client_secret", `create an app at https://www.reddit.com/prefs/apps and write client_id: "${REDDIT_CLIENT_ID}", client_secret: "${REDDIT_CLIENT_SECRET}"`)
+			}
+			if len(s.Subreddits) == 0 {
+				p.add(p.line(at), at+": a reddit source needs subreddits", "add subreddits: [devconf]")
+			}
+			for j, sr := range s.Subreddits {
+				if !regexp.MustCompile(`^[A-Za-z0-9_]{2,21}$`).MatchString(strings.TrimPrefix(sr, "r/")) {
+					p.add(p.line(fmt.Sprintf("%s.subreddits[%d]", at, j)), fmt.Sprintf("%s.subreddits: %q is not a subreddit name", at, sr), "write the name without r/, such as devconf")
+				}
+			}
+			if s.UserAgent == "" || strings.HasPrefix(s.UserAgent, "Wallcast/1.0 (+") {
+				p.add(p.line(at), at+": Reddit needs a descriptive user_agent", `write user_agent: "server:wallcast-devconf:1.0 (by /u/yourname)"`)
+			}
+		}
 		if s.Type == "x" {
 			if s.BearerToken == "" {
 				p.add(p.line(at), at+": an x source needs bearer_token", `add bearer_token: "${X_BEARER_TOKEN}" (the app's Bearer Token)`)

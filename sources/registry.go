@@ -10,6 +10,7 @@ import (
 	"github.com/wallcast/wallcast/sources/bluesky"
 	"github.com/wallcast/wallcast/sources/demo"
 	"github.com/wallcast/wallcast/sources/mastodon"
+	"github.com/wallcast/wallcast/sources/reddit"
 	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/sources/x"
@@ -41,6 +42,9 @@ func New(c config.Source, d Deps) (wall.Source, error) {
 			Name: c.Name, Jetstream: c.Jetstream, AppView: c.AppView, PDS: c.PDS,
 			Identifier: c.Identifier, AppPassword: c.AppPassword, UserAgent: c.UserAgent,
 		}, d.Client, d.Log), nil
+	case "reddit":
+		return reddit.New(reddit.Config{Name: c.Name, ClientID: c.ClientID, ClientSecret: c.ClientSecret, UserAgent: c.UserAgent,
+			Subreddits: c.Subreddits, Query: c.Query, TokenURL: c.TokenURL, APIBase: c.APIBase, Interval: c.Interval.D()}, d.Client, d.Log), nil
 	case "x":
 		return x.New(x.Config{Name: c.Name, BearerToken: c.BearerToken, APIBase: c.APIBase, Stream: c.Mode == "stream",
 			PollInterval: c.PollInterval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
