@@ -57,9 +57,18 @@ func browser(t *testing.T) context.Context {
 // waitJS waits, in the page, until a JavaScript expression is true.
 func waitJS(t *testing.T, ctx context.Context, expr string, within time.Duration) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(within), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ""`))
-		t.Fatalf("waited %v for %s: %v; page text:\n%s", within, expr, err, text)
+	deadline := time.Now().Add(within)
+	for {
+		// A navigation destroys the page's context under a running poll:
+		// poll again in the new page until the deadline.
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || !strings.Contains(err.Error(), "context") {
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ""`))
+			t.Fatalf("waited %v for %s: %v; page text:\n%s", within, expr, err, text)
+		}
 	}
 }
 
@@ -354,6 +363,55 @@ walls:
 				t.Fatal(err)
 			}
 			t.Logf("screenshot %s (%d bytes)", name, len(png))
+		}
+	}
+}
+
+// TestBrowserAdminConsole: a moderator logs in through the form, sees a
+// pending post arrive live, approves it with the "a" key, and the wall in
+// another tab shows it.
+func TestBrowserAdminConsole(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
+		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	if err := e.a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
+		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
+		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
+		chromedp.Submit(chromedp.CSS("form")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `location.pathname === "/admin/walls/devconf" && document.getElementById("conn").textContent === "live"`, 10*time.Second)
+	e.feed.add(1)
+	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 1 && document.querySelector("#pending li.selected") !== null`, 10*time.Second)
+
+	wallTab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!!document.getElementById("empty") && !document.getElementById("empty").hidden`, 5*time.Second)
+
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 0 && document.querySelectorAll("#visible li").length === 1`, 5*time.Second)
+	waitJS(t, wallTab, `!!document.querySelector('[data-id="feed:item-000"]')`, 5*time.Second)
+
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1600, 900)); err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err == nil {
+			os.WriteFile(filepath.Join(dir, "admin-console.png"), png, 0o644)
 		}
 	}
 }

@@ -25,7 +25,7 @@
       body: JSON.stringify(body || {})
     }).then(function (r) {
       if (r.status === 401) { location.href = "/admin/login?next=" + encodeURIComponent(location.pathname); }
-      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); flash(""); return j; });
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); flash(""); refreshAudit(); return j; });
     }).catch(function (e) { flash(e.message); });
   }
 
@@ -101,7 +101,7 @@
       items.delete(last.dataset.id);
       last.remove();
     }
-    if (old && selected === old.li) select(li);
+    if ((old && selected === old.li) || (!selected && q.status === "pending")) select(li);
     byId("n-pending").textContent = lists.pending.children.length;
   }
 
@@ -114,8 +114,8 @@
 
   function select(li) {
     if (selected) selected.classList.remove("selected");
-    selected = li;
-    if (li) { li.classList.add("selected"); li.focus({ preventScroll: false }); }
+    selected = li || null;
+    if (selected) { selected.classList.add("selected"); selected.focus({ preventScroll: false }); }
   }
 
   function banAuthor(handle) {
@@ -137,6 +137,12 @@
     });
   }
   var announcements = [];
+
+  function refreshAudit() {
+    fetch("/admin/api/walls/" + encodeURIComponent(slug) + "/queue", { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (st) { byId("audit").textContent = ""; (st.audit || []).slice().reverse().forEach(audit); });
+  }
 
   function audit(e) {
     var li = el("li", null, new Date(e.at || Date.now()).toLocaleTimeString() + " " + e.user + " " + e.action + " " + (e.target || "") + " " + (e.detail || ""));
