@@ -89,7 +89,22 @@ type Hub struct {
 	count     atomic.Int64
 	stop      chan struct{}
 	stopOnce  sync.Once
+	eng       atomic.Pointer[engine]
 }
+
+// EnableEngine turns on the fan-out engine (Linux): HTTP/1.1 screens are
+// then served without a goroutine each; a write that cannot proceed for
+// timeout closes the screen.
+func (h *Hub) EnableEngine(timeout time.Duration) bool {
+	e := newEngine(timeout)
+	if e == nil {
+		return false
+	}
+	h.eng.Store(e)
+	return true
+}
+
+func (h *Hub) engine() *engine { return h.eng.Load() }
 
 // NewHub returns a hub whose subscribers queue at most queueSize frames and
 // get a heartbeat comment every heartbeat.
@@ -141,21 +156,41 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	s.end()
 }
 
+func (h *Hub) isClosed() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closed
+}
+
 // Subscribers returns the number of open subscriptions.
-func (h *Hub) Subscribers() int64 { return h.count.Load() }
+func (h *Hub) Subscribers() int64 {
+	n := h.count.Load()
+	if e := h.engine(); e != nil {
+		n += e.open()
+	}
+	return n
+}
 
 // Publish sends committed events to their walls' subscribers. Each event is
 // encoded once and the bytes are shared.
 func (h *Hub) Publish(events []Event) {
 	var slow []*Subscriber
+	var byWall map[string][]Frame
+	eng := h.engine()
 	h.mu.RLock()
 	for _, e := range events {
 		subs := h.walls[e.Wall]
-		if len(subs) == 0 {
+		display := ForDisplay(e.Type)
+		if len(subs) == 0 && (eng == nil || !display) {
 			continue
 		}
-		display := ForDisplay(e.Type)
 		f := Frame{Seq: e.Seq, Bytes: Encode(e)}
+		if eng != nil && display {
+			if byWall == nil {
+				byWall = map[string][]Frame{}
+			}
+			byWall[e.Wall] = append(byWall[e.Wall], f)
+		}
 		for s := range subs {
 			if !display && !s.all {
 				continue
@@ -170,6 +205,9 @@ func (h *Hub) Publish(events []Event) {
 		}
 	}
 	h.mu.RUnlock()
+	for w, frames := range byWall {
+		eng.publish(w, frames)
+	}
 	for _, s := range slow {
 		h.Unsubscribe(s)
 	}
@@ -184,6 +222,9 @@ func (h *Hub) heartbeats(every time.Duration) {
 		case <-h.stop:
 			return
 		case <-t.C:
+			if e := h.engine(); e != nil {
+				e.pingAll()
+			}
 			h.mu.RLock()
 			for _, subs := range h.walls {
 				for s := range subs {
@@ -209,6 +250,9 @@ func (h *Hub) CloseWall(wall string) {
 	for s := range subs {
 		s.end()
 	}
+	if e := h.engine(); e != nil {
+		e.dropWall(wall)
+	}
 }
 
 // Close ends every subscription and refuses new ones: the streams finish
@@ -225,5 +269,8 @@ func (h *Hub) Close() {
 		for s := range subs {
 			s.end()
 		}
+	}
+	if e := h.engine(); e != nil {
+		e.close()
 	}
 }

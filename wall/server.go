@@ -79,7 +79,13 @@ func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
 func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
 // Connections returns the number of open SSE streams.
-func (s *Server) Connections() int64 { return s.conns.Load() }
+func (s *Server) Connections() int64 {
+	n := s.conns.Load()
+	if e := s.hub.engine(); e != nil {
+		n += e.open()
+	}
+	return n
+}
 
 // Close ends the streams this server holds that are not hub subscriptions
 // (/stats). Close the hub to end the walls' streams.
@@ -312,6 +318,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := s.Config()
 	cors(w, r, wc.EmbedOrigins)
+	if s.hub.engine() != nil && r.ProtoMajor == 1 {
+		if _, ok := w.(http.Hijacker); ok {
+			s.adoptStream(w, r, wc)
+			return
+		}
+	}
 	sub := s.hub.Subscribe(wc.Slug)
 	if sub == nil {
 		w.Header().Set("Retry-After", "2")
@@ -367,6 +379,55 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	}
+}
+
+// adoptStream serves a screen through the fan-out engine: it takes the
+// connection over from net/http, writes the response head and the
+// catch-up itself, and hands the connection to the engine, from the ring
+// position it noted before reading the catch-up (so nothing committed in
+// between is missed; what the catch-up already sent is skipped).
+func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall) {
+	if s.hub.isClosed() {
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	cfg := s.Config()
+	eng := s.hub.engine()
+	pos := eng.head(wc.Slug)
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+	last, err := s.catchUp(r, wc, &body)
+	if err != nil {
+		s.log.Error("sse catch-up", "wall", wc.Slug, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		s.log.Error("sse: cannot take the connection over", "err", err)
+		return
+	}
+	h := w.Header()
+	sseHeaders(w)
+	// The body ends when the connection does: no chunked framing, which
+	// the engine's plain writes could not keep up.
+	h.Set("Connection", "close")
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	h.Write(&head)
+	head.WriteString("\r\n")
+	head.Write(body.Bytes())
+	conn.SetWriteDeadline(time.Now().Add(cfg.Server.WriteTimeout.D()))
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		conn.Close()
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	if err := eng.adopt(conn, wc.Slug, pos, last); err != nil {
+		s.log.Error("sse: engine", "err", err)
+		conn.Close()
 	}
 }
 
@@ -447,7 +508,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
 	for {
 		health, _ := json.Marshal(s.health())
-		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.conns.Load())
+		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
 		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
 		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
 		buf.Write(Encode(Event{Type: "sources", Data: health}))

@@ -48,6 +48,9 @@ func newEnv(t *testing.T, heartbeat time.Duration) *env {
 		t.Fatal(err)
 	}
 	hub := wall.NewHub(cfg.Server.QueueSize, heartbeat)
+	if useEngine && !hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
+		t.Skip("no fan-out engine on this system")
+	}
 	srv := wall.NewServer(cfg, db, hub, func() []wall.SourceHealth {
 		return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -437,5 +440,40 @@ func TestEmbedQRAndFiles(t *testing.T) {
 	}
 	if resp, _ := get("/walls/devconf/logo"); resp.StatusCode != 404 {
 		t.Errorf("logo without one configured: %s", resp.Status)
+	}
+}
+
+// useEngine makes newEnv serve screens through the fan-out engine.
+var useEngine bool
+
+// TestWithEngine runs the SSE contract's tests again with the fan-out
+// engine serving the screens.
+func TestWithEngine(t *testing.T) {
+	useEngine = true
+	defer func() { useEngine = false }()
+	tests := []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"BackfillThenLive", TestBackfillThenLive},
+		{"BackfillSetsResumePoint", TestBackfillSetsResumePoint},
+		{"ReplayFromLastEventID", TestReplayFromLastEventID},
+		{"RemovedPostNeverReplayed", TestRemovedPostNeverReplayed},
+		{"ResetOnUnknownID", TestResetOnUnknownID},
+		{"Heartbeat", TestHeartbeat},
+		{"SlowScreenDisconnected", TestSlowScreenDisconnected},
+		{"CloseEndsStreams", TestCloseEndsStreams},
+		{"UnknownWall404", TestUnknownWall404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, tc.fn)
+	}
+	// The engine did serve them: a stream opened now is not a hub channel.
+	e := newEnv(t, 0)
+	s := e.open("/walls/devconf/events")
+	e.post("x")
+	s.next(t)
+	if !s.resp.Close || e.srv.Connections() != 1 {
+		t.Errorf("engine stream: close %v, connections %d", s.resp.Close, e.srv.Connections())
 	}
 }

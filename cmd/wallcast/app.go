@@ -47,6 +47,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	}
 	a := &app{cfg: cfg, log: log, db: db, path: cfg.File}
 	a.hub = wall.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
+	if a.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
+		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
+	}
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
 	a.srv = wall.NewServer(cfg, db, a.hub, a.sup.Health, log)

@@ -1,0 +1,408 @@
+package wall
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The fan-out engine serves screens on HTTP/1.1 without a goroutine or a
+// timer per screen. After the catch-up, a screen's connection is taken over
+// from net/http and kept as a position in its wall's ring of encoded
+// frames. A few writer goroutines write what each connection has not had
+// yet with non-blocking write() calls, several frames in one call when
+// several are waiting; one epoll instance reports a closed peer (RDHUP) and
+// a full socket becoming writable again (edge-triggered OUT). An idle
+// screen costs its socket and about two hundred bytes.
+
+// ringSize is how many frames a wall keeps for connections behind it: a
+// connection that falls further behind is closed and resumes from its
+// Last-Event-ID.
+const ringSize = 4096
+
+type ring struct {
+	mu     sync.RWMutex
+	frames [ringSize]Frame
+	head   uint64     // position of the next frame
+	conns  [][]*econn // one list per writer
+}
+
+// econn is one taken-over connection.
+type econn struct {
+	id     int32
+	nc     net.Conn
+	raw    syscall.RawConn
+	ring   *ring
+	writer int
+	idx    int    // position in ring.conns[writer]
+	pos    uint64 // next frame to write; only its writer touches pos and off
+	off    int    // bytes of frame pos already written
+	skip   int64  // frames with 0 < Seq <= skip were sent by the catch-up
+	// blockedAt is when a write last found the socket full (unix ns, 0:
+	// not blocked).
+	blockedAt atomic.Int64
+	dead      atomic.Bool
+}
+
+type engine struct {
+	epfd    int
+	wake    []chan struct{}
+	timeout time.Duration
+
+	mu    sync.Mutex
+	conns map[int32]*econn
+	next  int32
+	rings map[string]*ring
+	count atomic.Int64
+	done  chan struct{}
+}
+
+func newEngine(timeout time.Duration) *engine {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	n := max(runtime.GOMAXPROCS(0), 1)
+	e := &engine{epfd: fd, timeout: timeout, conns: map[int32]*econn{}, rings: map[string]*ring{}, done: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		e.wake = append(e.wake, make(chan struct{}, 1))
+	}
+	for i := 0; i < n; i++ {
+		go e.writer(i)
+	}
+	go e.poll()
+	return e
+}
+
+func (e *engine) ring(wall string) *ring {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.rings[wall]
+	if r == nil {
+		r = &ring{conns: make([][]*econn, len(e.wake))}
+		e.rings[wall] = r
+	}
+	return r
+}
+
+// head is the ring position a new screen starts from, taken before its
+// catch-up is read from disk.
+func (e *engine) head(wall string) uint64 {
+	r := e.ring(wall)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.head
+}
+
+// publish appends frames to a wall's ring and wakes the writers.
+func (e *engine) publish(wall string, frames []Frame) {
+	r := e.ring(wall)
+	r.mu.Lock()
+	for _, f := range frames {
+		r.frames[r.head%ringSize] = f
+		r.head++
+	}
+	r.mu.Unlock()
+	e.wakeAll()
+}
+
+func (e *engine) wakeAll() {
+	for _, w := range e.wake {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// adopt takes over a connection whose catch-up (up to seq skip) is written:
+// from now on it gets the wall's frames from ring position pos.
+func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return errors.New("connection has no file descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	r := e.ring(wall)
+	e.mu.Lock()
+	e.next++
+	c := &econn{id: e.next, nc: nc, raw: raw, ring: r, pos: pos, skip: skip}
+	c.writer = int(c.id) % len(e.wake)
+	e.conns[c.id] = c
+	e.mu.Unlock()
+	var cerr error
+	err = raw.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLOUT | (syscall.EPOLLET & 0xffffffff), Fd: c.id}
+		cerr = syscall.EpollCtl(e.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		e.mu.Lock()
+		delete(e.conns, c.id)
+		e.mu.Unlock()
+		return err
+	}
+	r.mu.Lock()
+	c.idx = len(r.conns[c.writer])
+	r.conns[c.writer] = append(r.conns[c.writer], c)
+	r.mu.Unlock()
+	e.count.Add(1)
+	select {
+	case e.wake[c.writer] <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// drop closes a connection and forgets it.
+func (e *engine) drop(c *econn) {
+	if !c.dead.CompareAndSwap(false, true) {
+		return
+	}
+	r := c.ring
+	r.mu.Lock()
+	list := r.conns[c.writer]
+	last := list[len(list)-1]
+	list[c.idx] = last
+	last.idx = c.idx
+	r.conns[c.writer] = list[:len(list)-1]
+	r.mu.Unlock()
+	e.mu.Lock()
+	delete(e.conns, c.id)
+	e.mu.Unlock()
+	c.raw.Control(func(fd uintptr) { syscall.EpollCtl(e.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	c.nc.Close()
+	e.count.Add(-1)
+}
+
+// poll reads the epoll instance: closed peers go, writable sockets are
+// written again.
+func (e *engine) poll() {
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		n, err := syscall.EpollWait(e.epfd, events, 1000)
+		select {
+		case <-e.done:
+			return
+		default:
+		}
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			return
+		}
+		for _, ev := range events[:n] {
+			e.mu.Lock()
+			c := e.conns[ev.Fd]
+			e.mu.Unlock()
+			if c == nil {
+				continue
+			}
+			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				e.drop(c)
+				continue
+			}
+			if ev.Events&syscall.EPOLLOUT != 0 && c.blockedAt.Swap(0) != 0 {
+				select {
+				case e.wake[c.writer] <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// writer serves one share of the connections of every wall.
+func (e *engine) writer(k int) {
+	buf := make([]byte, 0, 64<<10)
+	frames := make([]Frame, 0, 64)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var conns []*econn
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-e.wake[k]:
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		rings := make([]*ring, 0, len(e.rings))
+		for _, r := range e.rings {
+			rings = append(rings, r)
+		}
+		e.mu.Unlock()
+		now := time.Now().UnixNano()
+		for _, r := range rings {
+			r.mu.RLock()
+			conns = append(conns[:0], r.conns[k]...)
+			r.mu.RUnlock()
+			for _, c := range conns {
+				if b := c.blockedAt.Load(); b != 0 {
+					if time.Duration(now-b) > e.timeout {
+						e.drop(c) // a screen that takes nothing for this long is gone
+					}
+					continue
+				}
+				buf, frames = e.flush(c, buf[:0], frames[:0])
+			}
+		}
+	}
+}
+
+// flush writes what a connection has not had yet, in one write().
+func (e *engine) flush(c *econn, buf []byte, frames []Frame) ([]byte, []Frame) {
+	r := c.ring
+	r.mu.RLock()
+	head := r.head
+	if head-c.pos > ringSize {
+		r.mu.RUnlock()
+		e.drop(c) // too slow: it resumes from its Last-Event-ID
+		return buf, frames
+	}
+	size := 0
+	for p := c.pos; p < head && size < cap(buf) && len(frames) < 64; p++ {
+		f := r.frames[p%ringSize]
+		frames = append(frames, f)
+		size += len(f.Bytes)
+	}
+	r.mu.RUnlock()
+	if len(frames) == 0 {
+		return buf, frames
+	}
+	// What each frame still has to write: nothing for the frames the
+	// catch-up already sent, the rest of the first one if it was cut.
+	var lens [64]int
+	var one []byte
+	pieces := 0
+	for i, f := range frames {
+		b := f.Bytes
+		if f.Seq != 0 && f.Seq <= c.skip {
+			b = nil
+		} else if i == 0 {
+			b = b[c.off:]
+		}
+		if i < len(lens) {
+			lens[i] = len(b)
+		}
+		if len(b) > 0 {
+			pieces++
+			one = b
+			buf = append(buf, b...)
+		}
+	}
+	out := buf
+	if pieces == 1 {
+		out = one // a single frame goes out as it is, shared with every screen
+	}
+	n := 0
+	if len(out) > 0 {
+		var err error
+		n, err = c.write(out)
+		if err != nil && !errors.Is(err, syscall.EAGAIN) {
+			e.drop(c)
+			return buf, frames
+		}
+		if n < len(out) {
+			c.blockedAt.Store(time.Now().UnixNano())
+		}
+	}
+	for i := range frames {
+		if i >= len(lens) {
+			break
+		}
+		if n >= lens[i] {
+			n -= lens[i]
+			c.pos++
+			c.off = 0
+			continue
+		}
+		if i == 0 {
+			c.off += n
+		} else {
+			c.off = n
+		}
+		break
+	}
+	return buf, frames
+}
+
+// write is one non-blocking write(): it never waits for the socket.
+func (c *econn) write(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		return true
+	})
+	if n < 0 {
+		n = 0
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// pingAll puts a heartbeat into every wall's ring: one schedule for all.
+func (e *engine) pingAll() {
+	e.mu.Lock()
+	walls := make([]string, 0, len(e.rings))
+	for w := range e.rings {
+		walls = append(walls, w)
+	}
+	e.mu.Unlock()
+	for _, w := range walls {
+		e.publish(w, []Frame{pingFrame})
+	}
+}
+
+// dropWall closes the connections of one wall.
+func (e *engine) dropWall(wall string) {
+	r := e.ring(wall)
+	r.mu.RLock()
+	var conns []*econn
+	for _, l := range r.conns {
+		conns = append(conns, l...)
+	}
+	r.mu.RUnlock()
+	for _, c := range conns {
+		e.drop(c)
+	}
+}
+
+func (e *engine) open() int64 { return e.count.Load() }
+
+func (e *engine) close() {
+	select {
+	case <-e.done:
+		return
+	default:
+		close(e.done)
+	}
+	e.mu.Lock()
+	conns := make([]*econn, 0, len(e.conns))
+	for _, c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	for _, c := range conns {
+		e.drop(c)
+	}
+	syscall.Close(e.epfd)
+}
