@@ -3,6 +3,7 @@
 //	wallcast [-config config.yaml]         run the server
 //	wallcast check [-config config.yaml]   validate a config and exit
 //	wallcast hash-password                 read a password on stdin, print its bcrypt hash
+//	wallcast bench [flags]                 load-test a running server (see -h)
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
 )
 
@@ -35,6 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "hash-password" {
 		return hashPassword(os.Stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("wallcast "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -125,5 +130,37 @@ func hashPassword(in io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, string(h))
+	return 0
+}
+
+// runBench is "wallcast bench": see the bench package and the README.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wallcast bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o bench.Options
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "the running server")
+	fs.StringVar(&o.Wall, "wall", "bench", "the wall the screens open")
+	fs.StringVar(&o.Hook, "hook", "bench", "the webhook source (flavor wallcast) that posts go through; its secret is read from WALLCAST_BENCH_SECRET")
+	fs.IntVar(&o.Subscribers, "subscribers", 1000, "screens to open")
+	fs.Float64Var(&o.Rate, "rate", 10, "posts per second")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to publish")
+	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to measure its memory and CPU (from /proc)")
+	sources := fs.String("sources", "127.0.0.1", "comma-separated local addresses to connect from (127.0.0.1,127.0.0.2,… past ~28,000 screens)")
+	fs.IntVar(&o.PerSource, "per-source", 20000, "screens per source address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	o.Secret = os.Getenv("WALLCAST_BENCH_SECRET")
+	if o.Secret == "" {
+		fmt.Fprintln(stderr, "wallcast bench: set WALLCAST_BENCH_SECRET to the secret of the bench webhook source")
+		return 2
+	}
+	o.Sources = strings.Split(*sources, ",")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if _, err := bench.Run(ctx, o, stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	return 0
 }
