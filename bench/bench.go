@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -19,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,20 +50,28 @@ type Options struct {
 // Result is what a run measured.
 type Result struct {
 	Subscribers, Connected, Dropped int
-	RSSBefore, RSSAfter             int64 // bytes
-	Published                       int
-	Deliveries                      int64
-	Lost                            int64
-	CPU                             time.Duration // server user+system time while publishing
-	Elapsed                         time.Duration
-	P50, P90, P99, Max              time.Duration
+	// RSSBefore and RSSAfter are the server's resident memory, settled
+	// (the Go runtime gives back the garbage of the connection storm
+	// within seconds); RSSPeak is right after the last screen connected.
+	RSSBefore, RSSAfter, RSSPeak int64
+	Published                    int
+	Deliveries                   int64
+	Lost                         int64
+	CPU                          time.Duration // server user+system time while publishing
+	Elapsed                      time.Duration
+	P50, P90, P99, Max           time.Duration
 }
 
-// screen is one subscriber.
+// screen is one subscriber. Screens are read by a few goroutines over
+// epoll, not one goroutine each, so the tool spends its CPU on reading,
+// not on scheduling, and the server gets the rest of the machine.
 type screen struct {
 	conn    net.Conn
-	got     map[int]bool
-	lat     []time.Duration
+	raw     syscall.RawConn
+	partial []byte   // an unfinished line
+	got     []uint64 // bit n: post n arrived
+	n       atomic.Int64
+	ready   bool
 	dropped atomic.Bool // the server closed the stream during the run
 	closing atomic.Bool // we are closing it: the run is over
 }
@@ -85,40 +93,57 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("bench: -url %q is not a URL", o.URL)
 	}
 	res := Result{Subscribers: o.Subscribers}
-	res.RSSBefore = rss(o.PID)
+	res.RSSBefore = settle(o.PID)
 
 	// The run's posts have ids only it uses, so screens can tell them apart.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	sent := newSendTimes()
+	sent := newSendTimes(int(o.Rate*o.Duration.Seconds()) + 16)
 
 	fmt.Fprintf(out, "opening %d screens on %s/walls/%s/events …\n", o.Subscribers, o.URL, o.Wall)
 	screens := make([]*screen, o.Subscribers)
 	var wg sync.WaitGroup
 	ready := make(chan error, o.Subscribers)
-	sem := make(chan struct{}, 200) // connect in waves
+	done := make(chan struct{})
+	readers := make([]*reader, max(runtime.GOMAXPROCS(0), 1))
+	for i := range readers {
+		r, err := newReader(run, sent, ready)
+		if err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		readers[i] = r
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(done)
+		}()
+	}
+	defer func() {
+		select {
+		case <-done:
+		default:
+			close(done)
+		}
+	}()
 	for i := range screens {
 		src := o.Sources[(i/o.PerSource)%len(o.Sources)]
-		sem <- struct{}{}
-		s, err := dial(ctx, u.Host, src, o.Wall)
-		<-sem
+		s, err := dial(ctx, u.Host, src, o.Wall, len(sent.at))
 		if err != nil {
 			return res, fmt.Errorf("bench: screen %d: %w", i, err)
 		}
 		screens[i] = s
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.read(run, sent, ready)
-		}()
+		if err := readers[i%len(readers)].add(int32(i), s); err != nil {
+			return res, fmt.Errorf("bench: screen %d: %w", i, err)
+		}
 	}
+
 	for range screens {
 		if err := <-ready; err != nil {
 			return res, err
 		}
 	}
 	res.Connected = o.Subscribers
-	time.Sleep(time.Second) // let the server settle before reading its memory
-	res.RSSAfter = rss(o.PID)
+	res.RSSPeak = rss(o.PID)
+	res.RSSAfter = settle(o.PID)
 	fmt.Fprintf(out, "%d screens connected\n", o.Subscribers)
 
 	cpu0 := cpuTime(o.PID)
@@ -127,7 +152,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	tick := time.NewTicker(interval)
 	client := &http.Client{Timeout: 10 * time.Second}
 	n := 0
-	for time.Since(start) < o.Duration {
+	for time.Since(start) < o.Duration && n < len(sent.at) {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
@@ -151,16 +176,20 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = cpuTime(o.PID) - cpu0
-	var all []time.Duration
 	for _, s := range screens {
 		s.closing.Store(true)
-		s.conn.Close()
 	}
+	close(done)
 	wg.Wait()
+	var all []time.Duration
+	for _, r := range readers {
+		all = append(all, r.lat...)
+	}
 	for _, s := range screens {
-		all = append(all, s.lat...)
-		res.Deliveries += int64(len(s.got))
-		res.Lost += int64(n - len(s.got))
+		s.conn.Close()
+		got := s.count()
+		res.Deliveries += int64(got)
+		res.Lost += int64(n - got)
 		if s.dropped.Load() {
 			res.Dropped++
 		}
@@ -184,97 +213,189 @@ func complete(screens []*screen, n int) bool {
 }
 
 // dial opens one screen from a source address and sends the request.
-func dial(ctx context.Context, host, src, wall string) (*screen, error) {
+func dial(ctx context.Context, host, src, wall string, posts int) (*screen, error) {
 	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	c, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(c, "GET /walls/%s/events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: wallcast-bench\r\n\r\n", url.PathEscape(wall), host)
-	return &screen{conn: c, got: map[int]bool{}}, nil
-}
-
-var mu sync.Mutex // guards screen.got and screen.lat against the report
-
-func (s *screen) count() int {
-	mu.Lock()
-	defer mu.Unlock()
-	return len(s.got)
-}
-
-// read follows the stream, noting when each of the run's posts arrives.
-func (s *screen) read(run string, sent *sendTimes, ready chan<- error) {
-	br := bufio.NewReaderSize(s.conn, 4096)
-	status, err := br.ReadString('\n')
-	if err != nil || !strings.Contains(status, " 200 ") {
-		ready <- fmt.Errorf("bench: the server answered %q (%v)", strings.TrimSpace(status), err)
-		return
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
-	signalled := false
-	marker := []byte(`"id":"`)
-	prefix := []byte("bench-" + run + "-")
+	return &screen{conn: c, raw: raw, got: make([]uint64, posts/64+1)}, nil
+}
+
+func (s *screen) count() int { return int(s.n.Load()) }
+
+// reader reads the screens registered with its epoll instance.
+type reader struct {
+	epfd    int
+	mu      sync.Mutex
+	screens map[int32]*screen
+	lat     []time.Duration
+	prefix  []byte
+	sent    *sendTimes
+	ready   chan<- error
+}
+
+func newReader(run string, sent *sendTimes, ready chan<- error) (*reader, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &reader{epfd: fd, screens: map[int32]*screen{}, prefix: []byte(`"id":"bench:bench-` + run + "-"), sent: sent, ready: ready}, nil
+}
+
+func (r *reader) add(id int32, s *screen) error {
+	r.mu.Lock()
+	r.screens[id] = s
+	r.mu.Unlock()
+	var cerr error
+	err := s.raw.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: id}
+		cerr = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// loop reads ready screens until done is closed.
+func (r *reader) loop(done <-chan struct{}) {
+	events := make([]syscall.EpollEvent, 512)
+	buf := make([]byte, 64<<10)
 	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if !errors.Is(err, bufio.ErrBufferFull) {
-				if !signalled {
-					ready <- fmt.Errorf("bench: stream closed before it started: %v", err)
-				}
-				if !s.closing.Load() {
-					s.dropped.Store(true)
-				}
-				return
+		select {
+		case <-done:
+			syscall.Close(r.epfd)
+			return
+		default:
+		}
+		n, err := syscall.EpollWait(r.epfd, events, 200)
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			r.mu.Lock()
+			s := r.screens[ev.Fd]
+			r.mu.Unlock()
+			if s != nil {
+				r.read(s, buf)
 			}
 		}
-		if !signalled && bytes.HasPrefix(line, []byte("retry:")) {
-			signalled = true
-			ready <- nil
+	}
+}
+
+func (r *reader) read(s *screen, buf []byte) {
+	for {
+		var n int
+		var rerr error
+		err := s.raw.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true
+		})
+		if err == nil {
+			err = rerr
 		}
-		if !bytes.HasPrefix(line, []byte("data: ")) {
-			continue
+		if errors.Is(err, syscall.EAGAIN) {
+			return
 		}
-		i := bytes.Index(line, marker)
-		if i < 0 {
-			continue
-		}
-		rest := line[i+len(marker):]
-		j := bytes.Index(rest, prefix)
-		if j < 0 || j > 64 {
-			continue
-		}
-		num := rest[j+len(prefix):]
-		k := bytes.IndexByte(num, '"')
-		if k < 0 {
-			continue
-		}
-		n, err := strconv.Atoi(string(num[:k]))
-		if err != nil {
-			continue
+		if err != nil || n <= 0 {
+			r.closed(s)
+			return
 		}
 		at := time.Now()
-		if t, ok := sent.get(n); ok {
-			mu.Lock()
-			if !s.got[n] {
-				s.got[n] = true
-				s.lat = append(s.lat, at.Sub(t))
+		data := buf[:n]
+		if len(s.partial) > 0 {
+			data = append(s.partial, data...)
+			s.partial = nil
+		}
+		for len(data) > 0 {
+			k := bytes.IndexByte(data, '\n')
+			if k < 0 {
+				s.partial = append([]byte(nil), data...)
+				break
 			}
-			mu.Unlock()
+			r.line(s, data[:k], at)
+			data = data[k+1:]
+		}
+		if n < len(buf) {
+			return
 		}
 	}
 }
 
-type sendTimes struct {
-	mu sync.RWMutex
-	m  map[int]time.Time
+func (r *reader) closed(s *screen) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.raw.Control(func(fd uintptr) { syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	if !s.ready {
+		s.ready = true
+		r.ready <- errors.New("bench: a stream closed before it started")
+	}
+	if !s.closing.Load() {
+		s.dropped.Store(true)
+	}
 }
 
-func newSendTimes() *sendTimes { return &sendTimes{m: map[int]time.Time{}} }
+func (r *reader) line(s *screen, line []byte, at time.Time) {
+	if !s.ready {
+		if bytes.HasPrefix(line, []byte("HTTP/")) && !bytes.Contains(line, []byte(" 200 ")) {
+			s.ready = true
+			r.ready <- fmt.Errorf("bench: the server answered %q", bytes.TrimSpace(line))
+			return
+		}
+		if bytes.HasPrefix(line, []byte("retry:")) {
+			s.ready = true
+			r.ready <- nil
+		}
+		return
+	}
+	i := bytes.Index(line, r.prefix)
+	if i < 0 {
+		return
+	}
+	num := line[i+len(r.prefix):]
+	k := bytes.IndexByte(num, '"')
+	if k < 0 {
+		return
+	}
+	n, err := strconv.Atoi(string(num[:k]))
+	if err != nil || n < 0 || n/64 >= len(s.got) {
+		return
+	}
+	if s.got[n/64]&(1<<(n%64)) != 0 {
+		return
+	}
+	s.got[n/64] |= 1 << (n % 64)
+	s.n.Add(1)
+	if t, ok := r.sent.get(n); ok {
+		r.lat = append(r.lat, at.Sub(t))
+	}
+}
+
+// sendTimes holds when each post was sent, read by every screen without
+// a lock (unix nanoseconds; 0: not sent).
+type sendTimes struct{ at []atomic.Int64 }
+
+func newSendTimes(n int) *sendTimes { return &sendTimes{at: make([]atomic.Int64, n)} }
+
+func (s *sendTimes) set(n int, t time.Time) {
+	if n < len(s.at) {
+		s.at[n].Store(t.UnixNano())
+	}
+}
 
 func (s *sendTimes) get(n int) (time.Time, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.m[n]
-	return t, ok
+	if n < 0 || n >= len(s.at) {
+		return time.Time{}, false
+	}
+	v := s.at[n].Load()
+	return time.Unix(0, v), v != 0
 }
 
 // publish sends post n through the webhook, signed.
@@ -286,9 +407,7 @@ func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Wallcast-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
 	req.Header.Set("X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
-	sent.mu.Lock()
-	sent.m[n] = time.Now()
-	sent.mu.Unlock()
+	sent.set(n, time.Now())
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("bench: publish: %w", err)
@@ -304,8 +423,8 @@ func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) erro
 func report(out io.Writer, o Options, r Result) {
 	fmt.Fprintf(out, "\nscreens          %d opened, %d still connected at the end, %d dropped\n", r.Subscribers, r.Subscribers-r.Dropped, r.Dropped)
 	if o.PID > 0 {
-		fmt.Fprintf(out, "server RSS       %.1f MiB before, %.1f MiB with the screens: %.2f KiB per screen\n",
-			float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20), float64(r.RSSAfter-r.RSSBefore)/1024/float64(max(r.Subscribers, 1)))
+		fmt.Fprintf(out, "server RSS       %.1f MiB before, %.1f MiB with the screens (settled; %.1f MiB at the peak of connecting): %.2f KiB per screen\n",
+			float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20), float64(r.RSSPeak)/(1<<20), float64(r.RSSAfter-r.RSSBefore)/1024/float64(max(r.Subscribers, 1)))
 		if r.Deliveries > 0 {
 			fmt.Fprintf(out, "server CPU       %.2f s over the run: %.2f µs per delivery\n", r.CPU.Seconds(), float64(r.CPU.Microseconds())/float64(r.Deliveries))
 		}
@@ -340,6 +459,27 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// settle waits until a process's RSS stops falling (at most 30 s) and
+// returns it.
+func settle(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	prev := rss(pid)
+	stable := 0
+	for i := 0; i < 30 && stable < 3; i++ {
+		time.Sleep(time.Second)
+		cur := rss(pid)
+		if cur >= prev-prev/200 {
+			stable++
+		} else {
+			stable = 0
+		}
+		prev = cur
+	}
+	return prev
 }
 
 // cpuTime reads a process's user+system time from /proc/PID/stat.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,6 +60,10 @@ type engine struct {
 	rings map[string]*ring
 	count atomic.Int64
 	done  chan struct{}
+	// adopted counts takeovers since the last memory hand-back; lastAdopt
+	// is when the last one happened (unix ns).
+	adopted   atomic.Int64
+	lastAdopt atomic.Int64
 }
 
 func newEngine(timeout time.Duration) *engine {
@@ -156,11 +161,24 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	r.conns[c.writer] = append(r.conns[c.writer], c)
 	r.mu.Unlock()
 	e.count.Add(1)
+	e.adopted.Add(1)
+	e.lastAdopt.Store(time.Now().UnixNano())
 	select {
 	case e.wake[c.writer] <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// settle hands memory back to the system after a storm of connections
+// (thousands of screens reconnecting at once leave request buffers and
+// goroutine stacks behind). Idle connections allocate nothing, so without
+// this the garbage would wait for the runtime's two-minute forced GC.
+func (e *engine) settle() {
+	if e.adopted.Load() >= 1000 && time.Since(time.Unix(0, e.lastAdopt.Load())) > 2*time.Second {
+		e.adopted.Store(0)
+		debug.FreeOSMemory()
+	}
 }
 
 // drop closes a connection and forgets it.
@@ -195,6 +213,7 @@ func (e *engine) poll() {
 			return
 		default:
 		}
+		e.settle()
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
