@@ -467,6 +467,7 @@ func settle(pid int) int64 {
 	if pid <= 0 {
 		return 0
 	}
+	time.Sleep(4 * time.Second) // the server hands memory back a few seconds after a storm
 	prev := rss(pid)
 	stable := 0
 	for i := 0; i < 30 && stable < 3; i++ {

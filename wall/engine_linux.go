@@ -263,39 +263,75 @@ func (e *engine) writer(k int) {
 		e.mu.Unlock()
 		now := time.Now().UnixNano()
 		for _, r := range rings {
+			// One look at the ring per sweep: the newest frames, which is
+			// all that screens keeping up need, without touching the lock
+			// again for each of them.
 			r.mu.RLock()
 			conns = append(conns[:0], r.conns[k]...)
 			r.mu.RUnlock()
-			for _, c := range conns {
+			var snap snapshot
+			for i, c := range conns {
+				// Look again now and then: a frame published during the
+				// sweep goes out with the one before it, in the same write.
+				if i%128 == 0 {
+					snap.take(r)
+				}
 				if b := c.blockedAt.Load(); b != 0 {
 					if time.Duration(now-b) > e.timeout {
 						e.drop(c) // a screen that takes nothing for this long is gone
 					}
 					continue
 				}
-				buf, frames = e.flush(c, buf[:0], frames[:0])
+				if c.pos == snap.head {
+					continue
+				}
+				buf, frames = e.flush(c, &snap, buf[:0], frames[:0])
 			}
 		}
 	}
 }
 
-// flush writes what a connection has not had yet, in one write().
-func (e *engine) flush(c *econn, buf []byte, frames []Frame) ([]byte, []Frame) {
-	r := c.ring
+// snapshot is the newest frames of a ring, as a writer saw them.
+type snapshot struct {
+	from, head uint64
+	frames     [16]Frame
+}
+
+func (s *snapshot) take(r *ring) {
 	r.mu.RLock()
-	head := r.head
-	if head-c.pos > ringSize {
-		r.mu.RUnlock()
-		e.drop(c) // too slow: it resumes from its Last-Event-ID
-		return buf, frames
-	}
-	size := 0
-	for p := c.pos; p < head && size < cap(buf) && len(frames) < 64; p++ {
-		f := r.frames[p%ringSize]
-		frames = append(frames, f)
-		size += len(f.Bytes)
+	s.head = r.head
+	s.from = r.head - min(r.head, uint64(len(s.frames)))
+	for p := s.from; p < s.head; p++ {
+		s.frames[p-s.from] = r.frames[p%ringSize]
 	}
 	r.mu.RUnlock()
+}
+
+// flush writes what a connection has not had yet, in one write().
+func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]byte, []Frame) {
+	size := 0
+	if c.pos >= snap.from && c.pos <= snap.head {
+		for p := c.pos; p < snap.head; p++ {
+			f := snap.frames[p-snap.from]
+			frames = append(frames, f)
+			size += len(f.Bytes)
+		}
+	} else {
+		r := c.ring
+		r.mu.RLock()
+		head := r.head
+		if head-c.pos > ringSize {
+			r.mu.RUnlock()
+			e.drop(c) // too slow: it resumes from its Last-Event-ID
+			return buf, frames
+		}
+		for p := c.pos; p < head && size < cap(buf) && len(frames) < 64; p++ {
+			f := r.frames[p%ringSize]
+			frames = append(frames, f)
+			size += len(f.Bytes)
+		}
+		r.mu.RUnlock()
+	}
 	if len(frames) == 0 {
 		return buf, frames
 	}
