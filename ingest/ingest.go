@@ -333,8 +333,8 @@ func (p *Pipeline) clean(post *wall.Post) {
 		post.HTML = p.sanitizer.TextToHTML(post.Text)
 	}
 	post.Text = Text(post.HTML)
-	post.ContentWarning = strings.TrimSpace(Text(p.sanitizer.HTML(post.ContentWarning)))
-	post.Author.Name = strings.TrimSpace(Text(p.sanitizer.HTML(post.Author.Name)))
+	post.ContentWarning = p.plain(post.ContentWarning)
+	post.Author.Name = p.plain(post.Author.Name)
 	post.Author.Handle = wall.CleanID(post.Author.Handle)
 	post.URL = SafeURL(post.URL)
 	post.Author.URL = SafeURL(post.Author.URL)
@@ -363,6 +363,15 @@ func (p *Pipeline) clean(post *wall.Post) {
 	}
 	post.CreatedAt = post.CreatedAt.UTC()
 	post.Pinned = false
+}
+
+// plain makes a short field (a name, a content warning) plain text: markup
+// and entities are resolved through the sanitiser only when there are any.
+func (p *Pipeline) plain(s string) string {
+	if strings.ContainsAny(s, "<&") {
+		s = Text(p.sanitizer.HTML(s))
+	}
+	return strings.TrimSpace(s)
 }
 
 // writer commits queued items in batches: one transaction for everything

@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,24 +17,14 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func lines(t testing.TB, name string) [][]byte {
 	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(fixture(t, name)))
+	sc := bufio.NewScanner(bytes.NewReader(sourcetest.Fixture(t, name)))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		out = append(out, append([]byte(nil), sc.Bytes()...))
@@ -93,11 +80,11 @@ func (f *fakeAppView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("RateLimit-Limit", "3000")
 	w.Header().Set("RateLimit-Remaining", "2999")
-	w.Write(fixture(f.t, "profiles.json"))
+	w.Write(sourcetest.Fixture(f.t, "profiles.json"))
 }
 
 func newTestSource(jetstreams []string, appview string) *Source {
-	return New(Config{Name: "bsky", Jetstream: jetstreams, AppView: appview, UserAgent: "test", CursorEvery: time.Hour}, nil, quiet)
+	return New(Config{Name: "bsky", Jetstream: jetstreams, AppView: appview, UserAgent: "test", CursorEvery: time.Hour}, nil, sourcetest.Quiet)
 }
 
 func wsURL(u string) string { return "ws" + strings.TrimPrefix(u, "http") + "/subscribe" }
@@ -280,7 +267,7 @@ func TestNewWallBackfillsFromSearch(t *testing.T) {
 				return
 			}
 			searches++
-			w.Write(fixture(t, "search.json"))
+			w.Write(sourcetest.Fixture(t, "search.json"))
 		default:
 			http.NotFound(w, r)
 		}
@@ -289,7 +276,7 @@ func TestNewWallBackfillsFromSearch(t *testing.T) {
 	js := httptest.NewServer(&fakeJetstream{})
 	defer js.Close()
 	s := New(Config{Name: "bsky", Jetstream: []string{wsURL(js.URL)}, PDS: pds.URL, AppView: "http://127.0.0.1:1",
-		Identifier: "wall.bsky.example", AppPassword: "abcd-efgh-ijkl-mnop", UserAgent: "test"}, nil, quiet)
+		Identifier: "wall.bsky.example", AppPassword: "abcd-efgh-ijkl-mnop", UserAgent: "test"}, nil, sourcetest.Quiet)
 	items := collect(t, s, wall.Subscription{Hashtags: []string{"devconf"}}, 3)
 	if items[0].Kind != wall.ItemCursor {
 		t.Errorf("first item = %+v, want the starting cursor", items[0])

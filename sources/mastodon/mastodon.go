@@ -127,15 +127,7 @@ func (s *Source) follow(ctx context.Context, tag string, emit wall.Emit) error {
 			return err
 		}
 	}
-	upstream.SetState(ctx, "polling")
-	for {
-		if err := upstream.Sleep(ctx, s.cfg.PollInterval); err != nil {
-			return nil
-		}
-		if err := s.fill(ctx, tag, emit); err != nil {
-			return err
-		}
-	}
+	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.fill(ctx, tag, emit) })
 }
 
 func (s *Source) authorize(req *http.Request) {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,21 +15,11 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/ingest"
+	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fakeServer speaks Mastodon's REST and streaming wire formats.
 type fakeServer struct {
@@ -67,9 +55,9 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		switch r.URL.Query().Get("min_id") {
 		case "":
-			w.Write(fixture(f.t, "timeline_latest.json"))
+			w.Write(sourcetest.Fixture(f.t, "timeline_latest.json"))
 		case "200":
-			w.Write(fixture(f.t, "timeline_after_200.json"))
+			w.Write(sourcetest.Fixture(f.t, "timeline_after_200.json"))
 		default:
 			io.WriteString(w, "[]")
 		}
@@ -116,7 +104,7 @@ func (f *fakeServer) requests() []string {
 }
 
 func newSource(url, token string) *Source {
-	return New(Config{Name: "masto", Instance: url, AccessToken: token, Stream: true, PollInterval: 10 * time.Millisecond, UserAgent: "test"}, nil, quiet)
+	return New(Config{Name: "masto", Instance: url, AccessToken: token, Stream: true, PollInterval: 10 * time.Millisecond, UserAgent: "test"}, nil, sourcetest.Quiet)
 }
 
 func TestStreamFraming(t *testing.T) {
@@ -126,7 +114,7 @@ func TestStreamFraming(t *testing.T) {
 			name = "CRLF"
 		}
 		t.Run(name, func(t *testing.T) {
-			body := fixture(t, "stream.txt")
+			body := sourcetest.Fixture(t, "stream.txt")
 			if crlf {
 				body = []byte(strings.ReplaceAll(string(body), "\n", "\r\n"))
 			}
@@ -177,7 +165,7 @@ func TestStreamFraming(t *testing.T) {
 
 func TestStatusMapping(t *testing.T) {
 	var st status
-	if err := json.Unmarshal(fixture(t, "status.json"), &st); err != nil {
+	if err := json.Unmarshal(sourcetest.Fixture(t, "status.json"), &st); err != nil {
 		t.Fatal(err)
 	}
 	p, ok := newSource("https://social.example", "").post(st)
@@ -256,10 +244,10 @@ func TestRateLimitedWaitsForReset(t *testing.T) {
 // event; the supervisor reconnects, the gap fill returns what was missed,
 // the new stream repeats one of them; each post is on the wall once.
 func TestCutStreamGapFillExactlyOnce(t *testing.T) {
-	full := fixture(t, "stream.txt")
+	full := sourcetest.Fixture(t, "stream.txt")
 	first := string(full[:strings.Index(string(full), "event: update")]) // ":)" only
 	var latest []json.RawMessage
-	json.Unmarshal(fixture(t, "timeline_after_200.json"), &latest)
+	json.Unmarshal(sourcetest.Fixture(t, "timeline_after_200.json"), &latest)
 	cut := first + "event: update\ndata: " + string(latest[2])[:40] // cut mid-event
 	again := ":)\n\nevent: update\ndata: " + string(latest[0]) + "\n\n"
 	fs := &fakeServer{t: t, streams: [][]byte{[]byte(cut), []byte(again)}, hold: false}
@@ -284,7 +272,7 @@ func TestCutStreamGapFillExactlyOnce(t *testing.T) {
 		for _, e := range ev {
 			posts[e.Seq] = true
 		}
-	}), ingest.NewRouter(cfg), quiet)
+	}), ingest.NewRouter(cfg), sourcetest.Quiet)
 	// What the supervisor does: run, and on error restart from the saved cursor.
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,11 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 const ua = "server:wallcast-test:1.0 (by /u/wallcast)"
 
@@ -87,7 +85,7 @@ func (f *fakeReddit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newSource(u string, query string) *Source {
 	return New(Config{Name: "reddit", ClientID: "cid", ClientSecret: "csecret", UserAgent: ua, Subreddits: []string{"devconf", "r/golang"},
-		Query: query, TokenURL: u + "/api/v1/access_token", APIBase: u, Interval: time.Hour}, nil, quiet)
+		Query: query, TokenURL: u + "/api/v1/access_token", APIBase: u, Interval: time.Hour}, nil, sourcetest.Quiet)
 }
 
 func collect(t *testing.T, s *Source, cursor string, want int) []wall.Item {

@@ -238,3 +238,17 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Poll reports the state "polling" and calls fn every interval until ctx
+// ends (nil) or fn fails (its error).
+func Poll(ctx context.Context, every time.Duration, fn func() error) error {
+	SetState(ctx, "polling")
+	for {
+		if err := Sleep(ctx, every); err != nil {
+			return nil
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+}

@@ -7,31 +7,18 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/wall"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 type sink struct {
 	mu    sync.Mutex
@@ -65,7 +52,7 @@ func running(t *testing.T, cfg Config) (*Source, *sink, string) {
 	if cfg.MaxPostsPerMinute == 0 {
 		cfg.MaxPostsPerMinute = 100
 	}
-	s := New(cfg, hooks, quiet)
+	s := New(cfg, hooks, sourcetest.Quiet)
 	out := &sink{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -107,7 +94,7 @@ func now() string { return strconv.FormatInt(time.Now().Unix(), 10) }
 
 func TestWallcastFlavor(t *testing.T) {
 	_, out, u := running(t, Config{Flavor: "wallcast", Secret: "s3cret", MaxBody: 4096, MaxPostsPerMinute: 4})
-	one := fixture(t, "post.json")
+	one := sourcetest.Fixture(t, "post.json")
 	cases := []struct {
 		name   string
 		body   []byte
@@ -120,9 +107,9 @@ func TestWallcastFlavor(t *testing.T) {
 		{"replay of the same request", one, []string{"X-Wallcast-Signature", Sign("s3cret", one), "X-Wallcast-Timestamp", now()}, 401, "replayed", 1},
 		{"wrong secret", one, []string{"X-Wallcast-Signature", Sign("other", one), "X-Wallcast-Timestamp", now()}, 401, "wrong X-Wallcast-Signature", 1},
 		{"no signature", one, []string{"X-Wallcast-Timestamp", now()}, 401, "X-Wallcast-Signature", 1},
-		{"stale timestamp", fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", fixture(t, "batch.json")), "X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)}, 401, "outside the 5-minute window", 1},
-		{"batch", fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", fixture(t, "batch.json")), "X-Wallcast-Timestamp", now()}, 200, `{"accepted":3}`, 4},
-		{"a bad post spoils the batch", fixture(t, "bad_batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", fixture(t, "bad_batch.json")), "X-Wallcast-Timestamp", now()}, 400, "post 1 has no id", 4},
+		{"stale timestamp", sourcetest.Fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "batch.json")), "X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)}, 401, "outside the 5-minute window", 1},
+		{"batch", sourcetest.Fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "batch.json")), "X-Wallcast-Timestamp", now()}, 200, `{"accepted":3}`, 4},
+		{"a bad post spoils the batch", sourcetest.Fixture(t, "bad_batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "bad_batch.json")), "X-Wallcast-Timestamp", now()}, 400, "post 1 has no id", 4},
 		{"oversized", bytes.Repeat([]byte("x"), 5000), []string{"X-Wallcast-Signature", Sign("s3cret", bytes.Repeat([]byte("x"), 5000)), "X-Wallcast-Timestamp", now()}, 413, "larger than 4096", 4},
 	}
 	for _, c := range cases {
@@ -168,14 +155,14 @@ func TestMetaFlavor(t *testing.T) {
 	if code, _ := get(url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {"nope"}, "hub.challenge": {"1"}}); code != 403 {
 		t.Errorf("wrong verify token: %d", code)
 	}
-	ig := fixture(t, "meta_instagram.json")
+	ig := sourcetest.Fixture(t, "meta_instagram.json")
 	if code, _ := post(t, u, ig, "X-Hub-Signature-256", "sha256=00"); code != 401 {
 		t.Errorf("bad signature: %d", code)
 	}
 	if code, body := post(t, u, ig, "X-Hub-Signature-256", Sign("app-secret", ig)); code != 200 || body != `{"accepted":2}` {
 		t.Errorf("instagram: %d %q", code, body)
 	}
-	pg := fixture(t, "meta_page.json")
+	pg := sourcetest.Fixture(t, "meta_page.json")
 	if code, body := post(t, u, pg, "X-Hub-Signature-256", Sign("app-secret", pg)); code != 200 || body != `{"accepted":1}` {
 		t.Errorf("page: %d %q", code, body)
 	}
@@ -225,7 +212,7 @@ func TestWebSub(t *testing.T) {
 	cb := httptest.NewServer(hooks)
 	defer cb.Close()
 	s := New(Config{Name: "hook", Flavor: "websub", Secret: "shh", Hub: hs.URL, Topic: "https://blog.example/feed.atom",
-		Callback: cb.URL + "/hooks/hook", MaxBody: 1 << 20, MaxPostsPerMinute: 100}, hooks, quiet)
+		Callback: cb.URL + "/hooks/hook", MaxBody: 1 << 20, MaxPostsPerMinute: 100}, hooks, sourcetest.Quiet)
 	s.public = func(string) bool { return true } // the test's callback is on loopback
 	out := &sink{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -250,7 +237,7 @@ func TestWebSub(t *testing.T) {
 		t.Errorf("subscription = %v", f)
 	}
 	// Content distribution, signed with the secret.
-	feed := fixture(t, "websub.atom")
+	feed := sourcetest.Fixture(t, "websub.atom")
 	m := hmac.New(sha1.New, []byte("shh"))
 	m.Write(feed)
 	if code, body := post(t, cb.URL+"/hooks/hook", feed, "X-Hub-Signature", "sha1="+hex.EncodeToString(m.Sum(nil))); code != 200 {
@@ -281,7 +268,7 @@ func (p *pollRecorder) Run(ctx context.Context, _ wall.Subscription, _ wall.Emit
 func TestWebSubWithoutPublicAddressPolls(t *testing.T) {
 	rec := &pollRecorder{ran: make(chan struct{})}
 	s := New(Config{Name: "hook", Flavor: "websub", Hub: "https://hub.example/", Topic: "https://blog.example/feed.atom",
-		Callback: "http://localhost:8080/hooks/hook", Poll: rec}, NewHooks(), quiet)
+		Callback: "http://localhost:8080/hooks/hook", Poll: rec}, NewHooks(), sourcetest.Quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx, wall.Subscription{}, func(context.Context, wall.Item) error { return nil })

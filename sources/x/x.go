@@ -147,15 +147,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			return err
 		}
 	}
-	upstream.SetState(ctx, "polling")
-	for {
-		if err := upstream.Sleep(ctx, s.cfg.PollInterval); err != nil {
-			return nil
-		}
-		if err := s.fill(ctx, rules, emit); err != nil {
-			return err
-		}
-	}
+	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.fill(ctx, rules, emit) })
 }
 
 // Rule is one filtered-stream rule: one per wall, tagged with its slug.

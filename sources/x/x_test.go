@@ -5,31 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fakeX speaks the X API v2 endpoints the source uses.
 type fakeX struct {
@@ -52,7 +39,7 @@ func (f *fakeX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-rate-limit-reset", strconv.FormatInt(time.Now().Add(15*time.Minute).Unix(), 10))
 	switch {
 	case r.URL.Path == "/2/tweets/search/stream/rules" && r.Method == "GET":
-		w.Write(fixture(f.t, "rules.json"))
+		w.Write(sourcetest.Fixture(f.t, "rules.json"))
 	case r.URL.Path == "/2/tweets/search/stream/rules" && r.Method == "POST":
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
@@ -65,7 +52,7 @@ func (f *fakeX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.searches = append(f.searches, r.URL.RawQuery)
 		f.mu.Unlock()
 		if r.URL.Query().Get("since_id") == "1861000000000000001" {
-			w.Write(fixture(f.t, "search.json"))
+			w.Write(sourcetest.Fixture(f.t, "search.json"))
 			return
 		}
 		io.WriteString(w, `{"meta":{"result_count":0}}`)
@@ -79,7 +66,7 @@ func (f *fakeX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var walls = []wall.WallWants{{Slug: "devconf", Hashtags: []string{"devconf", "devconf2026"}, Keywords: []string{"open source"}, HideReposts: true}}
 
 func newSource(u string) *Source {
-	return New(Config{Name: "x", BearerToken: "tok", APIBase: u, Stream: true, PollInterval: 10 * time.Millisecond, UserAgent: "test"}, nil, quiet)
+	return New(Config{Name: "x", BearerToken: "tok", APIBase: u, Stream: true, PollInterval: 10 * time.Millisecond, UserAgent: "test"}, nil, sourcetest.Quiet)
 }
 
 func TestRules(t *testing.T) {
@@ -105,7 +92,7 @@ func TestStreamReconcileAndGapFill(t *testing.T) {
 			t.Errorf("stream query = %s", r.URL.RawQuery)
 		}
 		fl := w.(http.Flusher)
-		body := fixture(t, "stream.ndjson")
+		body := sourcetest.Fixture(t, "stream.ndjson")
 		for len(body) > 0 { // 50-byte writes: tweets arrive in pieces
 			n := min(50, len(body))
 			w.Write(body[:n])
@@ -218,7 +205,7 @@ func TestRateLimitedStream(t *testing.T) {
 func TestNotEnrolledPollsSearch(t *testing.T) {
 	f := &fakeX{t: t, stream: func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(403)
-		w.Write(fixture(t, "not_enrolled.json"))
+		w.Write(sourcetest.Fixture(t, "not_enrolled.json"))
 	}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
@@ -256,7 +243,7 @@ func TestNotEnrolledPollsSearch(t *testing.T) {
 func TestBadTokenIsPermanent(t *testing.T) {
 	srv := httptest.NewServer(&fakeX{t: t})
 	defer srv.Close()
-	s := New(Config{Name: "x", BearerToken: "wrong", APIBase: srv.URL, Stream: true, UserAgent: "t"}, nil, quiet)
+	s := New(Config{Name: "x", BearerToken: "wrong", APIBase: srv.URL, Stream: true, UserAgent: "t"}, nil, sourcetest.Quiet)
 	err := s.Run(context.Background(), wall.Subscription{Walls: walls}, func(context.Context, wall.Item) error { return nil })
 	var pe *upstream.PermanentError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Bearer Token") {
