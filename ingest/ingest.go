@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -244,6 +245,11 @@ type Pipeline struct {
 	log       *slog.Logger
 
 	in       chan wall.Write
+	order    chan *pending // items in the order they were emitted
+	work     chan *pending // items for the preparing workers
+	emitMu   sync.RWMutex
+	closed   bool
+	seqDone  chan struct{}
 	commitMu sync.Mutex // commit and publish in one order
 	stopping chan struct{}
 	done     chan struct{}
@@ -259,11 +265,54 @@ func New(store wall.Store, pub Publisher, r *Router, log *slog.Logger) *Pipeline
 	p := &Pipeline{
 		store: store, pub: pub, sanitizer: NewSanitizer(), log: log,
 		in: make(chan wall.Write, 4096), stopping: make(chan struct{}), done: make(chan struct{}),
+		order: make(chan *pending, 4096), work: make(chan *pending, 4096), seqDone: make(chan struct{}),
 		BatchSize: 512,
 	}
 	p.router.Store(r)
+	for i := 0; i < max(runtime.GOMAXPROCS(0), 1); i++ {
+		go p.worker()
+	}
+	go p.sequence()
 	go p.writer()
 	return p
+}
+
+// pending is an item on its way through the preparing workers; the
+// sequencer hands the results to the writer in emission order, so a busy
+// source uses every core and its items and cursors still commit in order.
+type pending struct {
+	source string
+	item   wall.Item
+	w      wall.Write
+	keep   bool
+	done   chan struct{}
+	last   bool // the end of the stream (Close)
+}
+
+func (p *Pipeline) worker() {
+	for pd := range p.work {
+		pd.w, pd.keep = p.prepare(pd.source, pd.item)
+		close(pd.done)
+	}
+}
+
+func (p *Pipeline) sequence() {
+	defer close(p.seqDone)
+	for pd := range p.order {
+		if pd.last {
+			return
+		}
+		<-pd.done
+		w := pd.w
+		if !pd.keep {
+			p.Stats.Dropped.Add(1)
+			if pd.item.Cursor == "" {
+				continue
+			}
+			w = wall.Write{Source: pd.source, Item: wall.Item{Kind: wall.ItemCursor, Cursor: pd.item.Cursor}}
+		}
+		p.in <- w
+	}
 }
 
 // SetRouter swaps the routing rules (on a config reload).
@@ -277,26 +326,24 @@ func (p *Pipeline) Emitter(source string) wall.Emit {
 	return func(ctx context.Context, it wall.Item) error { return p.Emit(ctx, source, it) }
 }
 
-// Emit routes, filters and sanitises one item and queues it for the writer.
-// It blocks when the writer is behind (backpressure reaches the source).
+// Emit queues one item to be routed, filtered and sanitised (by a pool of
+// workers) and committed in the order it was emitted. It blocks when ingest
+// is behind (backpressure reaches the source).
 func (p *Pipeline) Emit(ctx context.Context, source string, it wall.Item) error {
-	p.Stats.Received.Add(1)
-	w, keep := p.prepare(source, it)
-	if !keep {
-		p.Stats.Dropped.Add(1)
-		if it.Cursor == "" {
-			return nil
-		}
-		w = wall.Write{Source: source, Item: wall.Item{Kind: wall.ItemCursor, Cursor: it.Cursor}}
-	}
-	select {
-	case p.in <- w:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.stopping:
+	p.emitMu.RLock()
+	defer p.emitMu.RUnlock()
+	if p.closed {
 		return ErrClosed
 	}
+	p.Stats.Received.Add(1)
+	pd := &pending{source: source, item: it, done: make(chan struct{})}
+	select {
+	case p.order <- pd:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.work <- pd // never blocks long: the workers take as fast as order fills
+	return nil
 }
 
 // prepare normalises an item; keep is false when no wall wants it.
@@ -453,7 +500,15 @@ func (p *Pipeline) commit(batch []wall.Write) {
 // Close commits what is queued and stops the writer. Call it after the
 // sources have stopped.
 func (p *Pipeline) Close() {
-	p.stopOnce.Do(func() { close(p.stopping) })
+	p.stopOnce.Do(func() {
+		p.emitMu.Lock()
+		p.closed = true
+		p.emitMu.Unlock()
+		p.order <- &pending{last: true}
+		<-p.seqDone
+		close(p.work)
+		close(p.stopping)
+	})
 	<-p.done
 }
 
