@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -475,5 +476,69 @@ func TestWithEngine(t *testing.T) {
 	s.next(t)
 	if !s.resp.Close || e.srv.Connections() != 1 {
 		t.Errorf("engine stream: close %v, connections %d", s.resp.Close, e.srv.Connections())
+	}
+}
+
+// TestEngineJoinLeaveStress: under -race, screens join and leave the
+// engine while events are published; a screen that stays gets every event
+// in order, and every departed screen is forgotten.
+func TestEngineJoinLeaveStress(t *testing.T) {
+	useEngine = true
+	e := newEnv(t, 5*time.Millisecond) // heartbeats interleave too
+	useEngine = false
+	steady := e.open("/walls/devconf/events")
+	addr := strings.TrimPrefix(e.url, "http://")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 512)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					continue
+				}
+				fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
+				c.SetReadDeadline(time.Now().Add(time.Second))
+				c.Read(buf) // some, or none: then leave
+				c.Close()
+			}
+		}()
+	}
+	var first, last int64
+	for i := 0; i < 300; i++ {
+		ev := e.post(fmt.Sprint("event ", i))
+		if i == 0 {
+			first = ev.Seq
+		}
+		last = ev.Seq
+	}
+	close(stop)
+	wg.Wait()
+	// The steady screen has all 300, in order.
+	want := first
+	for want <= last {
+		ev := steady.next(t)
+		if ev.Type != "post" {
+			continue
+		}
+		if ev.ID != fmt.Sprint(want) {
+			t.Fatalf("steady screen got id %s, want %d", ev.ID, want)
+		}
+		want++
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hub.Subscribers() != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.hub.Subscribers(); n != 1 {
+		t.Errorf("subscribers = %d after the others left, want 1", n)
 	}
 }
