@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/wallcast/wallcast/bench"
-	"github.com/wallcast/wallcast/config"
 )
 
 // TestBench runs the load tool against the shipped bench config on a small
@@ -19,14 +16,7 @@ func TestBench(t *testing.T) {
 	t.Setenv("WALLCAST_BENCH_SECRET", "test-secret")
 	t.Setenv("WALLCAST_LISTEN", "127.0.0.1:0")
 	t.Setenv("WALLCAST_DB", t.TempDir()+"/bench.db")
-	cfg, err := config.Load("../../bench/config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startFile(t, "../../bench/config.yaml")
 	defer a.shutdown()
 	var out bytes.Buffer
 	res, err := bench.Run(context.Background(), bench.Options{

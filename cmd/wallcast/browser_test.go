@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/wallcast/wallcast/config"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -113,14 +111,7 @@ func (e *browserEnv) write(layout string) {
 
 func (e *browserEnv) start() {
 	e.t.Helper()
-	cfg, err := config.Load(filepath.Join(e.dir, "config.yaml"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.a, err = start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	e.a = startFile(e.t, filepath.Join(e.dir, "config.yaml"))
 }
 
 func newBrowserEnv(t *testing.T, origin string) *browserEnv {
@@ -316,14 +307,7 @@ walls:
 `, addr, "http://"+addr, filepath.Join(work, "w.db"))
 	path := filepath.Join(work, "config.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := start(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startFile(t, path)
 	defer a.shutdown()
 	// Let the demo source fill the walls.
 	deadline := time.Now().Add(20 * time.Second)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,8 +10,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/wallcast/wallcast/config"
 )
 
 // fakeMastodon streams statuses that the benchmark pushes, in Mastodon's
@@ -56,14 +52,7 @@ storage: {path: %q}
 sources: [{name: m, type: mastodon, instance: %q}]
 walls: [{slug: devconf, hashtags: [devconf], sources: [m]}]
 `, filepath.Join(dir, "w.db"), us.URL)), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := startFile(b, path)
 	defer a.shutdown()
 	r := openStream(b, "http://"+a.addr+"/walls/devconf/events", "")
 	lat := make([]time.Duration, 0, b.N)

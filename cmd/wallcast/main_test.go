@@ -140,14 +140,7 @@ func TestEndToEnd(t *testing.T) {
 	fs := httptest.NewServer(feed)
 	defer fs.Close()
 	dir := t.TempDir()
-	cfg, err := config.Load(writeConfig(t, dir, fs.URL, "127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startFile(t, writeConfig(t, dir, fs.URL, "127.0.0.1:0"))
 	r := openStream(t, "http://"+a.addr+"/walls/devconf/events", "")
 	p := readPosts(t, r, 1)[0]
 	if p.ID != "feed:item-000" || p.Source != "feed" || p.Network != "rss" || p.Author.Name != "Fake" ||
@@ -310,14 +303,7 @@ func TestReload(t *testing.T) {
 	defer fs.Close()
 	dir := t.TempDir()
 	path := writeConfig(t, dir, fs.URL, "127.0.0.1:0")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startFile(t, path)
 	defer a.shutdown()
 	r := openStream(t, "http://"+a.addr+"/walls/devconf/events", "")
 	readPosts(t, r, 1)
@@ -358,4 +344,18 @@ func TestReload(t *testing.T) {
 	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-004" {
 		t.Fatalf("after saving the file: %s", p.ID)
 	}
+}
+
+// startFile starts Wallcast in-process on a config file, logging nowhere.
+func startFile(t testing.TB, path string) *app {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
