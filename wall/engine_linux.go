@@ -274,6 +274,12 @@ func (e *engine) writer(k int) {
 				// Look again now and then: a frame published during the
 				// sweep goes out with the one before it, in the same write.
 				if i%128 == 0 {
+					// Let the rest of the server run between stretches of
+					// writes: a post on its way in must not wait for a whole
+					// sweep to get a processor.
+					if i > 0 {
+						runtime.Gosched()
+					}
 					snap.take(r)
 				}
 				if b := c.blockedAt.Load(); b != 0 {
