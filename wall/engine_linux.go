@@ -142,6 +142,13 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	c.writer = int(c.id) % len(e.wake)
 	e.conns[c.id] = c
 	e.mu.Unlock()
+	// In the ring's list before epoll can report anything about it, so a
+	// peer that hangs up at once is dropped cleanly.
+	r.mu.Lock()
+	c.idx = len(r.conns[c.writer])
+	r.conns[c.writer] = append(r.conns[c.writer], c)
+	r.mu.Unlock()
+	e.count.Add(1)
 	var cerr error
 	err = raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLOUT | (syscall.EPOLLET & 0xffffffff), Fd: c.id}
@@ -151,16 +158,9 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 		err = cerr
 	}
 	if err != nil {
-		e.mu.Lock()
-		delete(e.conns, c.id)
-		e.mu.Unlock()
+		e.drop(c)
 		return err
 	}
-	r.mu.Lock()
-	c.idx = len(r.conns[c.writer])
-	r.conns[c.writer] = append(r.conns[c.writer], c)
-	r.mu.Unlock()
-	e.count.Add(1)
 	e.adopted.Add(1)
 	e.lastAdopt.Store(time.Now().UnixNano())
 	select {
@@ -189,10 +189,12 @@ func (e *engine) drop(c *econn) {
 	r := c.ring
 	r.mu.Lock()
 	list := r.conns[c.writer]
-	last := list[len(list)-1]
-	list[c.idx] = last
-	last.idx = c.idx
-	r.conns[c.writer] = list[:len(list)-1]
+	if c.idx < len(list) && list[c.idx] == c {
+		last := list[len(list)-1]
+		list[c.idx] = last
+		last.idx = c.idx
+		r.conns[c.writer] = list[:len(list)-1]
+	}
 	r.mu.Unlock()
 	e.mu.Lock()
 	delete(e.conns, c.id)

@@ -512,6 +512,20 @@ func TestEngineJoinLeaveStress(t *testing.T) {
 			}
 		}()
 	}
+	// The steady screen reads all along, as a screen does.
+	ids := make(chan string, 1000)
+	go func() {
+		defer close(ids)
+		for {
+			ev, err := steady.Next()
+			if err != nil {
+				return
+			}
+			if ev.Type == "post" {
+				ids <- ev.ID
+			}
+		}
+	}()
 	var first, last int64
 	for i := 0; i < 300; i++ {
 		ev := e.post(fmt.Sprint("event ", i))
@@ -523,16 +537,18 @@ func TestEngineJoinLeaveStress(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// The steady screen has all 300, in order.
-	want := first
-	for want <= last {
-		ev := steady.next(t)
-		if ev.Type != "post" {
-			continue
+	for want := first; want <= last; want++ {
+		select {
+		case id, ok := <-ids:
+			if !ok {
+				t.Fatalf("the steady screen's stream ended before id %d", want)
+			}
+			if id != fmt.Sprint(want) {
+				t.Fatalf("steady screen got id %s, want %d", id, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("steady screen: no id %d within 5s", want)
 		}
-		if ev.ID != fmt.Sprint(want) {
-			t.Fatalf("steady screen got id %s, want %d", ev.ID, want)
-		}
-		want++
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for e.hub.Subscribers() != 1 && time.Now().Before(deadline) {
