@@ -93,13 +93,14 @@ type DisplaySettings struct {
 	QR               bool    `json:"qr"`
 	SpotlightSeconds int     `json:"spotlight_seconds"`
 	Title            string  `json:"title"`
+	Locale           string  `json:"locale"`
 }
 
 func displaySettings(wc *config.Wall) DisplaySettings {
 	d := wc.Display
 	return DisplaySettings{Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
-		SpotlightSeconds: d.SpotlightSeconds, Title: wc.Title}
+		SpotlightSeconds: d.SpotlightSeconds, Title: wc.Title, Locale: d.Locale}
 }
 
 // ConfigEvent is the data of a config event for a wall.

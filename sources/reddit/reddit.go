@@ -47,6 +47,7 @@ type Source struct {
 	mu     sync.Mutex
 	client *http.Client // with the token
 	before map[string]string
+	empty  map[string]int // polls in a row that found nothing after the anchor
 }
 
 // New returns a reddit source.
@@ -57,7 +58,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	base := *client
 	base.Transport = userAgent{ua: cfg.UserAgent, next: transportOf(client)}
 	cfg.APIBase = strings.TrimRight(cfg.APIBase, "/")
-	s := &Source{cfg: cfg, base: &base, log: log.With("source", cfg.Name), before: map[string]string{}}
+	s := &Source{cfg: cfg, base: &base, log: log.With("source", cfg.Name), before: map[string]string{}, empty: map[string]int{}}
 	s.resetToken()
 	return s
 }
@@ -133,6 +134,9 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	}
 }
 
+// reanchorAfter is how many empty polls make the anchor suspect.
+const reanchorAfter = 5
+
 // stopped hides the error of a request cut short by the end of ctx.
 func stopped(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -155,6 +159,14 @@ type listing struct {
 func (s *Source) poll(ctx context.Context, key, path string, q url.Values, emit wall.Emit) (time.Duration, error) {
 	s.mu.Lock()
 	before := s.before[key]
+	// Reddit answers "nothing newer" forever when the anchor post was
+	// deleted: after a few empty polls, anchor again on the newest posts
+	// (dedup absorbs the ones already shown).
+	if before != "" && s.empty[key] >= reanchorAfter {
+		s.log.Info("reddit: nothing after the anchor for a while; anchoring on the newest posts", "listing", key, "anchor", before)
+		before = ""
+		s.empty[key] = 0
+	}
 	s.mu.Unlock()
 	q.Set("limit", "100")
 	q.Set("raw_json", "1")
@@ -169,6 +181,13 @@ func (s *Source) poll(ctx context.Context, key, path string, q url.Values, emit 
 		return 0, err
 	}
 	kids := l.Data.Children
+	s.mu.Lock()
+	if before != "" && len(kids) == 0 {
+		s.empty[key]++
+	} else {
+		s.empty[key] = 0
+	}
+	s.mu.Unlock()
 	for i := len(kids) - 1; i >= 0; i-- { // oldest first
 		if kids[i].Kind != "t3" || kids[i].Data.Name == "" {
 			continue

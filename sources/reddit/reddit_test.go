@@ -193,3 +193,29 @@ func TestBadCredentialsArePermanent(t *testing.T) {
 		t.Errorf("err = %v, want permanent", err)
 	}
 }
+
+// TestReanchorsWhenTheAnchorIsGone: Reddit returns nothing after a deleted
+// anchor, forever; the source anchors again on the newest posts.
+func TestReanchorsWhenTheAnchorIsGone(t *testing.T) {
+	f := &fakeReddit{t: t, revoked: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("before") == "t3_gone" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"kind": "Listing", "data": {"children": [], "before": null, "after": null}}`)
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	s := newSource(srv.URL, "")
+	s.cfg.Interval = time.Millisecond
+	items := collect(t, s, `{"before":{"new":"t3_gone"}}`, 3)
+	if items[2].Post.NativeID != "t3_1h0c" {
+		t.Errorf("after re-anchoring: %+v", items[2].Post)
+	}
+	var c cursor
+	json.Unmarshal([]byte(items[2].Cursor), &c)
+	if c.Before["new"] != "t3_1h0c" {
+		t.Errorf("cursor = %s", items[2].Cursor)
+	}
+}

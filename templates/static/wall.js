@@ -26,6 +26,8 @@
 
   // --- settings (at load, and on every config event) ---
   function apply(s) {
+    // The page's own words come with the page: a new language reloads it.
+    if (s.locale && root.lang && s.locale !== root.lang) { location.reload(); return; }
     settings = s;
     body.className = "layout-" + (s.layout || "grid");
     root.classList.remove("theme-dark", "theme-light");
