@@ -33,6 +33,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.authed(s.endAnnouncement)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(RuleAuthor))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(RuleWord))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
 }
 
@@ -223,6 +224,45 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			s.log.Info("admin: rule added", "user", sess.User, "wall", rule.Wall, "kind", kind)
 			writeJSON(w, map[string]string{"ok": "added"})
 		}
+	}
+}
+
+// setDisplay switches a wall's layout or theme from the console: the
+// change is kept (over the config's) and every open screen follows it.
+func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
+	wc := s.wall(w, r)
+	if wc == nil {
+		return
+	}
+	f, err := form(r, "layout", "theme")
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	o := DisplayOverride{Layout: f["layout"], Theme: f["theme"]}
+	if o.Layout != "" && o.Layout != "grid" && o.Layout != "spotlight" && o.Layout != "ticker" {
+		jsonError(w, http.StatusBadRequest, "layout must be grid, spotlight or ticker")
+		return
+	}
+	if o.Theme != "" && o.Theme != "dark" && o.Theme != "light" {
+		jsonError(w, http.StatusBadRequest, "theme must be dark or light")
+		return
+	}
+	cur := s.effective(r.Context(), wc)
+	if o.Layout == "" {
+		o.Layout = cur.Display.Layout
+	}
+	if o.Theme == "" {
+		o.Theme = cur.Display.Theme
+	}
+	next := *wc
+	next.Display.Layout, next.Display.Theme = o.Layout, o.Theme
+	override, _ := json.Marshal(o)
+	sess := sessionOf(r)
+	if s.commit(w, r, "display", func() ([]Event, error) {
+		return s.admin.Store.SetDisplay(r.Context(), wc.Slug, override, ConfigEvent(&next), sess.User)
+	}) {
+		writeJSON(w, displaySettings(&next))
 	}
 }
 

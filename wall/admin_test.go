@@ -238,6 +238,7 @@ func TestEveryAdminRouteNeedsSessionAndCSRF(t *testing.T) {
 		{"POST", "/admin/api/walls/devconf/announcements/a1/end"},
 		{"POST", "/admin/api/walls/devconf/bans"},
 		{"POST", "/admin/api/walls/devconf/blocked_words"},
+		{"POST", "/admin/api/walls/devconf/display"},
 		{"POST", "/admin/api/reload"},
 	}
 	anon := newBrowser(t, ae.url)
@@ -436,5 +437,33 @@ func TestQueueStreamAndRoles(t *testing.T) {
 	}
 	if resp, _ := b.post("/admin/api/reload", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("moderator reload: %s", resp.Status)
+	}
+}
+
+// TestDisplayFromConsole: a moderator switches the layout; open screens get
+// a config event, and new ones load the page in the new layout.
+func TestDisplayFromConsole(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	screen := ae.open("/walls/devconf/events")
+	if resp, body := b.post("/admin/api/walls/devconf/display", map[string]string{"layout": "ticker"}); resp.StatusCode != 200 || !strings.Contains(body, `"layout":"ticker"`) {
+		t.Fatalf("display: %s %s", resp.Status, body)
+	}
+	ev := screen.next(t)
+	if ev.Type != "config" || !strings.Contains(ev.Data, `"layout":"ticker"`) || !strings.Contains(ev.Data, `"theme":"dark"`) {
+		t.Fatalf("screen got %s %s", ev.Type, ev.Data)
+	}
+	resp, err := http.Get(ae.url + "/walls/devconf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `class="layout-ticker"`) {
+		t.Error("a new screen does not load in the new layout")
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/display", map[string]string{"layout": "carousel"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad layout: %s", resp.Status)
 	}
 }

@@ -1,6 +1,7 @@
 package wall
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -64,11 +65,42 @@ func assetURL(slug, name, v string) string {
 	return "/walls/" + slug + "/" + name
 }
 
+// DisplayOverride is what a moderator may change of a wall's display from
+// the console; empty fields keep the config's value.
+type DisplayOverride struct {
+	Layout string `json:"layout,omitempty"`
+	Theme  string `json:"theme,omitempty"`
+}
+
+// effective returns a wall with the console's display override applied.
+func (s *Server) effective(ctx context.Context, wc *config.Wall) *config.Wall {
+	if s.admin.Store == nil {
+		return wc
+	}
+	data, err := s.admin.Store.Display(ctx, wc.Slug)
+	if err != nil || data == "" {
+		return wc
+	}
+	var o DisplayOverride
+	if json.Unmarshal([]byte(data), &o) != nil {
+		return wc
+	}
+	cp := *wc
+	if o.Layout != "" {
+		cp.Display.Layout = o.Layout
+	}
+	if o.Theme != "" {
+		cp.Display.Theme = o.Theme
+	}
+	return &cp
+}
+
 func (s *Server) page(w http.ResponseWriter, r *http.Request, embed bool) {
 	wc := s.wall(w, r)
 	if wc == nil {
 		return
 	}
+	wc = s.effective(r.Context(), wc)
 	t := localeStrings(wc.Display.Locale)
 	ts, _ := json.Marshal(t)
 	ds, _ := json.Marshal(displaySettings(wc))
@@ -107,6 +139,12 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 func ConfigEvent(wc *config.Wall) []byte {
 	b, _ := json.Marshal(displaySettings(wc))
 	return b
+}
+
+// ConfigEventFor is the data of a config event for a wall as its screens
+// should show it: the config with the console's changes over it.
+func (s *Server) ConfigEventFor(ctx context.Context, wc *config.Wall) []byte {
+	return ConfigEvent(s.effective(ctx, wc))
 }
 
 func (s *Server) wallURL(slug string) string {

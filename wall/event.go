@@ -184,4 +184,6 @@ type AdminStore interface {
 	CreateSession(ctx context.Context, tokenHash string, s Session) error
 	Session(ctx context.Context, tokenHash string) (Session, bool, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
+	SetDisplay(ctx context.Context, wall string, override, event []byte, user string) ([]Event, error)
+	Display(ctx context.Context, wall string) (string, error)
 }

@@ -147,7 +147,7 @@ func (a *app) reload() error {
 	}
 	for _, w := range next.Walls {
 		if old := prev.Wall(w.Slug); old != nil && (!reflect.DeepEqual(old.Display, w.Display) || old.Title != w.Title) {
-			data := wall.ConfigEvent(&w)
+			data := a.srv.ConfigEventFor(a.bg, &w)
 			if err := a.pipe.Do(func() ([]wall.Event, error) {
 				e, err := a.db.AppendEvent(a.bg, w.Slug, wall.EventConfig, data)
 				return []wall.Event{e}, err

@@ -211,6 +211,7 @@
   }
   byId("announce").addEventListener("submit", function (e) { e.preventDefault(); api("/announcements", formJSON(e.target)).then(function () { e.target.reset(); }); });
   byId("ban").addEventListener("submit", function (e) { e.preventDefault(); api("/bans", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("display").addEventListener("submit", function (e) { e.preventDefault(); api("/display", formJSON(e.target)); });
   byId("word").addEventListener("submit", function (e) { e.preventDefault(); api("/blocked_words", formJSON(e.target)).then(function () { e.target.reset(); }); });
 
   document.addEventListener("keydown", function (e) {
