@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/templates"
 )
@@ -48,6 +49,7 @@ type Server struct {
 	admin    Admin
 	logins   *limiter
 	hooks    http.Handler
+	reg      *prometheus.Registry
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
@@ -69,6 +71,7 @@ func NewServer(cfg *config.Config, store Store, hub *Hub, health func() []Source
 		"join": strings.Join,
 	}).ParseFS(templates.FS, "*.html"))
 	s.cfg.Store(cfg)
+	s.reg = s.newRegistry()
 	return s
 }
 
@@ -102,6 +105,7 @@ func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/", s.index).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", s.metrics()).Methods(http.MethodGet)
 	r.HandleFunc("/stats", s.stats).Methods(http.MethodGet)
 	r.HandleFunc("/dashboard", s.dashboard).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)

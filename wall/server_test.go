@@ -401,6 +401,14 @@ func TestPagesAPIAndHeaders(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("healthz: %s", resp.Status)
 	}
+	resp, _ = http.Get(e.url + "/metrics")
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"wallcast_sse_connections 0", "wallcast_http_requests_total", `wallcast_source_state{source="s",state="connected",type="demo"} 1`, "go_goroutines"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 func TestEmbedQRAndFiles(t *testing.T) {

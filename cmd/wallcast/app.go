@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
@@ -53,6 +54,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
 	a.srv = wall.NewServer(cfg, db, a.hub, a.sup.Health, log)
+	a.srv.Metrics().MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
+			func() float64 { return float64(a.pipe.Stats.Received.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_stored_total", Help: "Items committed to the database."},
+			func() float64 { return float64(a.pipe.Stats.Stored.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_dropped_total", Help: "Items no wall wanted."},
+			func() float64 { return float64(a.pipe.Stats.Dropped.Load()) }),
+	)
 	a.hooks = webhook.NewHooks()
 	a.srv.SetHooks(a.hooks)
 	a.srv.EnableAdmin(wall.Admin{
