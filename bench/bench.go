@@ -8,9 +8,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +23,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wallcast/wallcast/sources/webhook"
 )
 
 // Options says what to measure.
@@ -402,10 +401,8 @@ func (s *sendTimes) get(n int) (time.Time, bool) {
 func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) error {
 	body := fmt.Sprintf(`{"id":"bench-%s-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, n)
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.URL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
-	m := hmac.New(sha256.New, []byte(o.Secret))
-	m.Write([]byte(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Wallcast-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, []byte(body)))
 	req.Header.Set("X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
 	sent.set(n, time.Now())
 	resp, err := c.Do(req)

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -309,10 +310,8 @@ func (c *Config) Defaults() {
 }
 
 func portOf(listen string) string {
-	for i := len(listen) - 1; i >= 0; i-- {
-		if listen[i] == ':' {
-			return listen[i:]
-		}
+	if _, port, err := net.SplitHostPort(listen); err == nil {
+		return ":" + port
 	}
 	return ""
 }

@@ -296,7 +296,7 @@ func (p *parser) validate(c *Config) {
 	} else if host != "" && net.ParseIP(host) == nil && !nameRe.MatchString(strings.ToLower(strings.ReplaceAll(host, ".", "-"))) {
 		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a host name or IP address", host), `write host:port, for example "0.0.0.0:8080"`)
 	}
-	if u, err := url.Parse(c.Server.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !httpURL(c.Server.BaseURL) {
 		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", c.Server.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
 	}
 	p.origins(c.Server.EmbedOrigins, "server.embed_origins")
@@ -341,7 +341,7 @@ func (p *parser) validate(c *Config) {
 			p.add(p.line(at+".interval"), fmt.Sprintf("%s.interval: must be at least %s", at, minInterval), `write a duration such as "5m"`)
 		}
 		if s.Type == "mastodon" {
-			if u, err := url.Parse(s.Instance); s.Instance == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if !httpURL(s.Instance) {
 				p.add(p.line(at+".instance"), fmt.Sprintf("%s.instance: a mastodon source needs the base URL of the server", at), `write instance: "https://mastodon.social"`)
 			}
 			if s.Mode != "stream" && s.Mode != "poll" {
@@ -405,7 +405,7 @@ func (p *parser) validate(c *Config) {
 				}
 			}
 			for key, v := range map[string]string{"appview": s.AppView, "pds": s.PDS} {
-				if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				if v != "" && !httpURL(v) {
 					p.add(p.line(at+"."+key), fmt.Sprintf("%s.%s: %q is not an http(s) URL", at, key, v), "write the base URL, for example https://public.api.bsky.app")
 				}
 			}
@@ -414,7 +414,7 @@ func (p *parser) validate(c *Config) {
 			}
 		}
 		if s.Type == "rss" {
-			if u, err := url.Parse(s.URL); s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if !httpURL(s.URL) {
 				p.add(p.line(at+".url"), fmt.Sprintf("%s.url: an rss source needs the http(s) URL of the feed", at), `write url: "https://example.org/feed.xml"`)
 			}
 		}
@@ -509,11 +509,16 @@ func (p *parser) origins(list []string, at string) {
 		if o == "*" {
 			continue
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		if u, err := url.Parse(o); !httpURL(o) || err != nil || (u.Path != "" && u.Path != "/") {
 			p.add(p.line(fmt.Sprintf("%s[%d]", at, i)), fmt.Sprintf("%s: %q is not an origin", at, o), `write scheme://host[:port] such as "https://news.example", or "*" for any`)
 		}
 	}
+}
+
+// httpURL reports whether s is an absolute http(s) URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // setKeys lists the keys written directly under a path.

@@ -81,7 +81,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		s.since = map[string]string{}
 	}
 	for k, v := range cur.Since {
-		if newerID(v, s.since[k]) {
+		if upstream.NewerID(v, s.since[k]) {
 			s.since[k] = v
 		}
 	}
@@ -285,19 +285,11 @@ func (s *Source) sinceOf(tag string) string {
 func (s *Source) advance(tag, id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if newerID(id, s.since[tag]) {
+	if upstream.NewerID(id, s.since[tag]) {
 		s.since[tag] = id
 	}
 	c, _ := json.Marshal(cursor{Since: s.since})
 	return string(c)
-}
-
-// newerID compares Mastodon ids: decimal strings of growing numbers.
-func newerID(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) > len(b)
-	}
-	return a > b
 }
 
 // emitStatus maps and emits one status; a malformed one is logged and skipped.

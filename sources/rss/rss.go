@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -110,15 +111,7 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 	}
 	// Validators are stored verbatim and sent back as they came.
 	next := cursor{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
-	posts := make([]wall.Post, 0, len(feed.Items))
-	for _, it := range feed.Items {
-		if it == nil {
-			continue
-		}
-		posts = append(posts, s.post(feed, it))
-	}
-	// Oldest first, so the wall shows them in the order they were written.
-	sort.SliceStable(posts, func(i, j int) bool { return posts[i].CreatedAt.Before(posts[j].CreatedAt) })
+	posts := Posts(feed)
 	c, _ := json.Marshal(next)
 	for i, p := range posts {
 		item := wall.Item{Kind: wall.ItemPost, Post: p}
@@ -138,8 +131,21 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 	return nil
 }
 
+// Posts maps a parsed feed's items, oldest first (the order they were
+// written). WebSub deliveries, which carry the feed itself, use it too.
+func Posts(feed *gofeed.Feed) []wall.Post {
+	posts := make([]wall.Post, 0, len(feed.Items))
+	for _, it := range feed.Items {
+		if it != nil {
+			posts = append(posts, post(feed, it))
+		}
+	}
+	sort.SliceStable(posts, func(i, j int) bool { return posts[i].CreatedAt.Before(posts[j].CreatedAt) })
+	return posts
+}
+
 // post maps a feed item. The HTML is the feed's own; ingest sanitises it.
-func (s *Source) post(feed *gofeed.Feed, it *gofeed.Item) wall.Post {
+func post(feed *gofeed.Feed, it *gofeed.Item) wall.Post {
 	p := wall.Post{
 		NativeID: itemID(it),
 		Network:  "rss",
@@ -169,7 +175,7 @@ func (s *Source) post(feed *gofeed.Feed, it *gofeed.Item) wall.Post {
 	if strings.TrimSpace(body) == "" {
 		body = it.Description
 	}
-	if t := strings.TrimSpace(it.Title); t != "" && !strings.HasPrefix(strings.TrimSpace(stripTags(body)), t) {
+	if t := strings.TrimSpace(it.Title); t != "" && !strings.HasPrefix(ingest.Text(body), t) {
 		body = "<p><strong>" + html.EscapeString(t) + "</strong></p>" + body
 	}
 	p.HTML = body
@@ -226,20 +232,4 @@ func resolve(base, ref string) string {
 		return r.String()
 	}
 	return b.ResolveReference(r).String()
-}
-
-func stripTags(s string) string {
-	var b strings.Builder
-	in := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			in = true
-		case r == '>':
-			in = false
-		case !in:
-			b.WriteRune(r)
-		}
-	}
-	return html.UnescapeString(b.String())
 }

@@ -252,3 +252,12 @@ func Poll(ctx context.Context, every time.Duration, fn func() error) error {
 		}
 	}
 }
+
+// NewerID compares the ids of networks that number posts with growing
+// decimal strings (Mastodon, X): a is newer than b.
+func NewerID(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
+}

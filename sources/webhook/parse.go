@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -173,46 +173,19 @@ func parseMeta(body []byte) ([]wall.Item, error) {
 	return items, nil
 }
 
-// parseFeed reads a WebSub content distribution: the feed itself.
+// parseFeed reads a WebSub content distribution: the feed itself, mapped
+// as the rss source maps it (the same ids, so pushes and the polling
+// fallback deduplicate).
 func parseFeed(body []byte) ([]wall.Item, error) {
 	f, err := gofeed.NewParser().Parse(bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("body is not a feed: %v", err)
 	}
 	var items []wall.Item
-	for _, it := range f.Items {
-		if it == nil {
-			continue
-		}
-		id := it.GUID
-		if id == "" {
-			id = it.Link
-		}
-		if id == "" {
-			continue
-		}
-		p := wall.Post{NativeID: id, Network: "rss", URL: it.Link, HTML: it.Content, Tags: it.Categories, Lang: f.Language}
-		if p.HTML == "" {
-			p.HTML = it.Description
-		}
-		if it.Title != "" {
-			p.HTML = "<p><strong>" + escape(it.Title) + "</strong></p>" + p.HTML
-		}
-		p.Author.Name = f.Title
-		if it.Author != nil && it.Author.Name != "" {
-			p.Author.Name = it.Author.Name
-		}
-		if it.PublishedParsed != nil {
-			p.CreatedAt = *it.PublishedParsed
-		}
+	for _, p := range rss.Posts(f) {
 		items = append(items, wall.Item{Kind: wall.ItemPost, Post: p})
 	}
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Post.CreatedAt.Before(items[j].Post.CreatedAt) })
 	return items, nil
-}
-
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
 
 // public reports whether a callback URL can be reached by a hub on the

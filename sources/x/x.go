@@ -114,7 +114,7 @@ func (s *Source) connected() {
 func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit) error {
 	if sub.Cursor != "" {
 		var c cursor
-		if json.Unmarshal([]byte(sub.Cursor), &c) == nil && newer(c.SinceID, s.since()) {
+		if json.Unmarshal([]byte(sub.Cursor), &c) == nil && upstream.NewerID(c.SinceID, s.since()) {
 			s.mu.Lock()
 			s.sinceID = c.SinceID
 			s.mu.Unlock()
@@ -452,20 +452,12 @@ func (s *Source) since() string {
 	return s.sinceID
 }
 
-// newer compares tweet ids: decimal strings of growing numbers.
-func newer(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) > len(b)
-	}
-	return a > b
-}
-
 func (s *Source) emit(ctx context.Context, t tweet, inc includes, walls []string, emit wall.Emit) error {
 	if t.ID == "" {
 		return nil
 	}
 	s.mu.Lock()
-	if newer(t.ID, s.sinceID) {
+	if upstream.NewerID(t.ID, s.sinceID) {
 		s.sinceID = t.ID
 	}
 	c, _ := json.Marshal(cursor{SinceID: s.sinceID})
