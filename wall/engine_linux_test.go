@@ -1,0 +1,67 @@
+package wall
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return server, client
+}
+
+// TestEngineSkipsWhatTheCatchUpSent: frames published between the ring
+// position a screen starts from and the end of its catch-up are in the
+// ring and in the catch-up; the engine writes only those the catch-up did
+// not, then what follows, coalesced.
+func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
+	e := newEngine(time.Second)
+	if e == nil {
+		t.Skip("no epoll")
+	}
+	defer e.close()
+	pos := e.head("w")
+	frame := func(seq int64) Frame {
+		return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+	}
+	// Committed during the catch-up: 1 and 2 were in it, 3 was not.
+	e.publish("w", []Frame{frame(1), pingFrame, frame(2), frame(3)})
+	server, client := tcpPair(t)
+	if err := e.adopt(server, "w", pos, 2); err != nil {
+		t.Fatal(err)
+	}
+	e.publish("w", []Frame{frame(4)})
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	var ids []string
+	for len(ids) < 2 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %v: %v", ids, err)
+		}
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "id: "); ok {
+			ids = append(ids, id)
+		}
+	}
+	if strings.Join(ids, ",") != "3,4" {
+		t.Errorf("ids = %v, want 3,4 (1 and 2 came with the catch-up)", ids)
+	}
+}
