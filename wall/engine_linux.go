@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wallcast/wallcast/internal/sockfd"
 )
 
 // The fan-out engine serves screens on HTTP/1.1 without a goroutine or a
@@ -32,11 +34,12 @@ type ring struct {
 	conns  [][]*econn // one list per writer
 }
 
-// econn is one taken-over connection.
+// econn is one taken-over connection. Its socket is out of the runtime's
+// poller; only its writer writes to it and closes it, so a descriptor is
+// never written after it was closed (and perhaps reused).
 type econn struct {
 	id     int32
-	nc     net.Conn
-	raw    syscall.RawConn
+	fd     int
 	ring   *ring
 	writer int
 	idx    int    // position in ring.conns[writer]
@@ -46,7 +49,7 @@ type econn struct {
 	// blockedAt is when a write last found the socket full (unix ns, 0:
 	// not blocked).
 	blockedAt atomic.Int64
-	dead      atomic.Bool
+	dead      atomic.Bool // dropped: its writer closes it
 }
 
 type engine struct {
@@ -54,12 +57,14 @@ type engine struct {
 	wake    []chan struct{}
 	timeout time.Duration
 
-	mu    sync.Mutex
-	conns map[int32]*econn
-	next  int32
-	rings map[string]*ring
-	count atomic.Int64
-	done  chan struct{}
+	mu      sync.Mutex
+	conns   map[int32]*econn
+	next    int32
+	rings   map[string]*ring
+	count   atomic.Int64
+	done    chan struct{}
+	closed  bool // under mu: no more adoptions
+	writers sync.WaitGroup
 	// adopted counts takeovers since the last memory hand-back; lastAdopt
 	// is when the last one happened (unix ns).
 	adopted   atomic.Int64
@@ -76,6 +81,7 @@ func newEngine(timeout time.Duration) *engine {
 	for i := 0; i < n; i++ {
 		e.wake = append(e.wake, make(chan struct{}, 1))
 	}
+	e.writers.Add(n)
 	for i := 0; i < n; i++ {
 		go e.writer(i)
 	}
@@ -125,20 +131,22 @@ func (e *engine) wakeAll() {
 }
 
 // adopt takes over a connection whose catch-up (up to seq skip) is written:
-// from now on it gets the wall's frames from ring position pos.
+// from now on it gets the wall's frames from ring position pos. The engine
+// owns nc from here on, and closes it on error.
 func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return errors.New("connection has no file descriptor")
-	}
-	raw, err := sc.SyscallConn()
+	fd, err := sockfd.Detach(nc)
 	if err != nil {
 		return err
 	}
 	r := e.ring(wall)
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		syscall.Close(fd)
+		return errors.New("the engine is closed")
+	}
 	e.next++
-	c := &econn{id: e.next, nc: nc, raw: raw, ring: r, pos: pos, skip: skip}
+	c := &econn{id: e.next, fd: fd, ring: r, pos: pos, skip: skip}
 	c.writer = int(c.id) % len(e.wake)
 	e.conns[c.id] = c
 	e.mu.Unlock()
@@ -149,15 +157,8 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	r.conns[c.writer] = append(r.conns[c.writer], c)
 	r.mu.Unlock()
 	e.count.Add(1)
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLOUT | (syscall.EPOLLET & 0xffffffff), Fd: c.id}
-		cerr = syscall.EpollCtl(e.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLOUT | (syscall.EPOLLET & 0xffffffff), Fd: c.id}
+	if err := syscall.EpollCtl(e.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		e.drop(c)
 		return err
 	}
@@ -181,11 +182,23 @@ func (e *engine) settle() {
 	}
 }
 
-// drop closes a connection and forgets it.
+// drop marks a connection for closing, from any goroutine; its writer
+// closes it.
 func (e *engine) drop(c *econn) {
 	if !c.dead.CompareAndSwap(false, true) {
 		return
 	}
+	e.count.Add(-1)
+	select {
+	case e.wake[c.writer] <- struct{}{}:
+	default:
+	}
+}
+
+// release closes a dropped connection and forgets it: only from its
+// writer, or once the writers have stopped. Closing the descriptor also
+// takes it out of the epoll instance (the engine holds its only copy).
+func (e *engine) release(c *econn) {
 	r := c.ring
 	r.mu.Lock()
 	list := r.conns[c.writer]
@@ -199,9 +212,7 @@ func (e *engine) drop(c *econn) {
 	e.mu.Lock()
 	delete(e.conns, c.id)
 	e.mu.Unlock()
-	c.raw.Control(func(fd uintptr) { syscall.EpollCtl(e.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
-	c.nc.Close()
-	e.count.Add(-1)
+	syscall.Close(c.fd)
 }
 
 // poll reads the epoll instance: closed peers go, writable sockets are
@@ -245,6 +256,7 @@ func (e *engine) poll() {
 
 // writer serves one share of the connections of every wall.
 func (e *engine) writer(k int) {
+	defer e.writers.Done()
 	buf := make([]byte, 0, 64<<10)
 	frames := make([]Frame, 0, 64)
 	tick := time.NewTicker(time.Second)
@@ -284,9 +296,14 @@ func (e *engine) writer(k int) {
 					}
 					snap.take(r)
 				}
+				if c.dead.Load() {
+					e.release(c)
+					continue
+				}
 				if b := c.blockedAt.Load(); b != 0 {
 					if time.Duration(now-b) > e.timeout {
 						e.drop(c) // a screen that takes nothing for this long is gone
+						e.release(c)
 					}
 					continue
 				}
@@ -294,6 +311,9 @@ func (e *engine) writer(k int) {
 					continue
 				}
 				buf, frames = e.flush(c, &snap, buf[:0], frames[:0])
+				if c.dead.Load() {
+					e.release(c)
+				}
 			}
 		}
 	}
@@ -400,27 +420,8 @@ func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 	return buf, frames
 }
 
-// write is one non-blocking write(): it never waits for the socket.
-func (c *econn) write(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		return true
-	})
-	if n < 0 {
-		n = 0
-	}
-	if err != nil {
-		return n, err
-	}
-	return n, werr
-}
+// write is one non-blocking send(): it never waits for the socket.
+func (c *econn) write(b []byte) (int, error) { return sockfd.Send(c.fd, b) }
 
 // pingAll puts a heartbeat into every wall's ring: one schedule for all.
 func (e *engine) pingAll() {
@@ -452,12 +453,15 @@ func (e *engine) dropWall(wall string) {
 func (e *engine) open() int64 { return e.count.Load() }
 
 func (e *engine) close() {
-	select {
-	case <-e.done:
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
 		return
-	default:
-		close(e.done)
 	}
+	e.closed = true
+	close(e.done)
+	e.mu.Unlock()
+	e.writers.Wait()
 	e.mu.Lock()
 	conns := make([]*econn, 0, len(e.conns))
 	for _, c := range e.conns {
@@ -466,6 +470,7 @@ func (e *engine) close() {
 	e.mu.Unlock()
 	for _, c := range conns {
 		e.drop(c)
+		e.release(c)
 	}
 	syscall.Close(e.epfd)
 }

@@ -430,8 +430,7 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	}
 	conn.SetDeadline(time.Time{})
 	if err := eng.adopt(conn, wc.Slug, pos, last); err != nil {
-		s.log.Error("sse: engine", "err", err)
-		conn.Close()
+		s.log.Error("sse: engine", "err", err) // adopt has closed the connection
 	}
 }
 

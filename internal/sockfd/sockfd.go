@@ -1,0 +1,73 @@
+//go:build linux
+
+// Package sockfd takes a TCP connection out of the Go runtime's network
+// poller, for code that watches many idle sockets with an epoll instance
+// of its own (the fan-out engine, the load tool). A socket left in the
+// runtime's poller as well costs a second readiness notification, and on
+// the reading side a second wakeup, for every byte that arrives.
+package sockfd
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// Detach returns a file descriptor of its own for c's socket (non-blocking
+// and close-on-exec, like the connection's) and closes c, which takes the
+// socket out of the runtime's poller without shutting it down. The caller
+// owns the descriptor and must close it. On error c is closed too.
+func Detach(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return -1, errors.New("sockfd: the connection has no file descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	err = raw.Control(func(s uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			derr = e
+			return
+		}
+		fd = int(r)
+	})
+	c.Close()
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Send is one non-blocking send(2) of b to the socket fd, retried only on
+// EINTR: a full socket gives EAGAIN, a closed peer EPIPE (never SIGPIPE).
+// It is a raw system call, without the runtime's bookkeeping for calls that
+// may block, which this one never does: for writers that make a hundred
+// thousand of them a second.
+func Send(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
