@@ -254,7 +254,9 @@ func newReader(run string, sent *sendTimes, ready chan<- error, n int) (*reader,
 
 func (r *reader) add(id int32, s *screen) error {
 	r.screens[id].Store(s)
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: id}
+	// Edge-triggered: a socket is reported once per arrival, not again on
+	// every poll until it is read (each read empties it).
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | (syscall.EPOLLET & 0xffffffff), Fd: id}
 	return syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, s.fd, &ev)
 }
 
@@ -275,7 +277,7 @@ func (r *reader) loop(done <-chan struct{}) {
 			return
 		default:
 		}
-		n, err := syscall.EpollWait(r.epfd, events, 0)
+		n, err := sockfd.Ready(r.epfd, events)
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			return
 		}
@@ -292,7 +294,7 @@ func (r *reader) loop(done <-chan struct{}) {
 
 func (r *reader) read(s *screen, buf []byte) {
 	for {
-		n, err := syscall.Read(s.fd, buf)
+		n, err := sockfd.Recv(s.fd, buf)
 		if err == syscall.EINTR {
 			continue
 		}

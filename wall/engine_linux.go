@@ -46,6 +46,9 @@ type econn struct {
 	pos    uint64 // next frame to write; only its writer touches pos and off
 	off    int    // bytes of frame pos already written
 	skip   int64  // frames with 0 < Seq <= skip were sent by the catch-up
+	// busy: something other than a heartbeat was written since the last
+	// heartbeat came by, so the next one is left out.
+	busy bool
 	// blockedAt is when a write last found the socket full (unix ns, 0:
 	// not blocked).
 	blockedAt atomic.Int64
@@ -370,10 +373,21 @@ func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 	pieces := 0
 	for i, f := range frames {
 		b := f.Bytes
-		if f.Seq != 0 && f.Seq <= c.skip {
+		switch {
+		case f.Seq != 0 && f.Seq <= c.skip:
 			b = nil
-		} else if i == 0 {
-			b = b[c.off:]
+		case i == 0 && c.off > 0:
+			b = b[c.off:] // the rest of a frame cut short
+		case f.ping:
+			// A stream that carried data since the last heartbeat needs
+			// none to keep proxies awake: no stream is silent for more than
+			// two heartbeat intervals.
+			if c.busy {
+				b = nil
+			}
+			c.busy = false
+		default:
+			c.busy = true
 		}
 		if i < len(lens) {
 			lens[i] = len(b)

@@ -65,3 +65,44 @@ func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
 		t.Errorf("ids = %v, want 3,4 (1 and 2 came with the catch-up)", ids)
 	}
 }
+
+// TestEngineLeavesOutHeartbeatsOfBusyStreams: a heartbeat after data is
+// left out (the stream is not idle), the next one goes out, and frames
+// keep their order.
+func TestEngineLeavesOutHeartbeatsOfBusyStreams(t *testing.T) {
+	e := newEngine(time.Second)
+	if e == nil {
+		t.Skip("no epoll")
+	}
+	defer e.close()
+	server, client := tcpPair(t)
+	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+		t.Fatal(err)
+	}
+	post := func(seq int64) Frame {
+		return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+	}
+	e.publish("w", []Frame{pingFrame}) // idle so far: sent
+	e.publish("w", []Frame{post(1)})
+	e.publish("w", []Frame{pingFrame}) // data since the last one: left out
+	e.publish("w", []Frame{pingFrame}) // idle since: sent
+	e.publish("w", []Frame{post(2)})
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "2" {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		line = strings.TrimSpace(line)
+		if line == ": ping" {
+			got = append(got, "ping")
+		} else if id, ok := strings.CutPrefix(line, "id: "); ok {
+			got = append(got, id)
+		}
+	}
+	if strings.Join(got, ",") != "ping,1,ping,2" {
+		t.Errorf("stream = %v, want ping,1,ping,2", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 type Frame struct {
 	Seq   int64
 	Bytes []byte
+	ping  bool // a heartbeat: may be left out for a stream that is busy
 }
 
 // Encode writes an event in the text/event-stream format. The data is split
@@ -57,7 +58,7 @@ func appendData(b, data []byte) []byte {
 	return b
 }
 
-var pingFrame = Frame{Bytes: []byte(": ping\n\n")}
+var pingFrame = Frame{Bytes: []byte(": ping\n\n"), ping: true}
 
 // Subscriber is one open stream. Frames arrive on C; Done is closed when the
 // subscriber is dropped (too slow, or the hub is closing).

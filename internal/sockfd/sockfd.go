@@ -71,3 +71,37 @@ func Send(fd int, b []byte) (int, error) {
 		}
 	}
 }
+
+// Recv is one non-blocking recv(2) into b, retried only on EINTR: nothing to
+// read gives EAGAIN, an orderly close by the peer (0, nil). Like Send, a raw
+// system call.
+func Recv(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Ready fills events with what the epoll instance epfd has ready now,
+// without waiting.
+func Ready(epfd int, events []syscall.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

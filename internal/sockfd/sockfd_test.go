@@ -115,3 +115,58 @@ func TestSendToClosedPeer(t *testing.T) {
 	}
 	t.Fatal("sends to a closed peer kept succeeding")
 }
+
+// Ready reports a socket with data without waiting; Recv reads it, then
+// answers EAGAIN, then (0, nil) once the peer has closed.
+func TestReadyRecv(t *testing.T) {
+	client, server := pair(t)
+	fd, err := Detach(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(epfd)
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: 7}); err != nil {
+		t.Fatal(err)
+	}
+	events := make([]syscall.EpollEvent, 4)
+	if n, err := Ready(epfd, events); n != 0 || err != nil {
+		t.Fatalf("Ready before any data = %d, %v; want 0", n, err)
+	}
+	buf := make([]byte, 16)
+	if _, err := Recv(fd, buf); err != syscall.EAGAIN {
+		t.Fatalf("Recv with nothing to read: %v, want EAGAIN", err)
+	}
+	server.Write([]byte("ping"))
+	deadline := time.Now().Add(10 * time.Second)
+	n := 0
+	for n == 0 && time.Now().Before(deadline) {
+		n, err = Ready(epfd, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n != 1 || events[0].Fd != 7 {
+		t.Fatalf("Ready = %d (%+v), want the socket", n, events[:n])
+	}
+	if k, err := Recv(fd, buf); k != 4 || err != nil || string(buf[:4]) != "ping" {
+		t.Fatalf("Recv = %d %q, %v", k, buf[:max(k, 0)], err)
+	}
+	server.Close()
+	for time.Now().Before(deadline) {
+		k, err := Recv(fd, buf)
+		if k == 0 && err == nil {
+			return
+		}
+		if err != syscall.EAGAIN {
+			t.Fatalf("Recv after the peer closed = %d, %v; want 0, nil", k, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the peer's close never arrived")
+}
