@@ -58,6 +58,7 @@ type Result struct {
 	Deliveries                   int64
 	Lost                         int64
 	CPU                          time.Duration // server user+system time while publishing
+	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
 	P50, P90, P99, Max           time.Duration
 }
@@ -147,7 +148,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	res.RSSAfter = settle(o.PID)
 	fmt.Fprintf(out, "%d screens connected\n", o.Subscribers)
 
-	cpu0 := cpuTime(o.PID)
+	cpu0, tool0 := cpuTime(o.PID), cpuTime(os.Getpid())
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	tick := time.NewTicker(interval)
@@ -177,6 +178,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = cpuTime(o.PID) - cpu0
+	res.ToolCPU = cpuTime(os.Getpid()) - tool0
 	for _, s := range screens {
 		s.closing.Store(true)
 	}
@@ -420,6 +422,7 @@ func report(out io.Writer, o Options, r Result) {
 			float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20), float64(r.RSSPeak)/(1<<20), float64(r.RSSAfter-r.RSSBefore)/1024/float64(max(r.Subscribers, 1)))
 		if r.Deliveries > 0 {
 			fmt.Fprintf(out, "server CPU       %.2f s over the run: %.2f µs per delivery\n", r.CPU.Seconds(), float64(r.CPU.Microseconds())/float64(r.Deliveries))
+			fmt.Fprintf(out, "tool CPU         %.2f s over the run (taken from the server when both share a machine)\n", r.ToolCPU.Seconds())
 		}
 	}
 	fmt.Fprintf(out, "published        %d posts at %.1f/s\n", r.Published, o.Rate)

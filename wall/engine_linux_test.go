@@ -2,6 +2,9 @@ package wall
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -104,5 +107,55 @@ func TestEngineLeavesOutHeartbeatsOfBusyStreams(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "ping,1,ping,2" {
 		t.Errorf("stream = %v, want ping,1,ping,2", got)
+	}
+}
+
+// TestEngineClosesAScreenFallenOffTheRing: a screen whose socket is full
+// while more than a ring of frames goes by is closed once it can take data
+// again (it resumes from its Last-Event-ID), instead of getting a stream
+// with a hole in it.
+func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
+	e := newEngine(time.Hour) // the write-timeout rule must not be what closes it
+	if e == nil {
+		t.Skip("no epoll")
+	}
+	defer e.close()
+	server, client := tcpPair(t)
+	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	var c *econn
+	for _, c = range e.conns {
+	}
+	e.mu.Unlock()
+	big := Frame{Seq: 1, Bytes: Encode(Event{Seq: 1, Type: EventPost, Data: []byte(`"` + strings.Repeat("x", 64<<10) + `"`)})}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.blockedAt.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the socket never filled up")
+		}
+		e.publish("w", []Frame{big})
+		time.Sleep(time.Millisecond)
+	}
+	frames := make([]Frame, ringSize+1)
+	for i := range frames {
+		seq := int64(i + 2)
+		frames[i] = Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+	}
+	e.publish("w", frames)
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatalf("the stream did not end: %v", err)
+	}
+	if bytes.Contains(got, []byte(fmt.Sprintf("id: %d\n", ringSize+2))) {
+		t.Error("the screen got the last frame: it was never behind by more than the ring")
+	}
+	for e.open() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open", e.open())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
