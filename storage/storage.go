@@ -209,26 +209,36 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.exec(`INSERT OR IGNORE INTO posts (id, source, native_id, data, stored_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := a.exec(`INSERT OR IGNORE INTO posts (id, source, native_id, data, stored_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.Source, p.NativeID, string(data), a.now)
 	if err != nil {
 		return fmt.Errorf("insert post %s: %w", p.ID, err)
 	}
-	var deleted bool
-	if err := a.queryRow(`SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {
-		return fmt.Errorf("insert post %s: %w", p.ID, err)
+	// A post new to the store is on no wall yet: the common case takes two
+	// statements per wall. A known one may be a tombstone or on some walls.
+	known := true
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		known = false
 	}
-	if deleted {
-		return nil // a tombstone: the upstream repeat of a deleted post
+	if known {
+		var deleted bool
+		if err := a.queryRow(`SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {
+			return fmt.Errorf("insert post %s: %w", p.ID, err)
+		}
+		if deleted {
+			return nil // a tombstone: the upstream repeat of a deleted post
+		}
 	}
 	for _, t := range targets {
-		res, err := a.exec(`INSERT OR IGNORE INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, 0)`,
-			t.Wall, p.ID, t.Status, t.Reason)
-		if err != nil {
-			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // already on this wall: a duplicate
+		if known {
+			var one int
+			err := a.queryRow(`SELECT 1 FROM wall_posts WHERE wall = ? AND post_id = ?`, t.Wall, p.ID).Scan(&one)
+			if err == nil {
+				continue // already on this wall: a duplicate
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
+			}
 		}
 		typ := map[string]string{wall.StatusVisible: wall.EventPost, wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[t.Status]
 		var payload []byte
@@ -242,8 +252,9 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 		if err != nil {
 			return err
 		}
-		if _, err := a.exec(`UPDATE wall_posts SET seq = ? WHERE wall = ? AND post_id = ?`, seq, t.Wall, p.ID); err != nil {
-			return err
+		if _, err := a.exec(`INSERT INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, ?)`,
+			t.Wall, p.ID, t.Status, t.Reason, seq); err != nil {
+			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
 		}
 	}
 	return nil

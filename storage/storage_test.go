@@ -249,3 +249,22 @@ func TestDeleteIfKnownLeavesNoTombstone(t *testing.T) {
 		t.Fatalf("post after an unknown delete: %+v", ev)
 	}
 }
+
+// A post already stored reaches a wall it was not on (a wall added to the
+// config): that wall gets it, with the event's id as the post's place, and
+// the wall that had it gets nothing.
+func TestKnownPostOnANewWall(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	apply(t, db, write("blog", post("blog", "1", "one"), "a"))
+	ev := apply(t, db, write("blog", post("blog", "1", "one"), "a", "c"))
+	if len(ev) != 1 || ev[0].Wall != "c" || ev[0].Type != wall.EventPost {
+		t.Fatalf("events = %+v, want one post event on c", ev)
+	}
+	var seq int64
+	if err := db.read.QueryRow(`SELECT seq FROM wall_posts WHERE wall = 'c' AND post_id = ?`, wall.PostID("blog", "1")).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if seq != ev[0].Seq {
+		t.Errorf("wall_posts.seq = %d, want the event's id %d", seq, ev[0].Seq)
+	}
+}
