@@ -31,6 +31,27 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// postFrame is the frame of post event seq.
+func postFrame(seq int64) Frame {
+	return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+}
+
+// engineScreen starts an engine with a write timeout and one screen on wall
+// "w", adopted at the ring's head; it returns the screen's end.
+func engineScreen(t *testing.T, timeout time.Duration) (*engine, net.Conn) {
+	t.Helper()
+	e := newEngine(timeout)
+	if e == nil {
+		t.Skip("no epoll")
+	}
+	t.Cleanup(e.close)
+	server, client := tcpPair(t)
+	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+		t.Fatal(err)
+	}
+	return e, client
+}
+
 // TestEngineSkipsWhatTheCatchUpSent: frames published between the ring
 // position a screen starts from and the end of its catch-up are in the
 // ring and in the catch-up; the engine writes only those the catch-up did
@@ -42,9 +63,7 @@ func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
 	}
 	defer e.close()
 	pos := e.head("w")
-	frame := func(seq int64) Frame {
-		return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
-	}
+	frame := postFrame
 	// Committed during the catch-up: 1 and 2 were in it, 3 was not.
 	e.publish("w", []Frame{frame(1), pingFrame, frame(2), frame(3)})
 	server, client := tcpPair(t)
@@ -73,18 +92,8 @@ func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
 // left out (the stream is not idle), the next one goes out, and frames
 // keep their order.
 func TestEngineLeavesOutHeartbeatsOfBusyStreams(t *testing.T) {
-	e := newEngine(time.Second)
-	if e == nil {
-		t.Skip("no epoll")
-	}
-	defer e.close()
-	server, client := tcpPair(t)
-	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
-		t.Fatal(err)
-	}
-	post := func(seq int64) Frame {
-		return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
-	}
+	e, client := engineScreen(t, time.Second)
+	post := postFrame
 	e.publish("w", []Frame{pingFrame}) // idle so far: sent
 	e.publish("w", []Frame{post(1)})
 	e.publish("w", []Frame{pingFrame}) // data since the last one: left out
@@ -115,15 +124,7 @@ func TestEngineLeavesOutHeartbeatsOfBusyStreams(t *testing.T) {
 // again (it resumes from its Last-Event-ID), instead of getting a stream
 // with a hole in it.
 func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
-	e := newEngine(time.Hour) // the write-timeout rule must not be what closes it
-	if e == nil {
-		t.Skip("no epoll")
-	}
-	defer e.close()
-	server, client := tcpPair(t)
-	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
-		t.Fatal(err)
-	}
+	e, client := engineScreen(t, time.Hour) // the write-timeout rule must not be what closes it
 	e.mu.Lock()
 	var c *econn
 	for _, c = range e.conns {
@@ -140,8 +141,7 @@ func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
 	}
 	frames := make([]Frame, ringSize+1)
 	for i := range frames {
-		seq := int64(i + 2)
-		frames[i] = Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+		frames[i] = postFrame(int64(i + 2))
 	}
 	e.publish("w", frames)
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -55,33 +55,24 @@ func Detach(c net.Conn) (int, error) {
 // may block, which this one never does: for writers that make a hundred
 // thousand of them a second.
 func Send(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case syscall.EINTR:
-			continue
-		default:
-			return 0, e
-		}
-	}
+	return transfer(syscall.SYS_SENDTO, fd, b, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL)
 }
 
 // Recv is one non-blocking recv(2) into b, retried only on EINTR: nothing to
 // read gives EAGAIN, an orderly close by the peer (0, nil). Like Send, a raw
 // system call.
 func Recv(fd int, b []byte) (int, error) {
+	return transfer(syscall.SYS_RECVFROM, fd, b, syscall.MSG_DONTWAIT)
+}
+
+// transfer makes the sendto or recvfrom system call trap on b, with no
+// address.
+func transfer(trap uintptr, fd int, b []byte, flags uintptr) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT, 0, 0)
+		n, _, e := syscall.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), flags, 0, 0)
 		switch e {
 		case 0:
 			return int(n), nil
