@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,5 +158,70 @@ func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
 			t.Fatalf("%d connections still open", e.open())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkEngineBroadcast: one 600-byte event published until every screen
+// on loopback TCP has read it, through the engine (the path of HTTP/1.1
+// screens). The screens' reads, on the same cores, are part of the figure.
+func BenchmarkEngineBroadcast(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprint(n, "-screens"), func(b *testing.B) {
+			e := newEngine(10 * time.Second)
+			if e == nil {
+				b.Skip("no epoll")
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			// The server's ends close first, so the closed connections wait
+			// out TIME_WAIT there and not on the clients' ephemeral ports.
+			var clients []net.Conn
+			defer func() {
+				e.close()
+				for _, c := range clients {
+					c.Close()
+				}
+			}()
+			var got sync.WaitGroup
+			for i := 0; i < n; i++ {
+				client, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				clients = append(clients, client)
+				server, err := ln.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					br := bufio.NewReader(client)
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if bytes.HasPrefix(line, []byte("id: ")) {
+							got.Done()
+						}
+					}
+				}()
+			}
+			data := []byte(`"` + strings.Repeat("x", 600) + `"`)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				got.Add(n)
+				seq := int64(i + 1)
+				e.publish("w", []Frame{{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: data})}})
+				got.Wait()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/screen")
+		})
 	}
 }
