@@ -322,7 +322,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := s.Config()
 	cors(w, r, wc.EmbedOrigins)
-	if s.hub.engine() != nil && r.ProtoMajor == 1 {
+	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
+	// (Wallcast does not terminate TLS itself; a proxy in front does).
+	if s.hub.engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
 		if _, ok := w.(http.Hijacker); ok {
 			s.adoptStream(w, r, wc)
 			return
