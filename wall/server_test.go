@@ -566,3 +566,35 @@ func TestEngineJoinLeaveStress(t *testing.T) {
 		t.Errorf("subscribers = %d after the others left, want 1", n)
 	}
 }
+
+// TestEngineLeavesTLSToTheHub: a stream over TLS (HTTP/1.1) is served by
+// the ordinary path even with the engine on: the engine writes plain bytes.
+func TestEngineLeavesTLSToTheHub(t *testing.T) {
+	useEngine = true
+	e := newEnv(t, 0)
+	useEngine = false
+	ts := httptest.NewTLSServer(e.srv.Handler())
+	defer ts.Close()
+	resp, err := ts.Client().Get(ts.URL + "/walls/devconf/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 1 {
+		t.Fatalf("GET over TLS: %s %s", resp.Proto, resp.Status)
+	}
+	s := &stream{Reader: sse.NewReader(resp.Body), resp: resp}
+	e.post("over tls")
+	for {
+		ev := s.next(t)
+		if ev.Type == wall.EventPost {
+			if got := text(t, ev); got != "over tls" {
+				t.Fatalf("post = %q", got)
+			}
+			break
+		}
+	}
+	if resp.Close {
+		t.Error("the TLS stream was taken over by the engine (Connection: close)")
+	}
+}
