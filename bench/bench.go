@@ -84,15 +84,17 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if o.PerSource == 0 {
 		o.PerSource = 20000
 	}
-	if len(o.Sources) == 0 {
-		o.Sources = []string{"127.0.0.1"}
-	}
 	if o.Grace == 0 {
 		o.Grace = 5 * time.Second
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil || u.Host == "" {
 		return Result{}, fmt.Errorf("bench: -url %q is not a URL", o.URL)
+	}
+	if len(o.Sources) == 0 {
+		if o.Sources, err = AutoSources(u.Hostname(), o.Subscribers, o.PerSource); err != nil {
+			return Result{}, err
+		}
 	}
 	res := Result{Subscribers: o.Subscribers}
 	res.RSSBefore = settle(o.PID)
@@ -215,9 +217,38 @@ func complete(screens []*screen, n int) bool {
 	return true
 }
 
+// AutoSources picks the local addresses screens connect from when none are
+// given: enough loopback addresses (127.0.0.1, 127.0.0.2, …) for n screens
+// at per screens each when the server is on IPv4 loopback, otherwise the
+// system's choice, which holds one address's ephemeral ports.
+func AutoSources(host string, n, per int) ([]string, error) {
+	k := max((n+per-1)/per, 1)
+	ip := net.ParseIP(host)
+	if host == "localhost" {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		if k > 1 {
+			return nil, fmt.Errorf("bench: %d screens need %d source addresses of this machine at %d each: give them with -sources", n, k, per)
+		}
+		return []string{""}, nil
+	}
+	if k > 254*254 {
+		return nil, fmt.Errorf("bench: %d screens at %d per address need more loopback addresses than 127.0.0.0/8 has", n, per)
+	}
+	addrs := make([]string, k)
+	for i := range addrs {
+		addrs[i] = net.IPv4(127, 0, byte(i/254), byte(i%254+1)).String()
+	}
+	return addrs, nil
+}
+
 // dial opens one screen from a source address and sends the request.
 func dial(ctx context.Context, host, src, wall string, posts int) (*screen, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
 	c, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err

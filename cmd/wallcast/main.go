@@ -151,7 +151,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.Rate, "rate", 10, "posts per second")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to publish")
 	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to measure its memory and CPU (from /proc)")
-	sources := fs.String("sources", "127.0.0.1", "comma-separated local addresses to connect from (127.0.0.1,127.0.0.2,… past ~28,000 screens)")
+	sources := fs.String("sources", "", "comma-separated local addresses to connect from, -per-source screens each (default: as many of 127.0.0.1, 127.0.0.2, … as the screens need, for a server on loopback)")
 	fs.IntVar(&o.PerSource, "per-source", 20000, "screens per source address")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -161,7 +161,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wallcast bench: set WALLCAST_BENCH_SECRET to the secret of the bench webhook source")
 		return 2
 	}
-	o.Sources = strings.Split(*sources, ",")
+	if *sources != "" {
+		o.Sources = strings.Split(*sources, ",")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if _, err := bench.Run(ctx, o, stdout); err != nil {

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAutoSources(t *testing.T) {
+	tests := []struct {
+		host    string
+		n, per  int
+		want    string // addresses joined by ","; "" + err for an error
+		wantErr bool
+	}{
+		{host: "127.0.0.1", n: 1000, per: 20000, want: "127.0.0.1"},
+		{host: "localhost", n: 20000, per: 20000, want: "127.0.0.1"},
+		{host: "127.0.0.1", n: 20001, per: 20000, want: "127.0.0.1,127.0.0.2"},
+		{host: "127.0.0.5", n: 45000, per: 20000, want: "127.0.0.1,127.0.0.2,127.0.0.3"},
+		{host: "127.0.0.1", n: 600, per: 1},
+		{host: "10.0.0.7", n: 5000, per: 20000, want: ""},
+		{host: "wall.example.org", n: 5000, per: 20000, want: ""},
+		{host: "10.0.0.7", n: 50000, per: 20000, wantErr: true},
+		{host: "::1", n: 50000, per: 20000, wantErr: true},
+		{host: "127.0.0.1", n: 1 << 20, per: 1, wantErr: true},
+	}
+	for _, tc := range tests {
+		got, err := AutoSources(tc.host, tc.n, tc.per)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("AutoSources(%s, %d, %d) = %v, want an error", tc.host, tc.n, tc.per, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("AutoSources(%s, %d, %d): %v", tc.host, tc.n, tc.per, err)
+			continue
+		}
+		if tc.n == 600 {
+			// 600 addresses: the 255th is the first of 127.0.1.x, never a .0 or .255.
+			if len(got) != 600 || got[253] != "127.0.0.254" || got[254] != "127.0.1.1" {
+				t.Errorf("600 addresses: len %d, [253] %s, [254] %s", len(got), got[253], got[254])
+			}
+			continue
+		}
+		if s := strings.Join(got, ","); s != tc.want {
+			t.Errorf("AutoSources(%s, %d, %d) = %q, want %q", tc.host, tc.n, tc.per, s, tc.want)
+		}
+	}
+}
