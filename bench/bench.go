@@ -103,7 +103,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	sent := newSendTimes(int(o.Rate*o.Duration.Seconds()) + 16)
 
-	fmt.Fprintf(out, "opening %d screens on %s/walls/%s/events …\n", o.Subscribers, o.URL, o.Wall)
+	from := strings.Join(o.Sources, ", ")
+	if from == "" {
+		from = "the system's choice of address"
+	}
+	fmt.Fprintf(out, "opening %d screens on %s/walls/%s/events from %s (%d each at most) …\n", o.Subscribers, o.URL, o.Wall, from, o.PerSource)
 	screens := make([]*screen, o.Subscribers)
 	var wg sync.WaitGroup
 	ready := make(chan error, o.Subscribers)
