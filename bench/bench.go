@@ -332,9 +332,6 @@ func (r *reader) loop(done <-chan struct{}) {
 func (r *reader) read(s *screen, buf []byte) {
 	for {
 		n, err := sockfd.Recv(s.fd, buf)
-		if err == syscall.EINTR {
-			continue
-		}
 		if err == syscall.EAGAIN {
 			return
 		}

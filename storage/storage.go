@@ -216,10 +216,8 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 	}
 	// A post new to the store is on no wall yet: the common case takes two
 	// statements per wall. A known one may be a tombstone or on some walls.
-	known := true
-	if n, err := res.RowsAffected(); err == nil && n == 1 {
-		known = false
-	}
+	n, err := res.RowsAffected()
+	known := err != nil || n == 0
 	if known {
 		var deleted bool
 		if err := a.queryRow(`SELECT deleted FROM posts WHERE id = ?`, p.ID).Scan(&deleted); err != nil {

@@ -125,11 +125,17 @@ func (e *engine) publish(wall string, frames []Frame) {
 }
 
 func (e *engine) wakeAll() {
-	for _, w := range e.wake {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
+	for k := range e.wake {
+		e.wakeWriter(k)
+	}
+}
+
+// wakeWriter makes writer k sweep its connections soon (once, however many
+// ask before it does).
+func (e *engine) wakeWriter(k int) {
+	select {
+	case e.wake[k] <- struct{}{}:
+	default:
 	}
 }
 
@@ -167,10 +173,7 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	}
 	e.adopted.Add(1)
 	e.lastAdopt.Store(time.Now().UnixNano())
-	select {
-	case e.wake[c.writer] <- struct{}{}:
-	default:
-	}
+	e.wakeWriter(c.writer)
 	return nil
 }
 
@@ -192,10 +195,7 @@ func (e *engine) drop(c *econn) {
 		return
 	}
 	e.count.Add(-1)
-	select {
-	case e.wake[c.writer] <- struct{}{}:
-	default:
-	}
+	e.wakeWriter(c.writer)
 }
 
 // release closes a dropped connection and forgets it: only from its
@@ -248,10 +248,7 @@ func (e *engine) poll() {
 				continue
 			}
 			if ev.Events&syscall.EPOLLOUT != 0 && c.blockedAt.Swap(0) != 0 {
-				select {
-				case e.wake[c.writer] <- struct{}{}:
-				default:
-				}
+				e.wakeWriter(c.writer)
 			}
 		}
 	}

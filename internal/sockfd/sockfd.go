@@ -19,34 +19,26 @@ import (
 // socket out of the runtime's poller without shutting it down. The caller
 // owns the descriptor and must close it. On error c is closed too.
 func Detach(c net.Conn) (int, error) {
+	defer c.Close()
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		c.Close()
 		return -1, errors.New("sockfd: the connection has no file descriptor")
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		c.Close()
 		return -1, err
 	}
-	fd := -1
-	var derr error
-	err = raw.Control(func(s uintptr) {
-		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			derr = e
-			return
-		}
-		fd = int(r)
-	})
-	c.Close()
-	if err == nil {
-		err = derr
-	}
-	if err != nil {
+	var fd uintptr
+	var errno syscall.Errno
+	if err := raw.Control(func(s uintptr) {
+		fd, _, errno = syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
 		return -1, err
 	}
-	return fd, nil
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }
 
 // Send is one non-blocking send(2) of b to the socket fd, retried only on

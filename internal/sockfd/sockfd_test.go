@@ -39,6 +39,17 @@ func pair(t *testing.T) (client net.Conn, server net.Conn) {
 	return client, server
 }
 
+// detach detaches c and closes its descriptor when the test ends.
+func detach(t *testing.T, c net.Conn) int {
+	t.Helper()
+	fd, err := Detach(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	return fd
+}
+
 // A detached socket stays open, is non-blocking, and writes reach the peer;
 // closing the descriptor ends the stream.
 func TestDetach(t *testing.T) {
@@ -97,11 +108,7 @@ func TestDetachWithoutDescriptor(t *testing.T) {
 // process.
 func TestSendToClosedPeer(t *testing.T) {
 	client, server := pair(t)
-	fd, err := Detach(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
+	fd := detach(t, server)
 	client.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -120,11 +127,7 @@ func TestSendToClosedPeer(t *testing.T) {
 // answers EAGAIN, then (0, nil) once the peer has closed.
 func TestReadyRecv(t *testing.T) {
 	client, server := pair(t)
-	fd, err := Detach(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
+	fd := detach(t, client)
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
