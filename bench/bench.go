@@ -432,8 +432,9 @@ func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) erro
 	body := fmt.Sprintf(`{"id":"bench-%s-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, n)
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.URL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, []byte(body)))
-	req.Header.Set("X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, ts, []byte(body)))
+	req.Header.Set("X-Wallcast-Timestamp", ts)
 	sent.set(n, time.Now())
 	resp, err := c.Do(req)
 	if err != nil {

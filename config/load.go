@@ -140,6 +140,9 @@ func (p *parser) line(path string) int {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
+// secretRef is the only form a secret's value may take.
+var secretRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+
 var durationType = reflect.TypeOf(Duration(0))
 
 // walk checks a node against the Go type it will decode into: it refuses
@@ -179,9 +182,11 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 				p.add(k.Line, fmt.Sprintf("%s: unknown key", sub), suggest(k.Value, keysOf(fields)))
 				continue
 			}
-			if secretKeys[k.Value] && v.Kind == yaml.ScalarNode && v.Value != "" && !envRef.MatchString(v.Value) {
+			// A secret is exactly one ${VAR}: a default (${VAR:-literal})
+			// or text around the reference would put it in the file.
+			if secretKeys[k.Value] && v.Kind == yaml.ScalarNode && v.Value != "" && !secretRef.MatchString(v.Value) {
 				p.add(v.Line, fmt.Sprintf("%s: a secret is written in the file", sub),
-					fmt.Sprintf("put it in an environment variable and write %s: \"${WALLCAST_%s}\"", k.Value, strings.ToUpper(k.Value)))
+					fmt.Sprintf("put it in an environment variable and write %s: \"${WALLCAST_%s}\" (no default, nothing around it)", k.Value, strings.ToUpper(k.Value)))
 				continue
 			}
 			p.lines[sub] = k.Line
@@ -219,6 +224,12 @@ func (p *parser) expand(n *yaml.Node, path string) {
 		}
 		if m[2] != "" {
 			return m[3]
+		}
+		// An unset secret is an empty one: the feature it unlocks stays
+		// off (nobody logs in without a password hash), and each type's
+		// check says when a secret is required.
+		if secretKeys[path[strings.LastIndex(path, ".")+1:]] {
+			return ""
 		}
 		p.add(n.Line, fmt.Sprintf("%s: environment variable %s is not set", path, m[1]),
 			fmt.Sprintf("export %s before starting, or write ${%s:-default}", m[1], m[1]))
@@ -376,11 +387,13 @@ func (p *parser) validate(c *Config) {
 			}
 		}
 		if s.Type == "webhook" {
+			// Every flavour signs its pushes; without a secret anyone
+			// could compute the signature.
+			if s.Secret == "" {
+				p.add(p.line(at), at+": a webhook needs a secret to check signatures", `add secret: "${WALLCAST_HOOK_SECRET}" and set the variable`)
+			}
 			switch s.Flavor {
 			case "wallcast", "meta":
-				if s.Secret == "" {
-					p.add(p.line(at), at+": a webhook needs a secret to check signatures", `add secret: "${WALLCAST_HOOK_SECRET}" and set the variable`)
-				}
 				if s.Flavor == "meta" && s.VerifyToken == "" {
 					p.add(p.line(at), at+": a meta webhook needs verify_token for Meta's verification request", `add verify_token: "${META_VERIFY_TOKEN}"`)
 				}

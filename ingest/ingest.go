@@ -307,9 +307,12 @@ func (p *Pipeline) sequence() {
 		if !pd.keep {
 			p.Stats.Dropped.Add(1)
 			if pd.item.Cursor == "" {
+				if pd.item.Ack != nil {
+					pd.item.Ack(nil) // nothing to store
+				}
 				continue
 			}
-			w = wall.Write{Source: pd.source, Item: wall.Item{Kind: wall.ItemCursor, Cursor: pd.item.Cursor}}
+			w = wall.Write{Source: pd.source, Item: wall.Item{Kind: wall.ItemCursor, Cursor: pd.item.Cursor, Ack: pd.item.Ack}}
 		}
 		p.in <- w
 	}
@@ -337,10 +340,20 @@ func (p *Pipeline) Emit(ctx context.Context, source string, it wall.Item) error 
 	}
 	p.Stats.Received.Add(1)
 	pd := &pending{source: source, item: it, done: make(chan struct{})}
-	select {
-	case p.order <- pd:
-	case <-ctx.Done():
-		return ctx.Err()
+	if it.Ack != nil {
+		// A pushed item is not queued behind a full writer: its sender
+		// is told to come back, rather than kept waiting.
+		select {
+		case p.order <- pd:
+		default:
+			return wall.ErrBusy
+		}
+	} else {
+		select {
+		case p.order <- pd:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	p.work <- pd // never blocks long: the workers take as fast as order fills
 	return nil
@@ -433,33 +446,35 @@ func (p *Pipeline) writer() {
 		case <-p.stopping:
 			// Sources have stopped: commit what is left, then end.
 			for {
-				batch = batch[:0]
-			drain:
-				for len(batch) < p.BatchSize {
-					select {
-					case w := <-p.in:
-						batch = append(batch, w)
-					default:
-						break drain
-					}
-				}
+				batch = p.fill(batch[:0])
 				if len(batch) == 0 {
 					return
 				}
-				p.commit(batch)
+				if err := p.commit(batch); err != nil {
+					// Nothing after a lost batch may commit: a later
+					// cursor would run ahead of the posts it covers.
+					for batch = p.fill(batch[:0]); len(batch) > 0; batch = p.fill(batch[:0]) {
+						ack(batch, err)
+					}
+					return
+				}
 			}
 		}
-	fill:
-		for len(batch) < p.BatchSize {
-			select {
-			case w := <-p.in:
-				batch = append(batch, w)
-			default:
-				break fill
-			}
-		}
-		p.commit(batch)
+		p.commit(p.fill(batch))
 	}
+}
+
+// fill adds to batch what is queued now, up to BatchSize.
+func (p *Pipeline) fill(batch []wall.Write) []wall.Write {
+	for len(batch) < p.BatchSize {
+		select {
+		case w := <-p.in:
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // Do runs a write of its own (a moderator's action) in turn with ingest's
@@ -477,24 +492,47 @@ func (p *Pipeline) Do(fn func() ([]wall.Event, error)) error {
 	return nil
 }
 
-func (p *Pipeline) commit(batch []wall.Write) {
+// commit writes a batch, retrying for as long as the disk refuses: a batch
+// is never skipped, since the cursors of the batches behind it would then
+// run ahead of posts that were never stored (backpressure reaches the
+// sources meanwhile, and push sources answer 503). Once the pipeline is
+// stopping it gives up after a few attempts and returns the error.
+func (p *Pipeline) commit(batch []wall.Write) error {
 	p.commitMu.Lock()
 	defer p.commitMu.Unlock()
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var events []wall.Event
-		events, err = p.store.Apply(context.Background(), batch)
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		events, err := p.store.Apply(context.Background(), batch)
 		if err == nil {
 			p.Stats.Stored.Add(int64(len(batch)))
 			if len(events) > 0 {
 				p.pub.Publish(events)
 			}
-			return
+			ack(batch, nil)
+			return nil
 		}
-		p.log.Error("ingest: commit failed, retrying", "items", len(batch), "attempt", attempt+1, "err", err)
-		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+		select {
+		case <-p.stopping:
+			if attempt >= 5 {
+				p.log.Error("ingest: batch lost at shutdown after retries", "items", len(batch), "err", err)
+				ack(batch, err)
+				return err
+			}
+		default:
+		}
+		p.log.Error("ingest: commit failed, retrying", "items", len(batch), "attempt", attempt, "err", err)
+		time.Sleep(delay)
+		delay = min(2*delay, 5*time.Second)
 	}
-	p.log.Error("ingest: batch lost after retries", "items", len(batch), "err", err)
+}
+
+// ack tells the items of a batch that wait for it how their commit went.
+func ack(batch []wall.Write, err error) {
+	for _, w := range batch {
+		if w.Item.Ack != nil {
+			w.Item.Ack(err)
+		}
+	}
 }
 
 // Close commits what is queued and stops the writer. Call it after the

@@ -280,3 +280,104 @@ func TestOrderKeptAcrossWorkers(t *testing.T) {
 		t.Errorf("cursor = %s", c)
 	}
 }
+
+// flakyStore refuses commits while failing is set, then passes them on.
+type flakyStore struct {
+	wall.Store
+	mu      sync.Mutex
+	failing bool
+	tried   chan struct{}
+}
+
+func (f *flakyStore) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, error) {
+	f.mu.Lock()
+	failing := f.failing
+	f.mu.Unlock()
+	if failing {
+		select {
+		case f.tried <- struct{}{}:
+		default:
+		}
+		return nil, fmt.Errorf("disk I/O error")
+	}
+	return f.Store.Apply(ctx, batch)
+}
+
+// TestAckAfterCommitAndNothingSkipped: a pushed item is acknowledged only
+// once it is committed; while the disk refuses, the batch is retried, not
+// dropped, so no later cursor is stored ahead of it.
+func TestAckAfterCommitAndNothingSkipped(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := &flakyStore{Store: db, failing: true, tried: make(chan struct{}, 1)}
+	p := New(store, publishFunc(func([]wall.Event) {}), NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	acked := make(chan error, 1)
+	post := wall.Post{NativeID: "pushed", Text: "hi #devconf", Lang: "en", Author: wall.Author{Name: "A"}}
+	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: post, Cursor: "c-1", Ack: func(err error) { acked <- err }}); err != nil {
+		t.Fatal(err)
+	}
+	<-store.tried // the first commit failed
+	select {
+	case err := <-acked:
+		t.Fatalf("acknowledged (%v) while the disk refuses", err)
+	default:
+	}
+	later := wall.Post{NativeID: "later", Text: "more #devconf", Lang: "en", Author: wall.Author{Name: "A"}}
+	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: later, Cursor: "c-2"}); err != nil {
+		t.Fatal(err)
+	}
+	<-store.tried // still failing: and nothing behind it was committed
+	if c, _ := db.Cursor(ctx, "masto"); c != "" {
+		t.Fatalf("cursor %q stored while the batch before it is not", c)
+	}
+	store.mu.Lock()
+	store.failing = false
+	store.mu.Unlock()
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatalf("ack: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("never acknowledged after the disk recovered")
+	}
+	p.Close()
+	posts, _, _ := db.Posts(ctx, "conf", 0, 10)
+	if len(posts) != 2 {
+		t.Errorf("stored %d posts, want 2", len(posts))
+	}
+	if c, _ := db.Cursor(ctx, "masto"); c != "c-2" {
+		t.Errorf("cursor = %q, want c-2", c)
+	}
+}
+
+// TestPushRefusedWhenFull: a pushed item meets a full queue with ErrBusy
+// at once instead of waiting behind it.
+func TestPushRefusedWhenFull(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := &flakyStore{Store: db, failing: true, tried: make(chan struct{}, 1)}
+	p := New(store, publishFunc(func([]wall.Event) {}), NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer func() {
+		store.mu.Lock()
+		store.failing = false
+		store.mu.Unlock()
+		p.Close()
+	}()
+	ctx := context.Background()
+	var busy error
+	for i := 0; i < 20000 && busy == nil; i++ {
+		post := wall.Post{NativeID: fmt.Sprint(i), Text: "hi #devconf", Lang: "en", Author: wall.Author{Name: "A"}}
+		busy = p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: post, Ack: func(error) {}})
+	}
+	if busy != wall.ErrBusy {
+		t.Errorf("emit into a full pipeline: %v, want ErrBusy", busy)
+	}
+}

@@ -5,6 +5,7 @@ package wall
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 )
@@ -89,6 +90,11 @@ type Item struct {
 	// Walls, when set, limits the item to these walls (a network that
 	// matched it against per-wall rules, like X's filtered stream).
 	Walls []string
+	// Ack, when set, is called once with nil when the item is committed
+	// (or needed no storing: no wall wants it), or with the error that
+	// kept it off the disk. Push sources wait for it before they tell
+	// their sender "accepted". It must not block.
+	Ack func(error)
 }
 
 // Subscription is what the walls using a source want from it, and where the
@@ -113,8 +119,14 @@ type WallWants struct {
 }
 
 // Emit hands an item to ingest. It returns an error only when ingest is
-// shutting down; a source should then return.
+// shutting down (a source should then return), when ctx ends first, or,
+// for an item with an Ack, with ErrBusy when ingest is too far behind to
+// take it now.
 type Emit func(context.Context, Item) error
+
+// ErrBusy says ingest cannot take an item now; the sender should retry
+// later (a push source answers 503 with Retry-After).
+var ErrBusy = errors.New("ingest is busy")
 
 // Source is an upstream adapter. Run streams or polls until ctx ends. It calls
 // emit for every post, edit and delete it sees, and returns an error when the

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wallcast/wallcast/wall"
@@ -74,10 +75,16 @@ type Source struct {
 
 	mu     sync.Mutex
 	emit   wall.Emit
-	ctx    context.Context
-	seen   map[string]time.Time // signatures seen in the replay window
+	seen   map[string]time.Time // MACs of the requests taken in the replay window
 	window []time.Time          // times of the posts accepted in the last minute
 	lease  chan time.Duration   // websub: a verified subscription's lease
+	// pending is a websub subscription Wallcast asked for and the hub has
+	// not verified yet; until is when the verified one ends.
+	pending bool
+	until   time.Time
+
+	oldScheme  atomic.Bool // the old-signature warning was logged
+	commitWait time.Duration
 }
 
 // New returns a webhook source that registers itself with hooks while it runs.
@@ -86,14 +93,14 @@ func New(cfg Config, hooks *Hooks, log *slog.Logger) *Source {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &Source{cfg: cfg, hooks: hooks, log: log.With("source", cfg.Name), now: time.Now, public: public,
-		seen: map[string]time.Time{}, lease: make(chan time.Duration, 1)}
+		seen: map[string]time.Time{}, lease: make(chan time.Duration, 1), commitWait: CommitWait}
 }
 
 // Run accepts pushes until ctx ends. For websub it also keeps the
 // subscription alive, or polls the topic when no public callback exists.
 func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit) error {
 	s.mu.Lock()
-	s.emit, s.ctx = emit, ctx
+	s.emit = emit
 	s.mu.Unlock()
 	s.hooks.mu.Lock()
 	s.hooks.m[s.cfg.Name] = s
@@ -118,11 +125,27 @@ func (s *Source) refuse(w http.ResponseWriter, r *http.Request, code int, reason
 	http.Error(w, reason, code)
 }
 
+// Limits of a push request.
+const (
+	// ReadTimeout bounds reading a request's body: a sender trickling a
+	// byte every few seconds does not hold a connection for ever.
+	ReadTimeout = 15 * time.Second
+	// CommitWait is how long a push waits for its posts to reach the
+	// disk before it is answered 503 (the sender retries; dedup absorbs
+	// a post that made it after all).
+	CommitWait = 10 * time.Second
+	// retryAfter is what a 503 asks the sender to wait, in seconds.
+	retryAfter = "5"
+)
+
 // ServeHTTP handles one push (and, for meta and websub, the GET handshakes).
+// A push is answered 2xx only once its posts are committed.
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	emit, ctx := s.emit, s.ctx
+	emit := s.emit
 	s.mu.Unlock()
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(ReadTimeout))
 	if r.Method == http.MethodGet {
 		s.verify(w, r)
 		return
@@ -142,10 +165,20 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusBadRequest, "cannot read the body")
 		return
 	}
-	if reason := s.authentic(r, body); reason != "" {
+	rc.SetReadDeadline(time.Time{})
+	mac, reason := s.authentic(r, body)
+	if reason != "" {
 		s.refuse(w, r, http.StatusUnauthorized, reason)
 		return
 	}
+	// From here on a refusal gives the request back: the sender's honest
+	// retry must not be taken for a replay.
+	accepted := false
+	defer func() {
+		if !accepted {
+			s.forget(mac)
+		}
+	}()
 	var items []wall.Item
 	switch s.cfg.Flavor {
 	case "meta":
@@ -166,48 +199,106 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every item was checked before the first is handed over: a bad batch
 	// writes nothing.
-	for _, it := range items {
-		if err := emit(ctx, it); err != nil {
-			s.refuse(w, r, http.StatusServiceUnavailable, "shutting down")
-			return
-		}
+	if err := deliver(r.Context(), emit, items, s.commitWait); err != nil {
+		s.log.Warn("webhook: not committed", "items", len(items), "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		http.Error(w, "not stored: try again later", http.StatusServiceUnavailable)
+		return
 	}
+	accepted = true
 	s.log.Info("webhook: accepted", "items", len(items))
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"accepted":%d}`+"\n", len(items))
 }
 
+// errNotCommitted is a push whose posts were not on disk within CommitWait.
+var errNotCommitted = errors.New("not committed in time")
+
+// deliver hands items to ingest and returns once every one is committed.
+func deliver(ctx context.Context, emit wall.Emit, items []wall.Item, wait time.Duration) error {
+	if emit == nil {
+		return errors.New("the source is not running")
+	}
+	acks := make(chan error, len(items))
+	for i := range items {
+		it := items[i]
+		it.Ack = func(err error) { acks <- err }
+		if err := emit(ctx, it); err != nil {
+			return err
+		}
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for range items {
+		select {
+		case err := <-acks:
+			if err != nil {
+				return err
+			}
+		case <-timer.C:
+			return errNotCommitted
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // ReplayWindow is how old a signed request may be.
 const ReplayWindow = 5 * time.Minute
 
-// authentic checks the signature of a push; it returns why it is refused.
-func (s *Source) authentic(r *http.Request, body []byte) string {
+// authentic checks the signature of a push; it returns the request's MAC
+// (the key of the replay memory) or why it is refused.
+func (s *Source) authentic(r *http.Request, body []byte) (mac []byte, reason string) {
 	switch s.cfg.Flavor {
 	case "meta":
-		if !validMAC(sha256.New, s.cfg.Secret, body, strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256=")) {
-			return "missing or wrong X-Hub-Signature-256"
+		mac = validMAC(sha256.New, s.cfg.Secret, body, strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256="))
+		if mac == nil {
+			return nil, "missing or wrong X-Hub-Signature-256"
 		}
-		return ""
+		return mac, ""
 	case "websub":
+		if !s.subscribed() {
+			return nil, "no verified subscription: not taking deliveries"
+		}
 		algo, sig, _ := strings.Cut(r.Header.Get("X-Hub-Signature"), "=")
 		h := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New}[algo]
-		if h == nil || !validMAC(h, s.cfg.Secret, body, sig) {
-			return "missing or wrong X-Hub-Signature"
+		if h == nil {
+			return nil, "missing or wrong X-Hub-Signature"
 		}
-		return ""
+		if mac = validMAC(h, s.cfg.Secret, body, sig); mac == nil {
+			return nil, "missing or wrong X-Hub-Signature"
+		}
+		return mac, ""
 	}
-	sig := strings.TrimPrefix(r.Header.Get("X-Wallcast-Signature"), "sha256=")
-	if !validMAC(sha256.New, s.cfg.Secret, body, sig) {
-		return "missing or wrong X-Wallcast-Signature (sha256=HMAC-SHA256 of the body, hex)"
-	}
-	ts, err := strconv.ParseInt(r.Header.Get("X-Wallcast-Timestamp"), 10, 64)
+	tsText := r.Header.Get("X-Wallcast-Timestamp")
+	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return "missing X-Wallcast-Timestamp (unix seconds)"
+		return nil, "missing X-Wallcast-Timestamp (unix seconds)"
+	}
+	header := r.Header.Get("X-Wallcast-Signature")
+	if v1, ok := strings.CutPrefix(header, "v1="); ok {
+		mac = validMAC(sha256.New, s.cfg.Secret, signed(tsText, body), v1)
+	} else if old, ok := strings.CutPrefix(header, "sha256="); ok {
+		// The scheme before v1 signs the body only, so its timestamp can
+		// be changed by anyone: read for one release, with a warning.
+		if mac = validMAC(sha256.New, s.cfg.Secret, body, old); mac != nil && s.oldScheme.CompareAndSwap(false, true) {
+			s.log.Warn("webhook: sender uses the old body-only signature (sha256=); switch to v1=HMAC(timestamp.body), the old scheme goes in the next release")
+		}
+	}
+	if mac == nil {
+		return nil, "missing or wrong X-Wallcast-Signature (v1=hex HMAC-SHA256 of timestamp.body)"
 	}
 	now := s.now()
 	if d := now.Sub(time.Unix(ts, 0)); d > ReplayWindow || d < -ReplayWindow {
-		return "X-Wallcast-Timestamp is outside the 5-minute window"
+		return nil, "X-Wallcast-Timestamp is outside the 5-minute window"
 	}
+	return mac, s.remember(mac, now)
+}
+
+// remember notes a request's MAC in the replay memory; it returns why the
+// request is refused when the MAC is already there.
+func (s *Source) remember(mac []byte, now time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, t := range s.seen {
@@ -215,28 +306,47 @@ func (s *Source) authentic(r *http.Request, body []byte) string {
 			delete(s.seen, k)
 		}
 	}
-	if _, dup := s.seen[sig]; dup {
+	if _, dup := s.seen[string(mac)]; dup {
 		return "replayed request (this signature was already used)"
 	}
-	s.seen[sig] = now
+	s.seen[string(mac)] = now
 	return ""
 }
 
-func validMAC(h func() hash.Hash, secret string, body []byte, sigHex string) bool {
-	got, err := hex.DecodeString(sigHex)
-	if err != nil || len(got) == 0 {
-		return false
-	}
-	m := hmac.New(h, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
+// forget takes a refused request out of the replay memory.
+func (s *Source) forget(mac []byte) {
+	s.mu.Lock()
+	delete(s.seen, string(mac))
+	s.mu.Unlock()
 }
 
-// Sign returns the X-Wallcast-Signature value for a body.
-func Sign(secret string, body []byte) string {
+// validMAC returns the decoded MAC when sigHex is the HMAC of msg under
+// secret, nil otherwise. An empty secret never verifies: anyone could
+// compute its MAC.
+func validMAC(h func() hash.Hash, secret string, msg []byte, sigHex string) []byte {
+	got, err := hex.DecodeString(sigHex)
+	if err != nil || len(got) == 0 || secret == "" {
+		return nil
+	}
+	m := hmac.New(h, []byte(secret))
+	m.Write(msg)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return nil
+	}
+	return got
+}
+
+// signed is what the v1 signature covers: the timestamp, a dot, the body.
+func signed(ts string, body []byte) []byte {
+	return append([]byte(ts+"."), body...)
+}
+
+// Sign returns the X-Wallcast-Signature value for a body sent with the
+// X-Wallcast-Timestamp ts (unix seconds).
+func Sign(secret, ts string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	m.Write(signed(ts, body))
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // allow counts n posts against the per-minute limit.
@@ -276,17 +386,29 @@ func (s *Source) verify(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, q.Get("hub.challenge"))
 	case "websub":
-		mode := q.Get("hub.mode")
-		if q.Get("hub.topic") != s.cfg.Topic || (mode != "subscribe" && mode != "unsubscribe") {
-			s.refuse(w, r, http.StatusNotFound, "no subscription to this topic")
+		// Only the verification of a subscription Wallcast itself asked
+		// for is echoed: anyone else's (an unsubscribe, a renewal with a
+		// tiny lease) would let a stranger steer the subscription.
+		if q.Get("hub.mode") != "subscribe" || q.Get("hub.topic") != s.cfg.Topic {
+			s.refuse(w, r, http.StatusNotFound, "no pending subscription for this mode and topic")
 			return
 		}
-		if mode == "subscribe" {
-			lease, _ := strconv.Atoi(q.Get("hub.lease_seconds"))
-			select {
-			case s.lease <- time.Duration(lease) * time.Second:
-			default:
-			}
+		secs, _ := strconv.ParseInt(q.Get("hub.lease_seconds"), 10, 64)
+		lease := clampLease(time.Duration(secs) * time.Second)
+		s.mu.Lock()
+		ok := s.pending
+		if ok {
+			s.pending = false
+			s.until = s.now().Add(lease)
+		}
+		s.mu.Unlock()
+		if !ok {
+			s.refuse(w, r, http.StatusNotFound, "no pending subscription for this mode and topic")
+			return
+		}
+		select {
+		case s.lease <- lease:
+		default:
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, q.Get("hub.challenge"))
@@ -314,9 +436,6 @@ func (s *Source) websub(ctx context.Context, sub wall.Subscription, emit wall.Em
 		case <-time.After(time.Minute):
 			return fmt.Errorf("websub %s: the hub did not verify the subscription within a minute", s.cfg.Name)
 		}
-		if lease <= 0 {
-			lease = 24 * time.Hour
-		}
 		s.log.Info("websub: subscribed", "topic", s.cfg.Topic, "lease", lease)
 		select {
 		case <-ctx.Done():
@@ -326,7 +445,41 @@ func (s *Source) websub(ctx context.Context, sub wall.Subscription, emit wall.Em
 	}
 }
 
-func (s *Source) subscribe(ctx context.Context) error {
+// Bounds of a WebSub lease: a hub's tiny lease must not make Wallcast
+// renew every second, nor a huge one keep a dead subscription believed.
+const (
+	minLease = 10 * time.Minute
+	maxLease = 10 * 24 * time.Hour
+)
+
+// clampLease bounds the lease a hub grants; none given means a day.
+func clampLease(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 24 * time.Hour
+	}
+	return min(max(d, minLease), maxLease)
+}
+
+// subscribed tells whether a verified subscription is running, so that
+// deliveries are taken.
+func (s *Source) subscribed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now().Before(s.until)
+}
+
+// subscribe asks the hub for a subscription, which the hub then verifies.
+func (s *Source) subscribe(ctx context.Context) (err error) {
+	s.mu.Lock()
+	s.pending = true
+	s.mu.Unlock()
+	defer func() {
+		if err != nil {
+			s.mu.Lock()
+			s.pending = false
+			s.mu.Unlock()
+		}
+	}()
 	form := strings.NewReader(urlValues(map[string]string{
 		"hub.callback": s.cfg.Callback, "hub.mode": "subscribe", "hub.topic": s.cfg.Topic,
 		"hub.secret": s.cfg.Secret, "hub.lease_seconds": "864000",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -25,10 +26,14 @@ type sink struct {
 	items []wall.Item
 }
 
+// emit takes an item and acknowledges it as committed, as ingest does.
 func (s *sink) emit(_ context.Context, it wall.Item) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.items = append(s.items, it)
+	s.mu.Unlock()
+	if it.Ack != nil {
+		it.Ack(nil)
+	}
 	return nil
 }
 
@@ -92,6 +97,22 @@ func post(t *testing.T, u string, body []byte, header ...string) (int, string) {
 
 func now() string { return strconv.FormatInt(time.Now().Unix(), 10) }
 
+// signedAt is the headers of a push signed (v1) with a timestamp of at.
+func signedAt(secret string, body []byte, at time.Time) []string {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	return []string{"X-Wallcast-Signature", Sign(secret, ts, body), "X-Wallcast-Timestamp", ts}
+}
+
+// signedNow is the headers of a push signed (v1) now.
+func signedNow(secret string, body []byte) []string { return signedAt(secret, body, time.Now()) }
+
+// hubSig is the sha256= signature of a body, as Meta and WebSub hubs send it.
+func hubSig(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
 func TestWallcastFlavor(t *testing.T) {
 	_, out, u := running(t, Config{Flavor: "wallcast", Secret: "s3cret", MaxBody: 4096, MaxPostsPerMinute: 4})
 	one := sourcetest.Fixture(t, "post.json")
@@ -103,14 +124,14 @@ func TestWallcastFlavor(t *testing.T) {
 		reason string
 		items  int // total accepted so far
 	}{
-		{"good signature", one, []string{"X-Wallcast-Signature", Sign("s3cret", one), "X-Wallcast-Timestamp", now()}, 200, `{"accepted":1}`, 1},
-		{"replay of the same request", one, []string{"X-Wallcast-Signature", Sign("s3cret", one), "X-Wallcast-Timestamp", now()}, 401, "replayed", 1},
-		{"wrong secret", one, []string{"X-Wallcast-Signature", Sign("other", one), "X-Wallcast-Timestamp", now()}, 401, "wrong X-Wallcast-Signature", 1},
+		{"good signature", one, signedNow("s3cret", one), 200, `{"accepted":1}`, 1},
+		{"replay of the same request", one, signedNow("s3cret", one), 401, "replayed", 1},
+		{"wrong secret", one, signedNow("other", one), 401, "wrong X-Wallcast-Signature", 1},
 		{"no signature", one, []string{"X-Wallcast-Timestamp", now()}, 401, "X-Wallcast-Signature", 1},
-		{"stale timestamp", sourcetest.Fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "batch.json")), "X-Wallcast-Timestamp", strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)}, 401, "outside the 5-minute window", 1},
-		{"batch", sourcetest.Fixture(t, "batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "batch.json")), "X-Wallcast-Timestamp", now()}, 200, `{"accepted":3}`, 4},
-		{"a bad post spoils the batch", sourcetest.Fixture(t, "bad_batch.json"), []string{"X-Wallcast-Signature", Sign("s3cret", sourcetest.Fixture(t, "bad_batch.json")), "X-Wallcast-Timestamp", now()}, 400, "post 1 has no id", 4},
-		{"oversized", bytes.Repeat([]byte("x"), 5000), []string{"X-Wallcast-Signature", Sign("s3cret", bytes.Repeat([]byte("x"), 5000)), "X-Wallcast-Timestamp", now()}, 413, "larger than 4096", 4},
+		{"stale timestamp", sourcetest.Fixture(t, "batch.json"), signedAt("s3cret", sourcetest.Fixture(t, "batch.json"), time.Now().Add(-6*time.Minute)), 401, "outside the 5-minute window", 1},
+		{"batch", sourcetest.Fixture(t, "batch.json"), signedNow("s3cret", sourcetest.Fixture(t, "batch.json")), 200, `{"accepted":3}`, 4},
+		{"a bad post spoils the batch", sourcetest.Fixture(t, "bad_batch.json"), signedNow("s3cret", sourcetest.Fixture(t, "bad_batch.json")), 400, "post 1 has no id", 4},
+		{"oversized", bytes.Repeat([]byte("x"), 5000), signedNow("s3cret", bytes.Repeat([]byte("x"), 5000)), 413, "larger than 4096", 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -132,7 +153,7 @@ func TestWallcastFlavor(t *testing.T) {
 	}
 	// 4 posts are in the last minute: the limit is reached.
 	body := []byte(`{"id":"x9","author":{"name":"A"},"text":"one more #devconf"}`)
-	code, reason := post(t, u, body, "X-Wallcast-Signature", Sign("s3cret", body), "X-Wallcast-Timestamp", now())
+	code, reason := post(t, u, body, signedNow("s3cret", body)...)
 	if code != 429 || !strings.Contains(reason, "posts per minute") {
 		t.Errorf("rate limit: %d %q", code, reason)
 	}
@@ -159,11 +180,11 @@ func TestMetaFlavor(t *testing.T) {
 	if code, _ := post(t, u, ig, "X-Hub-Signature-256", "sha256=00"); code != 401 {
 		t.Errorf("bad signature: %d", code)
 	}
-	if code, body := post(t, u, ig, "X-Hub-Signature-256", Sign("app-secret", ig)); code != 200 || body != `{"accepted":2}` {
+	if code, body := post(t, u, ig, "X-Hub-Signature-256", hubSig("app-secret", ig)); code != 200 || body != `{"accepted":2}` {
 		t.Errorf("instagram: %d %q", code, body)
 	}
 	pg := sourcetest.Fixture(t, "meta_page.json")
-	if code, body := post(t, u, pg, "X-Hub-Signature-256", Sign("app-secret", pg)); code != 200 || body != `{"accepted":1}` {
+	if code, body := post(t, u, pg, "X-Hub-Signature-256", hubSig("app-secret", pg)); code != 200 || body != `{"accepted":1}` {
 		t.Errorf("page: %d %q", code, body)
 	}
 	got := []string{}
