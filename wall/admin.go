@@ -298,14 +298,13 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.hub.Unsubscribe(sub)
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
-	sseHeaders(w)
-	w.WriteHeader(http.StatusOK)
 	cfg := s.Config()
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: cfg.Server.WriteTimeout.D()}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+	sw := s.openStream(w, r)
+	out := &pieces{write: sw.write}
+	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	last, present, _ := lastEventID(r)
 	if present {
+		// Page by page, written as it is read: the console's log can be long.
 		for {
 			events, err := s.admin.Store.ReplayAll(r.Context(), wc.Slug, last, s.ReplayPage)
 			if err != nil {
@@ -313,20 +312,22 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			for _, e := range events {
-				buf.Write(Encode(e))
+				out.Write(Encode(e))
 				last = e.Seq
 			}
-			if len(events) < s.ReplayPage {
+			if len(events) < s.ReplayPage || out.err != nil {
 				break
 			}
 		}
 	}
+	var buf bytes.Buffer
 	health := func() {
 		h, _ := json.Marshal(s.health())
 		buf.Write(Encode(Event{Type: "health", Data: h}))
 	}
 	health()
-	if err := sw.write(buf.Bytes()); err != nil {
+	out.Write(buf.Bytes())
+	if err := out.flush(); err != nil {
 		return
 	}
 	t := time.NewTicker(2 * time.Second)

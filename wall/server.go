@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -340,22 +341,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
 
-	sseHeaders(w)
-	w.WriteHeader(http.StatusOK)
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: cfg.Server.WriteTimeout.D()}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
-
+	sw := s.openStream(w, r)
 	// Subscribed first, then read from disk: whatever commits meanwhile is
 	// in both, and the seq check below drops the copy.
-	last, err := s.catchUp(r, wc, &buf)
+	out := &pieces{write: sw.write}
+	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+	last, err := s.catchUp(r, wc, out)
+	if err == nil {
+		err = out.flush()
+	}
 	if err != nil {
-		s.log.Error("sse catch-up", "wall", wc.Slug, "err", err)
+		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
 		return
 	}
-	if err := sw.write(buf.Bytes()); err != nil {
-		return
-	}
+	var buf bytes.Buffer
 	for {
 		select {
 		case <-r.Context().Done():
@@ -388,6 +387,35 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// pieces collects a stream's catch-up and writes it in pieces of about
+// 32 KiB, each one write with its own deadline: a long catch-up to a
+// screen that reads is not cut by a deadline meant for one write, and
+// none is held in memory whole.
+type pieces struct {
+	buf   bytes.Buffer
+	write func([]byte) error
+	err   error // the first failed write: nothing more is written
+}
+
+func (p *pieces) Write(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	p.buf.Write(b)
+	if p.buf.Len() >= 32<<10 {
+		return len(b), p.flush()
+	}
+	return len(b), nil
+}
+
+func (p *pieces) flush() error {
+	if p.err == nil && p.buf.Len() > 0 {
+		p.err = p.write(p.buf.Bytes())
+		p.buf.Reset()
+	}
+	return p.err
+}
+
 // adoptStream serves a screen through the fan-out engine: it takes the
 // connection over from net/http, writes the response head and the
 // catch-up itself, and hands the connection to the engine, from the ring
@@ -402,31 +430,32 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	cfg := s.Config()
 	eng := s.hub.engine()
 	pos := eng.head(wc.Slug)
-	var body bytes.Buffer
-	fmt.Fprintf(&body, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
-	last, err := s.catchUp(r, wc, &body)
-	if err != nil {
-		s.log.Error("sse catch-up", "wall", wc.Slug, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		s.log.Error("sse: cannot take the connection over", "err", err)
 		return
 	}
+	smallSendBuffer(conn)
 	h := w.Header()
 	sseHeaders(w)
 	// The body ends when the connection does: no chunked framing, which
 	// the engine's plain writes could not keep up.
 	h.Set("Connection", "close")
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	h.Write(&head)
-	head.WriteString("\r\n")
-	head.Write(body.Bytes())
-	conn.SetWriteDeadline(time.Now().Add(cfg.Server.WriteTimeout.D()))
-	if _, err := conn.Write(head.Bytes()); err != nil {
+	timeout := cfg.Server.WriteTimeout.D()
+	out := &pieces{write: func(b []byte) error {
+		conn.SetWriteDeadline(time.Now().Add(timeout))
+		_, err := conn.Write(b)
+		return err
+	}}
+	out.buf.WriteString("HTTP/1.1 200 OK\r\n")
+	h.Write(&out.buf)
+	fmt.Fprintf(out, "\r\nretry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
+	last, err := s.catchUp(r, wc, out)
+	if err == nil {
+		err = out.flush()
+	}
+	if err != nil {
+		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
 		conn.Close()
 		return
 	}
@@ -448,33 +477,38 @@ func appendFrame(buf *bytes.Buffer, f Frame, last int64) int64 {
 	return f.Seq
 }
 
-// catchUp writes what a screen missed: the events after its Last-Event-ID,
-// or a backfill of the newest posts (after a reset when its id is unknown).
-// It returns the seq the screen is now up to date with.
-func (s *Server) catchUp(r *http.Request, wc *config.Wall, buf *bytes.Buffer) (int64, error) {
+// catchUp writes what a screen missed to out: the events after its
+// Last-Event-ID, or a backfill of the newest posts (after a reset when its
+// id is unknown, or so far behind that replaying would cost more than a
+// fresh start). It returns the seq the screen is now up to date with.
+//
+// A screen shows at most max_posts posts, so a resume point more than
+// max_posts display events behind gains nothing from a replay: a reset
+// and a backfill bring it to the same state. That bounds what one
+// connection, logged in or not, can make the server read and send
+// (Last-Event-ID: 0 on a wall with a long log is a backfill).
+func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64, error) {
 	ctx := r.Context()
 	after, present, valid := lastEventID(r)
 	if present && valid {
-		last := after
-		for {
-			events, ok, err := s.store.Replay(ctx, wc.Slug, last, s.ReplayPage)
-			if err != nil {
-				return 0, err
-			}
-			if !ok {
-				break
-			}
+		bound := max(wc.Display.MaxPosts, 1)
+		events, ok, err := s.store.Replay(ctx, wc.Slug, after, bound+1)
+		if err != nil {
+			return 0, err
+		}
+		if ok && len(events) <= bound {
+			last := after
 			for _, e := range events {
-				buf.Write(Encode(e))
+				if _, err := out.Write(Encode(e)); err != nil {
+					return 0, err
+				}
 				last = e.Seq
 			}
-			if len(events) < s.ReplayPage {
-				return last, nil
-			}
+			return last, nil
 		}
 	}
 	if present {
-		buf.Write(Encode(Event{Type: EventReset, Data: json.RawMessage(`{}`)}))
+		out.Write(Encode(Event{Type: EventReset, Data: json.RawMessage(`{}`)}))
 	}
 	snap, err := s.store.Snapshot(ctx, wc.Slug, wc.Display.MaxPosts)
 	if err != nil {
@@ -482,7 +516,9 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, buf *bytes.Buffer) (i
 	}
 	for _, p := range snap.Posts {
 		data, _ := json.Marshal(p)
-		buf.Write(Encode(Event{Type: EventPost, Data: data}))
+		if _, err := out.Write(Encode(Event{Type: EventPost, Data: data})); err != nil {
+			return 0, err
+		}
 	}
 	if s.admin.Store != nil {
 		anns, err := s.admin.Store.Announcements(ctx, wc.Slug)
@@ -491,22 +527,20 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, buf *bytes.Buffer) (i
 		}
 		for _, a := range anns {
 			data, _ := json.Marshal(a)
-			buf.Write(Encode(Event{Type: EventAnnounce, Data: data}))
+			out.Write(Encode(Event{Type: EventAnnounce, Data: data}))
 		}
 	}
 	// An id with no data sets the screen's Last-Event-ID without firing an
 	// event: it resumes after the backfill.
-	fmt.Fprintf(buf, "id: %d\n\n", snap.Head)
-	return snap.Head, nil
+	_, err = fmt.Fprintf(out, "id: %d\n\n", snap.Head)
+	return snap.Head, err
 }
 
 // stats is the server's own monitor stream.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
-	sseHeaders(w)
-	w.WriteHeader(http.StatusOK)
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.Config().Server.WriteTimeout.D()}
+	sw := s.openStream(w, r)
 	t := time.NewTicker(s.StatsInterval)
 	defer t.Stop()
 	var buf bytes.Buffer

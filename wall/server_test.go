@@ -40,7 +40,13 @@ type env struct {
 
 func newEnv(t *testing.T, heartbeat time.Duration) *env {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(testYAML), func(string) (string, bool) { return "", false })
+	return newEnvYAML(t, heartbeat, testYAML)
+}
+
+// newEnvYAML is newEnv on a config of the test's own.
+func newEnvYAML(t *testing.T, heartbeat time.Duration, yaml string) *env {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,9 @@ func newEnv(t *testing.T, heartbeat time.Duration) *env {
 		return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.StatsInterval = 10 * time.Millisecond
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = wall.ConnContext
+	ts.Start()
 	t.Cleanup(func() {
 		hub.Close()
 		srv.Close()

@@ -79,6 +79,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.http = &http.Server{
 		Handler:           a.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       wall.ConnContext,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
