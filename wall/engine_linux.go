@@ -401,14 +401,21 @@ func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 	}
 	n := 0
 	if len(out) > 0 {
+		// Noted as blocked before the write: epoll's edge for the socket
+		// draining may come before the write returns, and must find the
+		// mark to clear (or the screen would wait out write_timeout
+		// though it reads). A write that goes out whole clears it; one
+		// cut short whose mark an edge already cleared is simply written
+		// again on the sweep that edge asked for.
+		c.blockedAt.Store(time.Now().UnixNano())
 		var err error
 		n, err = c.write(out)
 		if err != nil && !errors.Is(err, syscall.EAGAIN) {
 			e.drop(c)
 			return buf, frames
 		}
-		if n < len(out) {
-			c.blockedAt.Store(time.Now().UnixNano())
+		if n == len(out) {
+			c.blockedAt.Store(0)
 		}
 	}
 	for i := range frames {

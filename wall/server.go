@@ -291,14 +291,24 @@ type streamWriter struct {
 	timeout time.Duration
 }
 
+// write sends b in pieces of at most 16 KiB, each with a fresh deadline:
+// the deadline bounds how long a screen may take nothing, not how long a
+// big write may take to a screen that reads (the send buffer is small).
 func (sw *streamWriter) write(b []byte) error {
-	if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+	for len(b) > 0 {
+		n := min(len(b), 16<<10)
+		if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := sw.w.Write(b[:n]); err != nil {
+			return err
+		}
+		if err := sw.rc.Flush(); err != nil {
+			return err
+		}
+		b = b[n:]
 	}
-	if _, err := sw.w.Write(b); err != nil {
-		return err
-	}
-	return sw.rc.Flush()
+	return nil
 }
 
 // lastEventID reads the id a screen resumes from: the Last-Event-ID header,
@@ -443,9 +453,15 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	h.Set("Connection", "close")
 	timeout := cfg.Server.WriteTimeout.D()
 	out := &pieces{write: func(b []byte) error {
-		conn.SetWriteDeadline(time.Now().Add(timeout))
-		_, err := conn.Write(b)
-		return err
+		for len(b) > 0 {
+			conn.SetWriteDeadline(time.Now().Add(timeout))
+			n, err := conn.Write(b[:min(len(b), 16<<10)])
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+		return nil
 	}}
 	out.buf.WriteString("HTTP/1.1 200 OK\r\n")
 	h.Write(&out.buf)
