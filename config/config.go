@@ -42,6 +42,10 @@ type Server struct {
 	QueueSize int `yaml:"subscriber_queue"`
 	// WriteTimeout bounds one write to one screen.
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// TrustedProxies are the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed; the client is the first address, from
+	// the right, that is not one of them.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Storage is the SQLite database.

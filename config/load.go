@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -311,6 +312,12 @@ func (p *parser) validate(c *Config) {
 		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", c.Server.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
 	}
 	p.origins(c.Server.EmbedOrigins, "server.embed_origins")
+	for i, v := range c.Server.TrustedProxies {
+		if _, err := ParsePrefix(v); err != nil {
+			at := fmt.Sprintf("server.trusted_proxies[%d]", i)
+			p.add(p.line(at), fmt.Sprintf("%s: %q is not an address or CIDR", at, v), `write the proxy's address or network, such as "10.0.0.0/8", "127.0.0.1" or "::1"`)
+		}
+	}
 	if c.Server.QueueSize < 1 {
 		p.add(p.line("server.subscriber_queue"), "server.subscriber_queue: must be at least 1", "write a number such as 512")
 	}
@@ -572,4 +579,17 @@ func nonEmpty(list []string) []string {
 		}
 	}
 	return out
+}
+
+// ParsePrefix reads a trusted proxy: a CIDR, or one address.
+func ParsePrefix(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

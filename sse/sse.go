@@ -7,9 +7,24 @@ package sse
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
+)
+
+// Default bounds of what one stream may make the reader hold: an upstream
+// that sends hundreds of megabytes without a line end, or an event of
+// endless data lines, is cut off instead of growing memory.
+const (
+	DefaultMaxLine  = 1 << 20
+	DefaultMaxEvent = 4 << 20
+)
+
+// Errors for a stream that crosses a bound.
+var (
+	ErrLineTooLong   = errors.New("sse: line longer than the limit")
+	ErrEventTooLarge = errors.New("sse: event larger than the limit")
 )
 
 // Event is one dispatched event.
@@ -28,11 +43,14 @@ type Reader struct {
 	comments int
 	// OnComment, if set, is called for every comment line (heartbeats).
 	OnComment func(text string)
+	// MaxLine and MaxEvent bound a line and an event's data, in bytes;
+	// past them Next returns ErrLineTooLong or ErrEventTooLarge.
+	MaxLine, MaxEvent int
 }
 
-// NewReader returns a parser reading r.
+// NewReader returns a parser reading r, with the default bounds.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), MaxLine: DefaultMaxLine, MaxEvent: DefaultMaxEvent}
 }
 
 // LastEventID is the id to send as Last-Event-ID when reconnecting.
@@ -65,6 +83,9 @@ func (r *Reader) readLine() (string, error) {
 			}
 			return buf.String(), nil
 		default:
+			if buf.Len() >= r.MaxLine {
+				return "", ErrLineTooLong
+			}
 			buf.WriteByte(b)
 		}
 	}
@@ -107,6 +128,9 @@ func (r *Reader) Next() (Event, error) {
 		case "data":
 			if hasData {
 				data.WriteByte('\n')
+			}
+			if data.Len()+len(value) > r.MaxEvent {
+				return Event{}, ErrEventTooLarge
 			}
 			data.WriteString(value)
 			hasData = true

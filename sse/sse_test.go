@@ -29,3 +29,21 @@ func TestReader(t *testing.T) {
 		t.Errorf("comments = %d", r.Comments())
 	}
 }
+
+// TestBounds: a line without an end, or an event of endless data lines,
+// is cut off at the reader's bounds.
+func TestBounds(t *testing.T) {
+	r := NewReader(io.MultiReader(strings.NewReader("data: "), strings.NewReader(strings.Repeat("x", DefaultMaxLine+10))))
+	if _, err := r.Next(); err != ErrLineTooLong {
+		t.Errorf("a 1 MiB line: %v, want ErrLineTooLong", err)
+	}
+	line := "data: " + strings.Repeat("y", 1000) + "\n"
+	r = NewReader(strings.NewReader(strings.Repeat(line, DefaultMaxEvent/1000+10) + "\n"))
+	if _, err := r.Next(); err != ErrEventTooLarge {
+		t.Errorf("a 4 MiB event: %v, want ErrEventTooLarge", err)
+	}
+	r = NewReader(strings.NewReader(strings.Repeat(line, 100) + "\n"))
+	if ev, err := r.Next(); err != nil || len(ev.Data) != 100*1000+99 {
+		t.Errorf("an event under the bounds: %d bytes, %v", len(ev.Data), err)
+	}
+}

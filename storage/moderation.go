@@ -341,8 +341,8 @@ func (db *DB) ReplayAll(ctx context.Context, w string, after int64, limit int) (
 
 // CreateSession stores a session under the hash of its token.
 func (db *DB) CreateSession(ctx context.Context, tokenHash string, s wall.Session) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO sessions (token, user, role, csrf, expires) VALUES (?, ?, ?, ?, ?)`,
-		tokenHash, s.User, s.Role, s.CSRF, s.Expires.UnixMilli())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO sessions (token, user, role, csrf, expires, credential) VALUES (?, ?, ?, ?, ?, ?)`,
+		tokenHash, s.User, s.Role, s.CSRF, s.Expires.UnixMilli(), s.Credential)
 	if err != nil {
 		return fmt.Errorf("storage session: %w", err)
 	}
@@ -354,7 +354,7 @@ func (db *DB) CreateSession(ctx context.Context, tokenHash string, s wall.Sessio
 func (db *DB) Session(ctx context.Context, tokenHash string) (wall.Session, bool, error) {
 	var s wall.Session
 	var exp int64
-	err := db.read.QueryRowContext(ctx, `SELECT user, role, csrf, expires FROM sessions WHERE token = ?`, tokenHash).Scan(&s.User, &s.Role, &s.CSRF, &exp)
+	err := db.read.QueryRowContext(ctx, `SELECT user, role, csrf, expires, credential FROM sessions WHERE token = ?`, tokenHash).Scan(&s.User, &s.Role, &s.CSRF, &exp, &s.Credential)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, false, nil
 	}

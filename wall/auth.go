@@ -8,14 +8,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"slices"
 	"time"
 
+	"github.com/wallcast/wallcast/config"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -54,52 +55,95 @@ func equal(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// limiter counts failed logins per client address.
+// limiter counts failed logins per key (a client address, an account).
+// It holds at most size keys: past that it forgets the keys whose last
+// failure is oldest, but never one that is blocked.
 type limiter struct {
 	mu    sync.Mutex
 	fails map[string][]time.Time
-	max   int
-	per   time.Duration
+	size  int
+	now   func() time.Time
 }
 
-func newLimiter(max int, per time.Duration) *limiter {
-	return &limiter{fails: map[string][]time.Time{}, max: max, per: per}
+// A limit is how many failures a kind of key may have in a window.
+type limit struct {
+	max int
+	per time.Duration
 }
 
-// blocked reports whether an address has used up its attempts, and when
-// it may try again.
-func (l *limiter) blocked(addr string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.fails[addr][:0]
-	for _, t := range l.fails[addr] {
-		if time.Since(t) < l.per {
-			recent = append(recent, t)
+func newLimiter(size int) *limiter {
+	return &limiter{fails: map[string][]time.Time{}, size: size, now: time.Now}
+}
+
+// recent drops a key's failures older than per; under mu.
+func (l *limiter) recent(key string, per time.Duration) []time.Time {
+	now := l.now()
+	kept := l.fails[key][:0]
+	for _, t := range l.fails[key] {
+		if now.Sub(t) < per {
+			kept = append(kept, t)
 		}
 	}
-	l.fails[addr] = recent
-	if len(recent) >= l.max {
-		return true, l.per - time.Since(recent[0])
+	if len(kept) == 0 {
+		delete(l.fails, key)
+		return nil
+	}
+	l.fails[key] = kept
+	return kept
+}
+
+// blocked reports whether a key has used up its attempts, and when it may
+// try again.
+func (l *limiter) blocked(key string, lim limit) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recent := l.recent(key, lim.per)
+	if len(recent) >= lim.max {
+		return true, lim.per - l.now().Sub(recent[0])
 	}
 	return false, 0
 }
 
-func (l *limiter) fail(addr string) {
+// fail counts a failure against key.
+func (l *limiter) fail(key string, lim limit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.fails) > 10000 {
-		clear(l.fails)
+	l.fails[key] = append(l.recent(key, lim.per), l.now())
+	if len(l.fails) > l.size {
+		l.evict(lim)
 	}
-	l.fails[addr] = append(l.fails[addr], time.Now())
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// evict forgets the keys whose last failure is oldest, down to nine tenths
+// of the size, keeping every blocked key; under mu.
+func (l *limiter) evict(lim limit) {
+	type entry struct {
+		key  string
+		last time.Time
 	}
-	return host
+	var free []entry
+	for k, ts := range l.fails {
+		if len(ts) < lim.max {
+			free = append(free, entry{k, ts[len(ts)-1]})
+		}
+	}
+	slices.SortFunc(free, func(a, b entry) int { return a.last.Compare(b.last) })
+	for _, e := range free {
+		if len(l.fails) <= l.size*9/10 {
+			break
+		}
+		delete(l.fails, e.key)
+	}
 }
+
+// The login limits: a client address (an IPv6 /64) gets few attempts; an
+// account gets more, from everywhere together, so that a guesser spread
+// over many addresses is slowed too without one stranger locking the
+// account's owner out with five tries.
+var (
+	addrLimit    = limit{max: 5, per: 5 * time.Minute}
+	accountLimit = limit{max: 20, per: 15 * time.Minute}
+)
 
 // secureCookies reports whether cookies must be Secure: the server is
 // reached over https.
@@ -130,7 +174,11 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, code int, m
 	if code != http.StatusOK {
 		w.WriteHeader(code)
 	}
-	s.render(w, "admin_login.html", loginPage{CSRF: tok, Next: safeNext(r.FormValue("next")), Error: msg,
+	next := r.URL.Query().Get("next")
+	if r.Method == http.MethodPost && r.PostForm != nil {
+		next = r.PostForm.Get("next")
+	}
+	s.render(w, "admin_login.html", loginPage{CSRF: tok, Next: safeNext(next), Error: msg,
 		Enabled: len(s.Config().Admin.Accounts()) > 0}, nil)
 }
 
@@ -147,39 +195,53 @@ func safeNext(next string) string {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	addr := clientAddr(r)
-	if blocked, wait := s.logins.blocked(addr); blocked {
+	addr := ClientAddr(r)
+	if blocked, wait := s.logins.blocked("addr "+limitKey(addr), addrLimit); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		s.log.Warn("admin: login rate limited", "addr", addr)
 		s.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts. Try again in a few minutes.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.renderLogin(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
 	c, err := r.Cookie(loginCookie)
-	if err != nil || !equal(r.PostFormValue("csrf"), c.Value) {
+	if err != nil || !equal(r.PostForm.Get("csrf"), c.Value) {
 		s.log.Warn("admin: login without a valid form token", "addr", addr)
 		s.renderLogin(w, r, http.StatusForbidden, "The form expired. Please try again.")
 		return
 	}
-	user, pass := r.PostFormValue("user"), r.PostFormValue("password")
-	var account *struct{ name, role, hash string }
-	for _, a := range s.Config().Admin.Accounts() {
-		if a.Name == user {
-			account = &struct{ name, role, hash string }{a.Name, a.Role, a.PasswordHash}
+	user, pass := r.PostForm.Get("user"), r.PostForm.Get("password")
+	account, known := s.account(user)
+	if known {
+		if blocked, wait := s.logins.blocked("account "+account.Name, accountLimit); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			s.log.Warn("admin: login rate limited", "user", account.Name, "addr", addr)
+			s.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts. Try again in a few minutes.")
+			return
 		}
 	}
 	hash := dummyHash
-	if account != nil {
-		hash = []byte(account.hash)
+	if known {
+		hash = []byte(account.PasswordHash)
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || account == nil {
-		s.logins.fail(addr)
-		s.log.Warn("admin: failed login", "user", user, "addr", addr)
+	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !known {
+		s.logins.fail("addr "+limitKey(addr), addrLimit)
+		if known {
+			s.logins.fail("account "+account.Name, accountLimit)
+			s.log.Warn("admin: failed login", "user", account.Name, "addr", addr)
+		} else {
+			// What was typed is not logged: it is often a password typed
+			// in the wrong box.
+			s.log.Warn("admin: failed login", "user", "(unknown user)", "addr", addr)
+		}
 		s.renderLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
 	tok := randomToken()
-	sess := Session{User: account.name, Role: account.role, CSRF: randomToken(), Expires: time.Now().Add(s.Config().Admin.SessionTTL.D())}
+	sess := Session{User: account.Name, Role: account.Role, CSRF: randomToken(), Credential: credential(account.PasswordHash),
+		Expires: time.Now().Add(s.Config().Admin.SessionTTL.D())}
 	if err := s.admin.Store.CreateSession(r.Context(), hashToken(tok), sess); err != nil {
 		s.log.Error("admin: create session", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -187,8 +249,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, r, sessionCookie, tok, int(s.Config().Admin.SessionTTL.D().Seconds()))
 	s.setCookie(w, r, loginCookie, "", -1)
-	s.log.Info("admin: login", "user", account.name, "role", account.role, "addr", addr)
-	http.Redirect(w, r, safeNext(r.FormValue("next")), http.StatusSeeOther)
+	s.log.Info("admin: login", "user", account.Name, "role", account.Role, "addr", addr)
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// account finds a user among the current accounts.
+func (s *Server) account(name string) (config.User, bool) {
+	for _, a := range s.Config().Admin.Accounts() {
+		if a.Name == name && name != "" {
+			return a, true
+		}
+	}
+	return config.User{}, false
+}
+
+// credential is a fingerprint of a password hash, kept in a session: a
+// changed hash ends the sessions opened with the old one.
+func credential(passwordHash string) string {
+	h := sha256.Sum256([]byte(passwordHash))
+	return hex.EncodeToString(h[:16])
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -225,6 +304,21 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
+		if ok {
+			// The session is only as good as the account today: a removed
+			// user or a changed password ends it, a changed role applies
+			// at once.
+			account, known := s.account(sess.User)
+			if !known || !equal(sess.Credential, credential(account.PasswordHash)) {
+				s.log.Warn("admin: session of a removed account or an old password ended", "user", sess.User, "addr", ClientAddr(r))
+				if c, err := r.Cookie(sessionCookie); err == nil {
+					s.admin.Store.DeleteSession(r.Context(), hashToken(c.Value))
+				}
+				ok = false
+			} else {
+				sess.Role = account.Role
+			}
+		}
 		if !ok {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/admin/api/") && !strings.HasSuffix(r.URL.Path, "/events") {
 				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -235,8 +329,8 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			tok := r.Header.Get("X-CSRF-Token")
-			if tok == "" {
-				tok = r.PostFormValue("csrf")
+			if tok == "" && r.ParseForm() == nil {
+				tok = r.PostForm.Get("csrf")
 			}
 			if !equal(tok, sess.CSRF) {
 				s.log.Warn("admin: bad CSRF token", "user", sess.User, "path", r.URL.Path)

@@ -168,7 +168,9 @@ const (
 // Session is a logged-in user of the admin console.
 type Session struct {
 	User, Role, CSRF string
-	Expires          time.Time
+	// Credential is a fingerprint of the account's password hash at login.
+	Credential string
+	Expires    time.Time
 }
 
 // AdminStore is what the admin console needs from storage.

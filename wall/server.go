@@ -56,6 +56,8 @@ type Server struct {
 	StatsInterval time.Duration
 	// ReplayPage is how many events one replay query reads.
 	ReplayPage int
+	// BodyTimeout bounds reading a request's body (logins, admin POSTs).
+	BodyTimeout time.Duration
 }
 
 // NewServer returns the HTTP service for the walls of cfg.
@@ -63,7 +65,7 @@ func NewServer(cfg *config.Config, store Store, hub *Hub, health func() []Source
 	s := &Server{
 		store: store, hub: hub, health: health, log: log, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
-		logins: newLimiter(5, 5*time.Minute),
+		logins: newLimiter(10000), BodyTimeout: 15 * time.Second,
 	}
 	if s.health == nil {
 		s.health = func() []SourceHealth { return nil }
@@ -133,7 +135,7 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	return s.count(secure(r))
+	return s.count(secure(s.withClient(s.guard(r))))
 }
 
 func (s *Server) count(next http.Handler) http.Handler {

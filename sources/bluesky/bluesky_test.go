@@ -373,3 +373,26 @@ func BenchmarkFilter(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	})
 }
+
+// TestOversizedMessageDropsTheConnection: a Jetstream message past the
+// 4 MiB read limit ends the connection with an error (the supervisor
+// reconnects from the cursor), instead of growing memory.
+func TestOversizedMessageDropsTheConnection(t *testing.T) {
+	big := append([]byte(`{"did":"did:plc:x","time_us":1,"kind":"commit","commit":{"record":{"text":"`), make([]byte, 5<<20)...)
+	js := &fakeJetstream{msgs: [][]byte{big}}
+	jsrv := httptest.NewServer(js)
+	defer jsrv.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- newTestSource([]string{wsURL(jsrv.URL)}, "http://127.0.0.1:1").Run(context.Background(),
+			wall.Subscription{Hashtags: []string{"devconf"}}, func(context.Context, wall.Item) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "read limited at") {
+			t.Errorf("err = %v, want the read limit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source kept reading an oversized message")
+	}
+}

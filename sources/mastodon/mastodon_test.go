@@ -17,6 +17,7 @@ import (
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
+	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -320,3 +321,24 @@ func TestCutStreamGapFillExactlyOnce(t *testing.T) {
 type publisher func([]wall.Event)
 
 func (p publisher) Publish(ev []wall.Event) { p(ev) }
+
+// TestOversizedStreamLineDropsTheConnection: a stream that sends more
+// than a megabyte without a line end is dropped with a clear error (and
+// the supervisor reconnects with backoff), instead of growing memory.
+func TestOversizedStreamLineDropsTheConnection(t *testing.T) {
+	f := &fakeServer{t: t, streams: [][]byte{append([]byte("event: update\ndata: "), make([]byte, 2<<20)...)}, hold: true}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- newSource(srv.URL, "tok").Run(context.Background(), wall.Subscription{Hashtags: []string{"devconf"}}, func(context.Context, wall.Item) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sse.ErrLineTooLong) {
+			t.Errorf("err = %v, want sse.ErrLineTooLong", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source kept reading an endless line")
+	}
+}

@@ -59,3 +59,16 @@ func TestCheckResponse(t *testing.T) {
 		t.Errorf("502: %v", err)
 	}
 }
+
+func TestReadBodyBound(t *testing.T) {
+	if _, err := ReadBody(io.LimitReader(zeros{}, MaxBody+1)); err != ErrTooLarge {
+		t.Errorf("a document past 16 MiB: %v, want ErrTooLarge", err)
+	}
+	if b, err := ReadBody(io.LimitReader(zeros{}, 1000)); err != nil || len(b) != 1000 {
+		t.Errorf("a small document: %d, %v", len(b), err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

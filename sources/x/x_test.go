@@ -1,6 +1,7 @@
 package x
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,5 +249,28 @@ func TestBadTokenIsPermanent(t *testing.T) {
 	var pe *upstream.PermanentError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Bearer Token") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestOversizedStreamLineDropsTheConnection: a stream line past 4 MiB
+// ends the connection with an error instead of growing memory.
+func TestOversizedStreamLineDropsTheConnection(t *testing.T) {
+	f := &fakeX{t: t, stream: func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 5<<20)) // no line end
+		<-r.Context().Done()
+	}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- newSource(srv.URL).Run(context.Background(), wall.Subscription{Walls: walls}, func(context.Context, wall.Item) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, bufio.ErrTooLong) {
+			t.Errorf("err = %v, want bufio.ErrTooLong", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source kept reading an endless line")
 	}
 }
