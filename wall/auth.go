@@ -10,10 +10,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"slices"
 	"time"
 
 	"github.com/wallcast/wallcast/config"
