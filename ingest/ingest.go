@@ -393,6 +393,7 @@ func (p *Pipeline) clean(post *wall.Post) {
 		post.HTML = p.sanitizer.TextToHTML(post.Text)
 	}
 	post.Text = Text(post.HTML)
+	post.Network = wall.Network(post.Network)
 	post.ContentWarning = p.plain(post.ContentWarning)
 	post.Author.Name = p.plain(post.Author.Name)
 	post.Author.Handle = wall.CleanID(post.Author.Handle)

@@ -381,3 +381,16 @@ func TestPushRefusedWhenFull(t *testing.T) {
 		t.Errorf("emit into a full pipeline: %v, want ErrBusy", busy)
 	}
 }
+
+// TestUnknownNetworkBecomesWeb: a pushed post cannot name a network of
+// its own (screens style cards by network).
+func TestUnknownNetworkBecomesWeb(t *testing.T) {
+	p := &Pipeline{sanitizer: NewSanitizer()}
+	p.router.Store(NewRouter(testConfig(t, routingYAML)))
+	for in, want := range map[string]string{"mastodon": "mastodon", "web pinned": "web", "": "web", "x\" onclick=\"": "web", "instagram": "instagram"} {
+		w, _ := p.prepare("masto", wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1", Network: in, Tags: []string{"devconf"}, Text: "hi"}})
+		if got := w.Item.Post.Network; got != want {
+			t.Errorf("network %q stored as %q, want %q", in, got, want)
+		}
+	}
+}

@@ -153,9 +153,10 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 		}
 		var perm *upstream.PermanentError
 		if errors.As(err, &perm) {
-			log.Error("source: stopped until the config is fixed", "err", err)
+			log.Error("source: stopped until the config is fixed", "err", upstream.Redact(err.Error()))
 			r.set(func(h *wall.SourceHealth) {
-				h.State, h.LastError, h.ErrorAt = "error", err.Error(), time.Now()
+				h.State, h.ErrorAt = "error", time.Now()
+				h.LastError, h.PublicError = upstream.Redact(err.Error()), upstream.Public(err.Error())
 				h.Errors++
 			})
 			<-ctx.Done()
@@ -170,9 +171,10 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 		if err == nil {
 			err = errors.New("source ended")
 		}
-		log.Warn("source: restarting", "err", err, "in", delay.Round(time.Millisecond))
+		log.Warn("source: restarting", "err", upstream.Redact(err.Error()), "in", delay.Round(time.Millisecond))
 		r.set(func(h *wall.SourceHealth) {
-			h.State, h.LastError, h.ErrorAt, h.NextRetry = "backoff", err.Error(), time.Now(), time.Now().Add(delay)
+			h.State, h.ErrorAt, h.NextRetry = "backoff", time.Now(), time.Now().Add(delay)
+			h.LastError, h.PublicError = upstream.Redact(err.Error()), upstream.Public(err.Error())
 			h.Errors++
 		})
 		if upstream.Sleep(ctx, delay) != nil {

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -226,4 +227,27 @@ func TestMastodonStallReconnects(t *testing.T) {
 	}
 	cancel()
 	s.Wait()
+}
+
+// TestHealthErrorsCarryNoSecrets: what health records of an error has no
+// query string or credential; its public form also has no upstream body.
+func TestHealthErrorsCarryNoSecrets(t *testing.T) {
+	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
+		if n == 1 {
+			return fmt.Errorf("rss blog: fetch https://feeds.example/rss?api_key=SECRETKEY: %w", &upstream.StatusError{Code: 500, Body: "stack trace with SECRETBODY"})
+		}
+		<-ctx.Done()
+		return nil
+	}}
+	s := newSup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	s.Start(ctx, Spec{Name: "f", Type: "fake", Source: src, Emit: nopEmit})
+	h := waitHealth(t, s, func(h wall.SourceHealth) bool { return h.Errors == 1 })
+	if strings.Contains(h.LastError, "SECRETKEY") || !strings.Contains(h.LastError, "HTTP 500") {
+		t.Errorf("last error = %q", h.LastError)
+	}
+	if strings.Contains(h.PublicError, "SECRETKEY") || strings.Contains(h.PublicError, "SECRETBODY") || !strings.Contains(h.PublicError, "https://feeds.example/rss?…") {
+		t.Errorf("public error = %q", h.PublicError)
+	}
 }

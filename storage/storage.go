@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver
@@ -33,9 +35,33 @@ type DB struct {
 
 var _ wall.Store = (*DB)(nil)
 
+// private makes the database file readable by its owner only (it holds
+// session hashes, CSRF tokens and the audit log) before SQLite opens it:
+// SQLite creates the -wal and -shm files with the database file's mode.
+// A file that exists already is narrowed to 0600, with its -wal and -shm.
+func private(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Open opens (creating it if needed) the database at path and applies the
 // migrations it has not seen yet.
 func Open(path string) (*DB, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")

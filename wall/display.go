@@ -167,7 +167,23 @@ func (s *Server) file(name string) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
+		brandingHeaders(w, v)
 		http.ServeFile(w, r, config.Resolve(s.Config().File, v))
+	}
+}
+
+// brandingCSP is the policy of a branding file or QR code opened on its
+// own: an SVG is a document that could run script; this one cannot, and
+// loads nothing.
+const brandingCSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+// brandingHeaders keeps a branding file inert when opened directly: no
+// script, nothing loaded, and an SVG is downloaded rather than shown as a
+// page (an <img> ignores the disposition).
+func brandingHeaders(w http.ResponseWriter, name string) {
+	w.Header().Set("Content-Security-Policy", brandingCSP)
+	if strings.HasSuffix(strings.ToLower(name), ".svg") {
+		w.Header().Set("Content-Disposition", "attachment")
 	}
 }
 
@@ -203,6 +219,7 @@ func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
 		svg, _ = qrCache.LoadOrStore(u, []byte(b.String()))
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Content-Security-Policy", brandingCSP)
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write(svg.([]byte))
 }

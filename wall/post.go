@@ -51,6 +51,22 @@ type Media struct {
 	Alt     string `json:"alt,omitempty"`
 }
 
+// networks are the networks a post may name; screens style a post by it.
+var networks = map[string]bool{
+	"mastodon": true, "bluesky": true, "x": true, "reddit": true, "rss": true,
+	"instagram": true, "facebook": true, "web": true, "demo": true,
+}
+
+// Network returns n when it is one of the networks Wallcast knows, and
+// "web" for anything else: a pushed post cannot invent one (the page
+// styles cards by network).
+func Network(n string) string {
+	if networks[n] {
+		return n
+	}
+	return "web"
+}
+
 // PostID builds the public id of a post from its source name and native id.
 // CR, LF and NUL never reach an id: they would break the SSE framing.
 func PostID(source, nativeID string) string {

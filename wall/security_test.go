@@ -179,3 +179,26 @@ func TestLoginLimitBehindProxy(t *testing.T) {
 		t.Errorf("another client behind the same proxy: %d, want 303", code)
 	}
 }
+
+// TestBrandingFilesAreInert: a logo opened on its own (an SVG can carry
+// script) comes with a policy that runs and loads nothing; so does the QR.
+func TestBrandingFilesAreInert(t *testing.T) {
+	dir := t.TempDir()
+	logo := dir + "/logo.svg"
+	os.WriteFile(logo, []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 0o600)
+	e := newEnvYAML(t, 0, fmt.Sprintf(`
+sources: [{name: s, type: demo}]
+walls:
+  - {slug: devconf, hashtags: [devconf], sources: [s], display: {logo: %q}}
+`, logo))
+	for _, path := range []string{"/walls/devconf/logo", "/walls/devconf/qr.svg"} {
+		resp, err := http.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") {
+			t.Errorf("%s: %s, CSP %q", path, resp.Status, csp)
+		}
+	}
+}

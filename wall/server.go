@@ -24,14 +24,18 @@ import (
 
 // SourceHealth is what the server knows of one source.
 type SourceHealth struct {
-	Name      string    `json:"name"`
-	Type      string    `json:"type"`
-	State     string    `json:"state"` // starting, connected, polling, backoff, error, stopped
-	LastPost  time.Time `json:"last_post,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
-	ErrorAt   time.Time `json:"error_at,omitzero"`
-	Errors    int64     `json:"errors"`
-	NextRetry time.Time `json:"next_retry,omitzero"`
+	Name     string    `json:"name"`
+	Type     string    `json:"type"`
+	State    string    `json:"state"` // starting, connected, polling, backoff, error, stopped
+	LastPost time.Time `json:"last_post,omitzero"`
+	// LastError has no secrets (no query strings, credentials); the admin
+	// console shows it. PublicError also leaves out upstream response
+	// bodies: /stats and /dashboard, open to anyone, show that one.
+	LastError   string    `json:"last_error,omitempty"`
+	PublicError string    `json:"-"`
+	ErrorAt     time.Time `json:"error_at,omitzero"`
+	Errors      int64     `json:"errors"`
+	NextRetry   time.Time `json:"next_retry,omitzero"`
 }
 
 // Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
@@ -554,6 +558,16 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 	return snap.Head, err
 }
 
+// publicHealth is source health as anyone may see it.
+func publicHealth(hs []SourceHealth) []SourceHealth {
+	out := make([]SourceHealth, len(hs))
+	for i, h := range hs {
+		h.LastError = h.PublicError
+		out[i] = h
+	}
+	return out
+}
+
 // stats is the server's own monitor stream.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
@@ -564,7 +578,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
 	for {
-		health, _ := json.Marshal(s.health())
+		health, _ := json.Marshal(publicHealth(s.health()))
 		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
 		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
 		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))

@@ -107,8 +107,10 @@
   }
 
   function render(p) {
-    var card = el("article", "post network-" + (p.network || "web"));
+    // Post data never becomes a class name: the network is an attribute.
+    var card = el("article", "post");
     card.dataset.id = p.id;
+    card.dataset.network = p.network || "web";
     if (p.pinned) card.classList.add("pinned");
     if (p.sensitive) card.classList.add("sensitive");
     if (settings.show_sensitive) card.classList.add("reveal");
