@@ -257,6 +257,14 @@ func TestWebSub(t *testing.T) {
 	if f.Get("hub.mode") != "subscribe" || f.Get("hub.topic") != "https://blog.example/feed.atom" || f.Get("hub.secret") != "shh" || f.Get("hub.callback") != cb.URL+"/hooks/hook" {
 		t.Errorf("subscription = %v", f)
 	}
+	// The hub verifies intent (asynchronously); deliveries are taken
+	// from then on.
+	for !s.subscribed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription was never verified")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// Content distribution, signed with the secret.
 	feed := sourcetest.Fixture(t, "websub.atom")
 	m := hmac.New(sha1.New, []byte("shh"))
