@@ -1,4 +1,4 @@
-package wall
+package fanout
 
 import (
 	"errors"
@@ -55,7 +55,9 @@ type econn struct {
 	dead      atomic.Bool // dropped: its writer closes it
 }
 
-type engine struct {
+// Engine serves taken-over HTTP/1.1 connections from per-wall rings of
+// frames (see the comment at the top of this file).
+type Engine struct {
 	epfd    int
 	wake    []chan struct{}
 	timeout time.Duration
@@ -74,13 +76,13 @@ type engine struct {
 	lastAdopt atomic.Int64
 }
 
-func newEngine(timeout time.Duration) *engine {
+func newEngine(timeout time.Duration) *Engine {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil
 	}
 	n := max(runtime.GOMAXPROCS(0), 1)
-	e := &engine{epfd: fd, timeout: timeout, conns: map[int32]*econn{}, rings: map[string]*ring{}, done: make(chan struct{})}
+	e := &Engine{epfd: fd, timeout: timeout, conns: map[int32]*econn{}, rings: map[string]*ring{}, done: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		e.wake = append(e.wake, make(chan struct{}, 1))
 	}
@@ -92,7 +94,7 @@ func newEngine(timeout time.Duration) *engine {
 	return e
 }
 
-func (e *engine) ring(wall string) *ring {
+func (e *Engine) ring(wall string) *ring {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.rings[wall]
@@ -103,9 +105,9 @@ func (e *engine) ring(wall string) *ring {
 	return r
 }
 
-// head is the ring position a new screen starts from, taken before its
+// Head is the ring position a new screen starts from, taken before its
 // catch-up is read from disk.
-func (e *engine) head(wall string) uint64 {
+func (e *Engine) Head(wall string) uint64 {
 	r := e.ring(wall)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -113,7 +115,7 @@ func (e *engine) head(wall string) uint64 {
 }
 
 // publish appends frames to a wall's ring and wakes the writers.
-func (e *engine) publish(wall string, frames []Frame) {
+func (e *Engine) publish(wall string, frames []Frame) {
 	r := e.ring(wall)
 	r.mu.Lock()
 	for _, f := range frames {
@@ -124,7 +126,7 @@ func (e *engine) publish(wall string, frames []Frame) {
 	e.wakeAll()
 }
 
-func (e *engine) wakeAll() {
+func (e *Engine) wakeAll() {
 	for k := range e.wake {
 		e.wakeWriter(k)
 	}
@@ -132,17 +134,17 @@ func (e *engine) wakeAll() {
 
 // wakeWriter makes writer k sweep its connections soon (once, however many
 // ask before it does).
-func (e *engine) wakeWriter(k int) {
+func (e *Engine) wakeWriter(k int) {
 	select {
 	case e.wake[k] <- struct{}{}:
 	default:
 	}
 }
 
-// adopt takes over a connection whose catch-up (up to seq skip) is written:
+// Adopt takes over a connection whose catch-up (up to seq skip) is written:
 // from now on it gets the wall's frames from ring position pos. The engine
 // owns nc from here on, and closes it on error.
-func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
+func (e *Engine) Adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	fd, err := sockfd.Detach(nc)
 	if err != nil {
 		return err
@@ -181,7 +183,7 @@ func (e *engine) adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 // (thousands of screens reconnecting at once leave request buffers and
 // goroutine stacks behind). Idle connections allocate nothing, so without
 // this the garbage would wait for the runtime's two-minute forced GC.
-func (e *engine) settle() {
+func (e *Engine) settle() {
 	if e.adopted.Load() >= 1000 && time.Since(time.Unix(0, e.lastAdopt.Load())) > 2*time.Second {
 		e.adopted.Store(0)
 		debug.FreeOSMemory()
@@ -190,7 +192,7 @@ func (e *engine) settle() {
 
 // drop marks a connection for closing, from any goroutine; its writer
 // closes it.
-func (e *engine) drop(c *econn) {
+func (e *Engine) drop(c *econn) {
 	if !c.dead.CompareAndSwap(false, true) {
 		return
 	}
@@ -201,7 +203,7 @@ func (e *engine) drop(c *econn) {
 // release closes a dropped connection and forgets it: only from its
 // writer, or once the writers have stopped. Closing the descriptor also
 // takes it out of the epoll instance (the engine holds its only copy).
-func (e *engine) release(c *econn) {
+func (e *Engine) release(c *econn) {
 	r := c.ring
 	r.mu.Lock()
 	list := r.conns[c.writer]
@@ -220,7 +222,7 @@ func (e *engine) release(c *econn) {
 
 // poll reads the epoll instance: closed peers go, writable sockets are
 // written again.
-func (e *engine) poll() {
+func (e *Engine) poll() {
 	events := make([]syscall.EpollEvent, 256)
 	for {
 		n, err := syscall.EpollWait(e.epfd, events, 1000)
@@ -255,7 +257,7 @@ func (e *engine) poll() {
 }
 
 // writer serves one share of the connections of every wall.
-func (e *engine) writer(k int) {
+func (e *Engine) writer(k int) {
 	defer e.writers.Done()
 	buf := make([]byte, 0, 64<<10)
 	frames := make([]Frame, 0, 64)
@@ -336,7 +338,7 @@ func (s *snapshot) take(r *ring) {
 }
 
 // flush writes what a connection has not had yet, in one write().
-func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]byte, []Frame) {
+func (e *Engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]byte, []Frame) {
 	size := 0
 	if c.pos >= snap.from && c.pos <= snap.head {
 		for p := c.pos; p < snap.head; p++ {
@@ -350,7 +352,7 @@ func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 		head := r.head
 		if head-c.pos > ringSize {
 			r.mu.RUnlock()
-			e.drop(c) // too slow: it resumes from its Last-Event-ID
+			e.drop(c) // too slow: it resumes from its Last-wall.Event-ID
 			return buf, frames
 		}
 		for p := c.pos; p < head && size < cap(buf) && len(frames) < 64; p++ {
@@ -442,7 +444,7 @@ func (e *engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 func (c *econn) write(b []byte) (int, error) { return sockfd.Send(c.fd, b) }
 
 // pingAll puts a heartbeat into every wall's ring: one schedule for all.
-func (e *engine) pingAll() {
+func (e *Engine) pingAll() {
 	e.mu.Lock()
 	walls := make([]string, 0, len(e.rings))
 	for w := range e.rings {
@@ -455,7 +457,7 @@ func (e *engine) pingAll() {
 }
 
 // dropWall closes the connections of one wall.
-func (e *engine) dropWall(wall string) {
+func (e *Engine) dropWall(wall string) {
 	r := e.ring(wall)
 	r.mu.RLock()
 	var conns []*econn
@@ -468,9 +470,10 @@ func (e *engine) dropWall(wall string) {
 	}
 }
 
-func (e *engine) open() int64 { return e.count.Load() }
+// Open is the number of connections the engine serves.
+func (e *Engine) Open() int64 { return e.count.Load() }
 
-func (e *engine) close() {
+func (e *Engine) close() {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

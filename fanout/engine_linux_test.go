@@ -1,4 +1,4 @@
-package wall
+package fanout
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wallcast/wallcast/wall"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection.
@@ -34,12 +36,12 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 
 // postFrame is the frame of post event seq.
 func postFrame(seq int64) Frame {
-	return Frame{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: []byte(`{}`)})}
+	return Frame{Seq: seq, Bytes: Encode(wall.Event{Seq: seq, Type: wall.EventPost, Data: []byte(`{}`)})}
 }
 
 // engineScreen starts an engine with a write timeout and one screen on wall
 // "w", adopted at the ring's head; it returns the screen's end.
-func engineScreen(t *testing.T, timeout time.Duration) (*engine, net.Conn) {
+func engineScreen(t *testing.T, timeout time.Duration) (*Engine, net.Conn) {
 	t.Helper()
 	e := newEngine(timeout)
 	if e == nil {
@@ -47,7 +49,7 @@ func engineScreen(t *testing.T, timeout time.Duration) (*engine, net.Conn) {
 	}
 	t.Cleanup(e.close)
 	server, client := tcpPair(t)
-	if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+	if err := e.Adopt(server, "w", e.Head("w"), 0); err != nil {
 		t.Fatal(err)
 	}
 	return e, client
@@ -63,12 +65,12 @@ func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
 		t.Skip("no epoll")
 	}
 	defer e.close()
-	pos := e.head("w")
+	pos := e.Head("w")
 	frame := postFrame
 	// Committed during the catch-up: 1 and 2 were in it, 3 was not.
 	e.publish("w", []Frame{frame(1), pingFrame, frame(2), frame(3)})
 	server, client := tcpPair(t)
-	if err := e.adopt(server, "w", pos, 2); err != nil {
+	if err := e.Adopt(server, "w", pos, 2); err != nil {
 		t.Fatal(err)
 	}
 	e.publish("w", []Frame{frame(4)})
@@ -131,7 +133,7 @@ func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
 	for _, c = range e.conns {
 	}
 	e.mu.Unlock()
-	big := Frame{Seq: 1, Bytes: Encode(Event{Seq: 1, Type: EventPost, Data: []byte(`"` + strings.Repeat("x", 64<<10) + `"`)})}
+	big := Frame{Seq: 1, Bytes: Encode(wall.Event{Seq: 1, Type: wall.EventPost, Data: []byte(`"` + strings.Repeat("x", 64<<10) + `"`)})}
 	deadline := time.Now().Add(10 * time.Second)
 	for c.blockedAt.Load() == 0 {
 		if time.Now().After(deadline) {
@@ -153,9 +155,9 @@ func TestEngineClosesAScreenFallenOffTheRing(t *testing.T) {
 	if bytes.Contains(got, []byte(fmt.Sprintf("id: %d\n", ringSize+2))) {
 		t.Error("the screen got the last frame: it was never behind by more than the ring")
 	}
-	for e.open() != 0 {
+	for e.Open() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open", e.open())
+			t.Fatalf("%d connections still open", e.Open())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -196,7 +198,7 @@ func BenchmarkEngineBroadcast(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := e.adopt(server, "w", e.head("w"), 0); err != nil {
+				if err := e.Adopt(server, "w", e.Head("w"), 0); err != nil {
 					b.Fatal(err)
 				}
 				go func() {
@@ -217,7 +219,7 @@ func BenchmarkEngineBroadcast(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				got.Add(n)
 				seq := int64(i + 1)
-				e.publish("w", []Frame{{Seq: seq, Bytes: Encode(Event{Seq: seq, Type: EventPost, Data: data})}})
+				e.publish("w", []Frame{{Seq: seq, Bytes: Encode(wall.Event{Seq: seq, Type: wall.EventPost, Data: data})}})
 				got.Wait()
 			}
 			b.StopTimer()

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package wall
+package fanout
 
 import (
 	"errors"
@@ -9,14 +9,14 @@ import (
 )
 
 // Elsewhere than Linux there is no engine: every screen has its goroutine.
-type engine struct{}
+type Engine struct{}
 
-func newEngine(time.Duration) *engine                         { return nil }
-func (e *engine) head(string) uint64                          { return 0 }
-func (e *engine) publish(string, []Frame)                     {}
-func (e *engine) adopt(net.Conn, string, uint64, int64) error { return errors.New("no engine") }
-func (e *engine) close()                                      {}
-func (e *engine) wakeAll()                                    {}
-func (e *engine) open() int64                                 { return 0 }
-func (e *engine) pingAll()                                    {}
-func (e *engine) dropWall(string)                             {}
+func newEngine(time.Duration) *Engine                         { return nil }
+func (e *Engine) Head(string) uint64                          { return 0 }
+func (e *Engine) publish(string, []Frame)                     {}
+func (e *Engine) Adopt(net.Conn, string, uint64, int64) error { return errors.New("no engine") }
+func (e *Engine) close()                                      {}
+func (e *Engine) wakeAll()                                    {}
+func (e *Engine) Open() int64                                 { return 0 }
+func (e *Engine) pingAll()                                    {}
+func (e *Engine) dropWall(string)                             {}

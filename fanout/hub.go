@@ -1,11 +1,15 @@
-package wall
+// Package fanout delivers each wall's committed events to its screens: the
+// hub (a bounded queue per subscriber) and, on Linux, the engine that
+// serves HTTP/1.1 screens without a goroutine each.
+package fanout
 
 import (
-	"bytes"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wallcast/wallcast/sse"
+	"github.com/wallcast/wallcast/wall"
 )
 
 // Frame is one encoded SSE message, shared by every subscriber that gets it.
@@ -16,47 +20,8 @@ type Frame struct {
 	ping  bool // a heartbeat: may be left out for a stream that is busy
 }
 
-// Encode writes an event in the text/event-stream format. The data is split
-// on every line ending, so nothing in it can start a new SSE field.
-func Encode(e Event) []byte {
-	b := make([]byte, 0, len(e.Data)+len(e.Type)+40)
-	if e.Seq > 0 {
-		b = append(b, "id: "...)
-		b = strconv.AppendInt(b, e.Seq, 10)
-		b = append(b, '\n')
-	}
-	b = append(b, "event: "...)
-	b = append(b, CleanID(e.Type)...)
-	b = append(b, '\n')
-	b = appendData(b, e.Data)
-	return append(b, '\n')
-}
-
-func appendData(b, data []byte) []byte {
-	if !bytes.ContainsAny(data, "\r\n") {
-		b = append(b, "data: "...)
-		b = append(b, data...)
-		return append(b, '\n')
-	}
-	for len(data) > 0 {
-		i := bytes.IndexAny(data, "\r\n")
-		line := data
-		if i >= 0 {
-			line = data[:i]
-		}
-		b = append(b, "data: "...)
-		b = append(b, line...)
-		b = append(b, '\n')
-		if i < 0 {
-			break
-		}
-		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-			i++
-		}
-		data = data[i+1:]
-	}
-	return b
-}
+// Encode is an event in the text/event-stream format, its seq as the id.
+func Encode(e wall.Event) []byte { return sse.Encode(e.Seq, e.Type, e.Data) }
 
 var pingFrame = Frame{Bytes: []byte(": ping\n\n"), ping: true}
 
@@ -90,7 +55,7 @@ type Hub struct {
 	count     atomic.Int64
 	stop      chan struct{}
 	stopOnce  sync.Once
-	eng       atomic.Pointer[engine]
+	eng       atomic.Pointer[Engine]
 }
 
 // EnableEngine turns on the fan-out engine (Linux): HTTP/1.1 screens are
@@ -105,7 +70,8 @@ func (h *Hub) EnableEngine(timeout time.Duration) bool {
 	return true
 }
 
-func (h *Hub) engine() *engine { return h.eng.Load() }
+// Engine is the fan-out engine, nil when it does not run.
+func (h *Hub) Engine() *Engine { return h.eng.Load() }
 
 // NewHub returns a hub whose subscribers queue at most queueSize frames and
 // get a heartbeat comment every heartbeat.
@@ -157,7 +123,8 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	s.end()
 }
 
-func (h *Hub) isClosed() bool {
+// Closed reports whether the hub is closing: no more screens are taken.
+func (h *Hub) Closed() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.closed
@@ -166,22 +133,22 @@ func (h *Hub) isClosed() bool {
 // Subscribers returns the number of open subscriptions.
 func (h *Hub) Subscribers() int64 {
 	n := h.count.Load()
-	if e := h.engine(); e != nil {
-		n += e.open()
+	if e := h.Engine(); e != nil {
+		n += e.Open()
 	}
 	return n
 }
 
 // Publish sends committed events to their walls' subscribers. Each event is
 // encoded once and the bytes are shared.
-func (h *Hub) Publish(events []Event) {
+func (h *Hub) Publish(events []wall.Event) {
 	var slow []*Subscriber
 	var byWall map[string][]Frame
-	eng := h.engine()
+	eng := h.Engine()
 	h.mu.RLock()
 	for _, e := range events {
 		subs := h.walls[e.Wall]
-		display := ForDisplay(e.Type)
+		display := wall.ForDisplay(e.Type)
 		if len(subs) == 0 && (eng == nil || !display) {
 			continue
 		}
@@ -223,7 +190,7 @@ func (h *Hub) heartbeats(every time.Duration) {
 		case <-h.stop:
 			return
 		case <-t.C:
-			if e := h.engine(); e != nil {
+			if e := h.Engine(); e != nil {
 				e.pingAll()
 			}
 			h.mu.RLock()
@@ -251,7 +218,7 @@ func (h *Hub) CloseWall(wall string) {
 	for s := range subs {
 		s.end()
 	}
-	if e := h.engine(); e != nil {
+	if e := h.Engine(); e != nil {
 		e.dropWall(wall)
 	}
 }
@@ -271,7 +238,7 @@ func (h *Hub) Close() {
 			s.end()
 		}
 	}
-	if e := h.engine(); e != nil {
+	if e := h.Engine(); e != nil {
 		e.close()
 	}
 }

@@ -1,4 +1,4 @@
-package wall
+package fanout
 
 import (
 	"bytes"
@@ -8,18 +8,19 @@ import (
 	"testing"
 
 	"github.com/wallcast/wallcast/sse"
+	"github.com/wallcast/wallcast/wall"
 )
 
 func TestEncodeCannotBeForged(t *testing.T) {
 	cases := []struct {
-		e    Event
+		e    wall.Event
 		want string
 	}{
-		{Event{Seq: 7, Type: "post", Data: []byte(`{"a":1}`)}, "id: 7\nevent: post\ndata: {\"a\":1}\n\n"},
-		{Event{Type: "reset", Data: []byte(`{}`)}, "event: reset\ndata: {}\n\n"},
-		{Event{Seq: 1, Type: "post", Data: []byte("a\r\nid: 999\rdata: x\nevent: evil")},
+		{wall.Event{Seq: 7, Type: "post", Data: []byte(`{"a":1}`)}, "id: 7\nevent: post\ndata: {\"a\":1}\n\n"},
+		{wall.Event{Type: "reset", Data: []byte(`{}`)}, "event: reset\ndata: {}\n\n"},
+		{wall.Event{Seq: 1, Type: "post", Data: []byte("a\r\nid: 999\rdata: x\nevent: evil")},
 			"id: 1\nevent: post\ndata: a\ndata: id: 999\ndata: data: x\ndata: event: evil\n\n"},
-		{Event{Seq: 2, Type: "po\nst", Data: []byte("x")}, "id: 2\nevent: post\ndata: x\n\n"},
+		{wall.Event{Seq: 2, Type: "po\nst", Data: []byte("x")}, "id: 2\nevent: post\ndata: x\n\n"},
 	}
 	for _, c := range cases {
 		got := string(Encode(c.e))
@@ -36,7 +37,7 @@ func TestEncodeCannotBeForged(t *testing.T) {
 func TestPublishOnlyToItsWallAndDropsSlow(t *testing.T) {
 	h := NewHub(2, 0)
 	a, b := h.Subscribe("a"), h.Subscribe("b")
-	h.Publish([]Event{{Seq: 1, Wall: "a", Type: "post", Data: []byte("1")}, {Seq: 2, Wall: "b", Type: "post", Data: []byte("2")}})
+	h.Publish([]wall.Event{{Seq: 1, Wall: "a", Type: "post", Data: []byte("1")}, {Seq: 2, Wall: "b", Type: "post", Data: []byte("2")}})
 	if f := <-a.C; f.Seq != 1 {
 		t.Errorf("a got %d", f.Seq)
 	}
@@ -44,12 +45,12 @@ func TestPublishOnlyToItsWallAndDropsSlow(t *testing.T) {
 		t.Errorf("b got %d", f.Seq)
 	}
 	// Moderation queue events never reach displays.
-	h.Publish([]Event{{Seq: 3, Wall: "a", Type: EventPending, Data: []byte("{}")}})
+	h.Publish([]wall.Event{{Seq: 3, Wall: "a", Type: wall.EventPending, Data: []byte("{}")}})
 	if len(a.C) != 0 {
 		t.Error("a pending event reached a display")
 	}
 	for i := 4; i < 8; i++ {
-		h.Publish([]Event{{Seq: int64(i), Wall: "a", Type: "post", Data: []byte("x")}})
+		h.Publish([]wall.Event{{Seq: int64(i), Wall: "a", Type: "post", Data: []byte("x")}})
 	}
 	<-a.Done()
 	if !a.Slow() || h.Subscribers() != 1 {
@@ -91,7 +92,7 @@ func TestJoinLeaveDuringBroadcast(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= 2000; i++ {
-		h.Publish([]Event{{Seq: int64(i), Wall: "w", Type: "post", Data: []byte(`{}`)}})
+		h.Publish([]wall.Event{{Seq: int64(i), Wall: "w", Type: "post", Data: []byte(`{}`)}})
 	}
 	close(stop)
 	wg.Wait()
@@ -103,7 +104,7 @@ func TestJoinLeaveDuringBroadcast(t *testing.T) {
 func BenchmarkEncode(b *testing.B) {
 	data := bytes.Repeat([]byte("x"), 600)
 	for i := 0; i < b.N; i++ {
-		Encode(Event{Seq: int64(i), Type: "post", Data: data})
+		Encode(wall.Event{Seq: int64(i), Type: "post", Data: data})
 	}
 }
 
@@ -132,7 +133,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				got.Add(n)
-				h.Publish([]Event{{Seq: int64(i + 1), Wall: "w", Type: "post", Data: data}})
+				h.Publish([]wall.Event{{Seq: int64(i + 1), Wall: "w", Type: "post", Data: data}})
 				got.Wait()
 			}
 			b.StopTimer()

@@ -1,6 +1,6 @@
 // Package wall holds Wallcast's domain: the normalised post, the wall event,
-// the interfaces that sources and storage implement, and the HTTP service
-// that serves walls to screens over Server-Sent Events.
+// source health, the interfaces that sources and storage implement, and
+// the domain's errors. It imports nothing of Wallcast's.
 package wall
 
 import (

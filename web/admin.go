@@ -1,4 +1,4 @@
-package wall
+package web
 
 import (
 	"bytes"
@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/wall"
 )
 
 // SetHooks routes /hooks/{source} to the webhook sources. Call it before Handler.
@@ -31,14 +34,14 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/{action:approve|reject|remove|restore|pin|unpin}", s.authed(s.moderate)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/announcements", s.authed(s.announce)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.authed(s.endAnnouncement)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(RuleAuthor))).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(RuleWord))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(wall.RuleAuthor))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
 }
 
 type adminPage struct {
-	Session Session
+	Session wall.Session
 	Config  *config.Config
 	Wall    *config.Wall
 }
@@ -80,14 +83,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // commit runs a moderation write in turn with ingest, and answers.
-func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]Event, error)) bool {
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]wall.Event, error)) bool {
 	err := s.admin.Commit(fn)
 	switch {
 	case err == nil:
 		return true
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, wall.ErrNotFound):
 		jsonError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, wall.ErrConflict):
 		jsonError(w, http.StatusConflict, err.Error())
 	default:
 		s.log.Error("admin: "+what, "err", err)
@@ -103,7 +106,7 @@ func (s *Server) moderate(w http.ResponseWriter, r *http.Request) {
 	}
 	v := mux.Vars(r)
 	sess := sessionOf(r)
-	if s.commit(w, r, "moderate", func() ([]Event, error) {
+	if s.commit(w, r, "moderate", func() ([]wall.Event, error) {
 		return s.admin.Store.Moderate(r.Context(), wc.Slug, v["id"], v["action"], sess.User)
 	}) {
 		s.log.Info("admin: moderated", "user", sess.User, "wall", wc.Slug, "post", v["id"], "action", v["action"])
@@ -142,7 +145,7 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	a := Announcement{Text: f["text"], URL: f["url"], Image: f["image"]}
+	a := wall.Announcement{Text: f["text"], URL: f["url"], Image: f["image"]}
 	if a.Text == "" || len(a.Text) > 500 {
 		jsonError(w, http.StatusBadRequest, "text is required (at most 500 characters)")
 		return
@@ -170,7 +173,7 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 		a.ExpiresAt = time.Now().Add(time.Duration(m) * time.Minute).UTC().Truncate(time.Second)
 	}
 	sess := sessionOf(r)
-	if s.commit(w, r, "announce", func() ([]Event, error) { return s.admin.Store.Announce(r.Context(), wc.Slug, a, sess.User) }) {
+	if s.commit(w, r, "announce", func() ([]wall.Event, error) { return s.admin.Store.Announce(r.Context(), wc.Slug, a, sess.User) }) {
 		writeJSON(w, map[string]string{"ok": "announced"})
 	}
 }
@@ -181,7 +184,7 @@ func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, sess := mux.Vars(r)["id"], sessionOf(r)
-	if s.commit(w, r, "end announcement", func() ([]Event, error) {
+	if s.commit(w, r, "end announcement", func() ([]wall.Event, error) {
 		return s.admin.Store.EndAnnouncement(r.Context(), wc.Slug, id, sess.User)
 	}) {
 		writeJSON(w, map[string]string{"ok": "ended"})
@@ -191,7 +194,7 @@ func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 // addRule bans an author or blocks a word on a wall; with "all": true an
 // admin does it for every wall.
 func (s *Server) addRule(kind string) http.HandlerFunc {
-	field := map[string]string{RuleAuthor: "author", RuleWord: "word"}[kind]
+	field := map[string]string{wall.RuleAuthor: "author", wall.RuleWord: "word"}[kind]
 	return func(w http.ResponseWriter, r *http.Request) {
 		wc := s.wall(w, r)
 		if wc == nil {
@@ -202,7 +205,7 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			jsonError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		rule := Rule{Wall: wc.Slug, Kind: kind, Value: f[field]}
+		rule := wall.Rule{Wall: wc.Slug, Kind: kind, Value: f[field]}
 		if rule.Value == "" || len(rule.Value) > 200 {
 			jsonError(w, http.StatusBadRequest, field+" is required")
 			return
@@ -215,8 +218,8 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			}
 			rule.Wall = "*"
 		}
-		if s.commit(w, r, "add rule", func() ([]Event, error) {
-			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p Post) bool { return s.admin.Catches(rule, p) })
+		if s.commit(w, r, "add rule", func() ([]wall.Event, error) {
+			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return s.admin.Catches(rule, p) })
 		}) {
 			if s.admin.RulesChanged != nil {
 				s.admin.RulesChanged(r.Context())
@@ -259,7 +262,7 @@ func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
 	next.Display.Layout, next.Display.Theme = o.Layout, o.Theme
 	override, _ := json.Marshal(o)
 	sess := sessionOf(r)
-	if s.commit(w, r, "display", func() ([]Event, error) {
+	if s.commit(w, r, "display", func() ([]wall.Event, error) {
 		return s.admin.Store.SetDisplay(r.Context(), wc.Slug, override, ConfigEvent(&next), sess.User)
 	}) {
 		writeJSON(w, displaySettings(&next))
@@ -312,7 +315,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			for _, e := range events {
-				out.Write(Encode(e))
+				out.Write(fanout.Encode(e))
 				last = e.Seq
 			}
 			if len(events) < s.ReplayPage || out.err != nil {
@@ -323,7 +326,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	health := func() {
 		h, _ := json.Marshal(s.health())
-		buf.Write(Encode(Event{Type: "health", Data: h}))
+		buf.Write(fanout.Encode(wall.Event{Type: "health", Data: h}))
 	}
 	health()
 	out.Write(buf.Bytes())

@@ -1,4 +1,4 @@
-package wall_test
+package web_test
 
 import (
 	"context"
@@ -17,12 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/wallcast/wallcast/web"
 )
 
 const adminYAML = `
@@ -66,11 +69,11 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := wall.NewHub(64, 0)
-	srv := wall.NewServer(cfg, db, hub, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hub := fanout.NewHub(64, 0)
+	srv := web.NewServer(cfg, db, hub, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ae := &adminEnv{router: ingest.NewRouter(cfg)}
 	var commitMu sync.Mutex
-	srv.EnableAdmin(wall.Admin{
+	srv.EnableAdmin(web.Admin{
 		Store: db, Catches: ingest.Catches,
 		Commit: func(fn func() ([]wall.Event, error)) error {
 			commitMu.Lock()
@@ -346,7 +349,7 @@ func TestActionsReachScreens(t *testing.T) {
 	expect("remove", "1")
 	// A screen that was away since before all this resumes: the removed
 	// posts never appear.
-	s2 := ae.open("/walls/devconf/events", "Last-Event-ID", "0")
+	s2 := ae.open("/walls/devconf/events", "Last-wall.Event-ID", "0")
 	got := map[string]string{}
 	for {
 		ev := s2.next(t)

@@ -1,4 +1,4 @@
-package wall
+package web
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wallcast/wallcast/config"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/wall"
 )
 
 const (
@@ -27,11 +29,11 @@ const (
 
 // Admin is what the admin console is wired to.
 type Admin struct {
-	Store AdminStore
+	Store wall.AdminStore
 	// Commit runs a write and publishes its events in turn with ingest.
-	Commit func(func() ([]Event, error)) error
+	Commit func(func() ([]wall.Event, error)) error
 	// Catches tells whether a rule applies to a post (ingest's matching).
-	Catches func(Rule, Post) bool
+	Catches func(wall.Rule, wall.Post) bool
 	// RulesChanged is called after a rule is added, so ingest applies it.
 	RulesChanged func(context.Context)
 	// Reload re-reads the config file (admins only).
@@ -240,7 +242,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := randomToken()
-	sess := Session{User: account.Name, Role: account.Role, CSRF: randomToken(), Credential: credential(account.PasswordHash),
+	sess := wall.Session{User: account.Name, Role: account.Role, CSRF: randomToken(), Credential: credential(account.PasswordHash),
 		Expires: time.Now().Add(s.Config().Admin.SessionTTL.D())}
 	if err := s.admin.Store.CreateSession(r.Context(), hashToken(tok), sess); err != nil {
 		s.log.Error("admin: create session", "err", err)
@@ -281,8 +283,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 type sessionKey struct{}
 
 // sessionOf returns the session of an authenticated request.
-func sessionOf(r *http.Request) Session {
-	s, _ := r.Context().Value(sessionKey{}).(Session)
+func sessionOf(r *http.Request) wall.Session {
+	s, _ := r.Context().Value(sessionKey{}).(wall.Session)
 	return s
 }
 
@@ -293,7 +295,7 @@ func sessionOf(r *http.Request) Session {
 func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		var sess Session
+		var sess wall.Session
 		ok := false
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			var err error

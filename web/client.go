@@ -1,7 +1,6 @@
-package wall
+package web
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,17 +9,11 @@ import (
 	"github.com/wallcast/wallcast/config"
 )
 
-type clientKey struct{}
-
-// ClientAddr is the address of the client that made r, as the server's
-// middleware worked it out (X-Forwarded-For believed only from a trusted
-// proxy). Every per-client limit and log line uses it.
-func ClientAddr(r *http.Request) string {
-	if a, ok := r.Context().Value(clientKey{}).(string); ok {
-		return a
-	}
-	return peerAddr(r).String()
-}
+// ClientAddr is the address of the client that made r. The server's
+// middleware has put it in r.RemoteAddr (X-Forwarded-For is believed only
+// from a trusted proxy), so every handler, the webhooks' too, logs and
+// limits the same address.
+func ClientAddr(r *http.Request) string { return peerAddr(r).String() }
 
 // peerAddr is the address of the connection's other end.
 func peerAddr(r *http.Request) netip.Addr {
@@ -78,11 +71,17 @@ func (ps proxies) client(r *http.Request) netip.Addr {
 	return addr
 }
 
-// withClient notes each request's client address for limits and logs.
+// withClient replaces each request's RemoteAddr by its client's address
+// (with port 0 when it came from X-Forwarded-For).
 func (s *Server) withClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := trustedProxies(s.Config()).client(r)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, a.String())))
+		peer := peerAddr(r)
+		if a := trustedProxies(s.Config()).client(r); a != peer {
+			r2 := *r
+			r2.RemoteAddr = netip.AddrPortFrom(a, 0).String()
+			r = &r2
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -1,4 +1,4 @@
-package wall
+package web
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"rsc.io/qr"
+
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/templates"
-	"rsc.io/qr"
 )
 
 // strings are the display's own words, per locale (config.Locales).

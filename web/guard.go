@@ -1,4 +1,4 @@
-package wall
+package web
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package wall_test
+package web_test
 
 import (
 	"bufio"
@@ -57,7 +57,7 @@ func resumeFromZero(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n")
+	fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\nLast-wall.Event-ID: 0\r\n\r\n")
 	// Read until the backfill's resume point (a bare id line).
 	br := bufio.NewReader(c)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -1,4 +1,4 @@
-package wall_test
+package web_test
 
 import (
 	"bufio"
@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wallcast/wallcast/config"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wallcast/wallcast/config"
 )
 
 // zeros reads as many zero bytes as asked.

@@ -1,4 +1,6 @@
-package wall
+// Package web is Wallcast's HTTP side: the display pages, the JSON API, the
+// event streams, the admin console and its login, /stats and /metrics.
+package web
 
 import (
 	"bytes"
@@ -18,31 +20,18 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/wallcast/wallcast/config"
-	"github.com/wallcast/wallcast/templates"
-)
 
-// SourceHealth is what the server knows of one source.
-type SourceHealth struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"`
-	State    string    `json:"state"` // starting, connected, polling, backoff, error, stopped
-	LastPost time.Time `json:"last_post,omitzero"`
-	// LastError has no secrets (no query strings, credentials); the admin
-	// console shows it. PublicError also leaves out upstream response
-	// bodies: /stats and /dashboard, open to anyone, show that one.
-	LastError   string    `json:"last_error,omitempty"`
-	PublicError string    `json:"-"`
-	ErrorAt     time.Time `json:"error_at,omitzero"`
-	Errors      int64     `json:"errors"`
-	NextRetry   time.Time `json:"next_retry,omitzero"`
-}
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/templates"
+	"github.com/wallcast/wallcast/wall"
+)
 
 // Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
 type Server struct {
-	store  Store
-	hub    *Hub
-	health func() []SourceHealth
+	store  wall.Store
+	hub    *fanout.Hub
+	health func() []wall.SourceHealth
 	log    *slog.Logger
 	cfg    atomic.Pointer[config.Config]
 	tmpl   *template.Template
@@ -65,14 +54,14 @@ type Server struct {
 }
 
 // NewServer returns the HTTP service for the walls of cfg.
-func NewServer(cfg *config.Config, store Store, hub *Hub, health func() []SourceHealth, log *slog.Logger) *Server {
+func NewServer(cfg *config.Config, store wall.Store, hub *fanout.Hub, health func() []wall.SourceHealth, log *slog.Logger) *Server {
 	s := &Server{
 		store: store, hub: hub, health: health, log: log, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
 		logins: newLimiter(10000), BodyTimeout: 15 * time.Second,
 	}
 	if s.health == nil {
-		s.health = func() []SourceHealth { return nil }
+		s.health = func() []wall.SourceHealth { return nil }
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
@@ -91,8 +80,8 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 // Connections returns the number of open SSE streams.
 func (s *Server) Connections() int64 {
 	n := s.conns.Load()
-	if e := s.hub.engine(); e != nil {
-		n += e.open()
+	if e := s.hub.Engine(); e != nil {
+		n += e.Open()
 	}
 	return n
 }
@@ -171,7 +160,7 @@ func setCSP(w http.ResponseWriter, frameAncestors []string) {
 	}
 	w.Header().Set("Content-Security-Policy", csp+"; frame-ancestors "+fa)
 	if fa == "'none'" {
-		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-fanout.Frame-Options", "DENY")
 	}
 }
 
@@ -226,7 +215,7 @@ func cors(w http.ResponseWriter, r *http.Request, origins []string) {
 	}
 	if slices.Contains(origins, "*") || slices.Contains(origins, o) {
 		w.Header().Set("Access-Control-Allow-Origin", o)
-		w.Header().Set("Access-Control-Allow-Headers", "Last-Event-ID")
+		w.Header().Set("Access-Control-Allow-Headers", "Last-wall.Event-ID")
 		w.Header().Add("Vary", "Origin")
 	}
 }
@@ -267,11 +256,11 @@ func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if posts == nil {
-		posts = []Post{}
+		posts = []wall.Post{}
 	}
 	page := struct {
-		Posts []Post `json:"posts"`
-		Next  string `json:"next,omitempty"`
+		Posts []wall.Post `json:"posts"`
+		Next  string      `json:"next,omitempty"`
 	}{Posts: posts}
 	if next > 0 {
 		page.Next = strconv.FormatInt(next, 10)
@@ -320,7 +309,7 @@ func (sw *streamWriter) write(b []byte) error {
 // lastEventID reads the id a screen resumes from: the Last-Event-ID header,
 // or ?lastEventId= for clients that cannot set headers.
 func lastEventID(r *http.Request) (id int64, present, valid bool) {
-	v := r.Header.Get("Last-Event-ID")
+	v := r.Header.Get("Last-wall.Event-ID")
 	if v == "" {
 		v = r.URL.Query().Get("lastEventId")
 	}
@@ -341,7 +330,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	cors(w, r, wc.EmbedOrigins)
 	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
 	// (Wallcast does not terminate TLS itself; a proxy in front does).
-	if s.hub.engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
+	if s.hub.Engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
 		if _, ok := w.(http.Hijacker); ok {
 			s.adoptStream(w, r, wc)
 			return
@@ -438,14 +427,14 @@ func (p *pieces) flush() error {
 // position it noted before reading the catch-up (so nothing committed in
 // between is missed; what the catch-up already sent is skipped).
 func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall) {
-	if s.hub.isClosed() {
+	if s.hub.Closed() {
 		w.Header().Set("Retry-After", "2")
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	cfg := s.Config()
-	eng := s.hub.engine()
-	pos := eng.head(wc.Slug)
+	eng := s.hub.Engine()
+	pos := eng.Head(wc.Slug)
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		s.log.Error("sse: cannot take the connection over", "err", err)
@@ -482,12 +471,12 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	if err := eng.adopt(conn, wc.Slug, pos, last); err != nil {
+	if err := eng.Adopt(conn, wc.Slug, pos, last); err != nil {
 		s.log.Error("sse: engine", "err", err) // adopt has closed the connection
 	}
 }
 
-func appendFrame(buf *bytes.Buffer, f Frame, last int64) int64 {
+func appendFrame(buf *bytes.Buffer, f fanout.Frame, last int64) int64 {
 	if f.Seq == 0 {
 		buf.Write(f.Bytes)
 		return last
@@ -521,7 +510,7 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 		if ok && len(events) <= bound {
 			last := after
 			for _, e := range events {
-				if _, err := out.Write(Encode(e)); err != nil {
+				if _, err := out.Write(fanout.Encode(e)); err != nil {
 					return 0, err
 				}
 				last = e.Seq
@@ -530,7 +519,7 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 		}
 	}
 	if present {
-		out.Write(Encode(Event{Type: EventReset, Data: json.RawMessage(`{}`)}))
+		out.Write(fanout.Encode(wall.Event{Type: wall.EventReset, Data: json.RawMessage(`{}`)}))
 	}
 	snap, err := s.store.Snapshot(ctx, wc.Slug, wc.Display.MaxPosts)
 	if err != nil {
@@ -538,7 +527,7 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 	}
 	for _, p := range snap.Posts {
 		data, _ := json.Marshal(p)
-		if _, err := out.Write(Encode(Event{Type: EventPost, Data: data})); err != nil {
+		if _, err := out.Write(fanout.Encode(wall.Event{Type: wall.EventPost, Data: data})); err != nil {
 			return 0, err
 		}
 	}
@@ -549,7 +538,7 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 		}
 		for _, a := range anns {
 			data, _ := json.Marshal(a)
-			out.Write(Encode(Event{Type: EventAnnounce, Data: data}))
+			out.Write(fanout.Encode(wall.Event{Type: wall.EventAnnounce, Data: data}))
 		}
 	}
 	// An id with no data sets the screen's Last-Event-ID without firing an
@@ -559,8 +548,8 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 }
 
 // publicHealth is source health as anyone may see it.
-func publicHealth(hs []SourceHealth) []SourceHealth {
-	out := make([]SourceHealth, len(hs))
+func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
+	out := make([]wall.SourceHealth, len(hs))
 	for i, h := range hs {
 		h.LastError = h.PublicError
 		out[i] = h
@@ -582,7 +571,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
 		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
 		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
-		buf.Write(Encode(Event{Type: "sources", Data: health}))
+		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
 		if err := sw.write(buf.Bytes()); err != nil {
 			return
 		}

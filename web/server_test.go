@@ -1,4 +1,4 @@
-package wall_test
+package web_test
 
 import (
 	"bufio"
@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
+	"github.com/wallcast/wallcast/web"
 )
 
 const testYAML = `
@@ -32,8 +34,8 @@ walls:
 type env struct {
 	t   *testing.T
 	db  *storage.DB
-	hub *wall.Hub
-	srv *wall.Server
+	hub *fanout.Hub
+	srv *web.Server
 	url string
 	n   int
 }
@@ -54,16 +56,16 @@ func newEnvYAML(t *testing.T, heartbeat time.Duration, yaml string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := wall.NewHub(cfg.Server.QueueSize, heartbeat)
+	hub := fanout.NewHub(cfg.Server.QueueSize, heartbeat)
 	if useEngine && !hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		t.Skip("no fan-out engine on this system")
 	}
-	srv := wall.NewServer(cfg, db, hub, func() []wall.SourceHealth {
+	srv := web.NewServer(cfg, db, hub, func() []wall.SourceHealth {
 		return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.StatsInterval = 10 * time.Millisecond
 	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.Config.ConnContext = wall.ConnContext
+	ts.Config.ConnContext = web.ConnContext
 	ts.Start()
 	t.Cleanup(func() {
 		hub.Close()
@@ -205,7 +207,7 @@ func TestReplayFromLastEventID(t *testing.T) {
 	e.post("two")
 	e.post("three")
 	for _, how := range []struct{ path, header string }{
-		{"/walls/devconf/events", "Last-Event-ID"},
+		{"/walls/devconf/events", "Last-wall.Event-ID"},
 		{fmt.Sprintf("/walls/devconf/events?lastEventId=%d", first.Seq), ""},
 	} {
 		var s *stream
@@ -228,7 +230,7 @@ func TestRemovedPostNeverReplayed(t *testing.T) {
 	p := e.post("offensive")
 	e.post("fine")
 	rm := e.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemDelete, Post: wall.Post{ID: "s:1", NativeID: "1"}}})
-	s := e.open("/walls/devconf/events", "Last-Event-ID", fmt.Sprint(p.Seq-1))
+	s := e.open("/walls/devconf/events", "Last-wall.Event-ID", fmt.Sprint(p.Seq-1))
 	if ev := s.next(t); text(t, ev) != "fine" {
 		t.Fatalf("first replayed = %q", ev.Data)
 	}
@@ -246,7 +248,7 @@ func TestResetOnUnknownID(t *testing.T) {
 	e := newEnv(t, 0)
 	e.post("kept")
 	for _, id := range []string{"999999", "garbage"} {
-		s := e.open("/walls/devconf/events", "Last-Event-ID", id)
+		s := e.open("/walls/devconf/events", "Last-wall.Event-ID", id)
 		if ev := s.next(t); ev.Type != "reset" {
 			t.Fatalf("id %s: first event = %s, want reset", id, ev.Type)
 		}
@@ -439,8 +441,8 @@ func TestEmbedQRAndFiles(t *testing.T) {
 		!strings.Contains(body, `class="theme-dark embed"`) {
 		t.Errorf("embed: %s %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
 	}
-	if resp.Header.Get("X-Frame-Options") != "" {
-		t.Error("X-Frame-Options would block the allowed origins")
+	if resp.Header.Get("X-fanout.Frame-Options") != "" {
+		t.Error("X-fanout.Frame-Options would block the allowed origins")
 	}
 	resp, body = get("/walls/devconf/qr.svg")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(body, "<svg") || strings.Count(body, "h1v1h-1z") < 100 {

@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
+	"github.com/wallcast/wallcast/web"
 )
 
 // app is a running Wallcast: every part, wired.
@@ -28,10 +31,10 @@ type app struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	db     *storage.DB
-	hub    *wall.Hub
+	hub    *fanout.Hub
 	pipe   *ingest.Pipeline
 	sup    *sources.Supervisor
-	srv    *wall.Server
+	srv    *web.Server
 	http   *http.Server
 	addr   string
 	hooks  *webhook.Hooks
@@ -47,13 +50,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db, path: cfg.File}
-	a.hub = wall.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
+	a.hub = fanout.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
 	if a.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
-	a.srv = wall.NewServer(cfg, db, a.hub, a.sup.Health, log)
+	a.srv = web.NewServer(cfg, db, a.hub, a.sup.Health, log)
 	a.srv.Metrics().MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
 			func() float64 { return float64(a.pipe.Stats.Received.Load()) }),
@@ -64,7 +67,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	)
 	a.hooks = webhook.NewHooks()
 	a.srv.SetHooks(a.hooks)
-	a.srv.EnableAdmin(wall.Admin{
+	a.srv.EnableAdmin(web.Admin{
 		Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
 		RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
 	})
@@ -79,7 +82,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.http = &http.Server{
 		Handler:           a.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ConnContext:       wall.ConnContext,
+		ConnContext:       web.ConnContext,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

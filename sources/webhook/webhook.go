@@ -121,7 +121,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 
 // refuse answers a 4xx with its reason, and logs it.
 func (s *Source) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
-	s.log.Warn("webhook: refused", "status", code, "reason", reason, "addr", wall.ClientAddr(r))
+	s.log.Warn("webhook: refused", "status", code, "reason", reason, "addr", r.RemoteAddr)
 	http.Error(w, reason, code)
 }
 
