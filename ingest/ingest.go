@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -68,17 +69,17 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 			blockedAuthors: map[string]bool{}, langs: map[string]bool{},
 		}
 		for _, t := range w.Hashtags {
-			if t = Tag(t); t != "" {
+			if t = match.Tag(t); t != "" {
 				ru.tags[t] = true
 			}
 		}
 		for _, k := range w.Keywords {
-			if k = Phrase(k); k != "" {
+			if k = match.Phrase(k); k != "" {
 				ru.keywords = append(ru.keywords, k)
 			}
 		}
 		for _, b := range w.Filters.BlockedWords {
-			if b = Phrase(b); b != "" {
+			if b = match.Phrase(b); b != "" {
 				ru.blockedWords = append(ru.blockedWords, b)
 			}
 		}
@@ -98,7 +99,7 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 	return r
 }
 
-func authorKey(a string) string { return Fold(strings.TrimPrefix(strings.TrimSpace(a), "@")) }
+func authorKey(a string) string { return match.Fold(strings.TrimPrefix(strings.TrimSpace(a), "@")) }
 
 func langKey(l string) string {
 	l, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(l)), "-")
@@ -115,7 +116,7 @@ func (r *Router) wants(source string, p *wall.Post) bool {
 		return false
 	}
 	for _, t := range p.Tags {
-		t = Tag(t)
+		t = match.Tag(t)
 		for _, ru := range rules {
 			if ru.tags[t] {
 				return true
@@ -128,7 +129,7 @@ func (r *Router) wants(source string, p *wall.Post) bool {
 			return true
 		}
 		if folded == "" {
-			folded = Fold(p.HTML + " " + p.Text)
+			folded = match.Fold(p.HTML + " " + p.Text)
 		}
 		for t := range ru.tags {
 			if strings.Contains(folded, t) {
@@ -148,25 +149,25 @@ func (r *Router) Route(source string, p *wall.Post, only ...string) []wall.Targe
 		if len(only) > 0 && !slices.Contains(only, ru.slug) {
 			continue
 		}
-		match := ru.allFrom[source]
+		takes := ru.allFrom[source]
 		for _, t := range p.Tags {
-			if match {
+			if takes {
 				break
 			}
-			match = ru.tags[Tag(t)]
+			takes = ru.tags[match.Tag(t)]
 		}
-		if !match && len(ru.keywords) > 0 {
+		if !takes && len(ru.keywords) > 0 {
 			if words == "" {
-				words = Words(p.ContentWarning + " " + p.Text)
+				words = match.Words(p.ContentWarning + " " + p.Text)
 			}
 			for _, k := range ru.keywords {
 				if strings.Contains(words, k) {
-					match = true
+					takes = true
 					break
 				}
 			}
 		}
-		if !match {
+		if !takes {
 			continue
 		}
 		t := wall.Target{Wall: ru.slug, Status: wall.StatusVisible}
@@ -200,7 +201,7 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 	}
 	if len(ru.blockedWords) > 0 {
 		if *words == "" {
-			*words = Words(p.ContentWarning + " " + p.Text)
+			*words = match.Words(p.ContentWarning + " " + p.Text)
 		}
 		for _, b := range ru.blockedWords {
 			if strings.Contains(*words, b) {
@@ -224,8 +225,8 @@ func Catches(r wall.Rule, p wall.Post) bool {
 	case wall.RuleAuthor:
 		return authorKey(p.Author.Handle) == authorKey(r.Value)
 	case wall.RuleWord:
-		ph := Phrase(r.Value)
-		return ph != "" && strings.Contains(Words(p.ContentWarning+" "+p.Text), ph)
+		ph := match.Phrase(r.Value)
+		return ph != "" && strings.Contains(match.Words(p.ContentWarning+" "+p.Text), ph)
 	}
 	return false
 }
@@ -392,17 +393,17 @@ func (p *Pipeline) clean(post *wall.Post) {
 	} else {
 		post.HTML = p.sanitizer.TextToHTML(post.Text)
 	}
-	post.Text = Text(post.HTML)
+	post.Text = match.Plain(post.HTML)
 	post.Network = wall.Network(post.Network)
 	post.ContentWarning = p.plain(post.ContentWarning)
 	post.Author.Name = p.plain(post.Author.Name)
 	post.Author.Handle = wall.CleanID(post.Author.Handle)
-	post.URL = SafeURL(post.URL)
-	post.Author.URL = SafeURL(post.Author.URL)
-	post.Author.Avatar = SafeURL(post.Author.Avatar)
+	post.URL = match.SafeURL(post.URL)
+	post.Author.URL = match.SafeURL(post.Author.URL)
+	post.Author.Avatar = match.SafeURL(post.Author.Avatar)
 	media := post.Media[:0]
 	for _, m := range post.Media {
-		m.URL, m.Preview = SafeURL(m.URL), SafeURL(m.Preview)
+		m.URL, m.Preview = match.SafeURL(m.URL), match.SafeURL(m.Preview)
 		if m.URL == "" && m.Preview == "" {
 			continue
 		}
@@ -412,11 +413,11 @@ func (p *Pipeline) clean(post *wall.Post) {
 	post.Media = media
 	tags := make([]string, 0, len(post.Tags))
 	for _, t := range post.Tags {
-		if t = Tag(t); t != "" {
+		if t = match.Tag(t); t != "" {
 			tags = append(tags, t)
 		}
 	}
-	tags = append(tags, Hashtags(post.Text)...)
+	tags = append(tags, match.Hashtags(post.Text)...)
 	sort.Strings(tags)
 	post.Tags = slices.Compact(tags)
 	if post.CreatedAt.IsZero() {
@@ -430,7 +431,7 @@ func (p *Pipeline) clean(post *wall.Post) {
 // and entities are resolved through the sanitiser only when there are any.
 func (p *Pipeline) plain(s string) string {
 	if strings.ContainsAny(s, "<&") {
-		s = Text(p.sanitizer.HTML(s))
+		s = match.Plain(p.sanitizer.HTML(s))
 	}
 	return strings.TrimSpace(s)
 }

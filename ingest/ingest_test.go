@@ -17,25 +17,6 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-func TestHashtagsAndWords(t *testing.T) {
-	cases := map[string][]string{
-		"Hello #DevConf and #devconf2026!":     {"devconf", "devconf2026"},
-		"＃ＤｅｖＣｏｎｆ full width":                  {"devconf"},
-		"C# and https://x.example/#anchor #42": nil,
-		"#café #Straße":                        {"café", "strasse"},
-		"(#go)":                                {"go"},
-		"#日本語 tag":                             {"日本語"},
-	}
-	for in, want := range cases {
-		if got := Hashtags(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("Hashtags(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if w := Words("Don't PANIC, it's fine."); w != " don t panic it s fine " {
-		t.Errorf("Words = %q", w)
-	}
-}
-
 func testConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
 	c, err := config.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })

@@ -1,4 +1,7 @@
-package ingest
+// Package match is how Wallcast compares text: hashtags, phrases and whole
+// words after Unicode folding, the plain text of sanitised HTML, and which
+// URLs are safe to keep. Ingest and the adapters both use it.
+package match
 
 import (
 	"strings"

@@ -1,11 +1,11 @@
 package sources
 
-import "github.com/wallcast/wallcast/ingest"
+import "github.com/wallcast/wallcast/match"
 
 func normTags(in []string) []string {
 	var out []string
 	for _, t := range in {
-		if t = ingest.Tag(t); t != "" {
+		if t = match.Tag(t); t != "" {
 			out = append(out, t)
 		}
 	}

@@ -22,7 +22,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/wallcast/wallcast/ingest"
+
+	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -337,12 +338,12 @@ func newMatcher(tags, keywords []string) *matcher {
 		m.needles = append(m.needles, []byte(strings.ToLower(s)))
 	}
 	for _, t := range tags {
-		t = ingest.Tag(t)
+		t = match.Tag(t)
 		m.tags[t] = true
 		add(t)
 	}
 	for _, k := range keywords {
-		if p := ingest.Phrase(k); p != "" {
+		if p := match.Phrase(k); p != "" {
 			m.keywords = append(m.keywords, p)
 			for _, w := range strings.Fields(p) {
 				add(w)
@@ -420,17 +421,17 @@ func equalFold(a, lower []byte) bool {
 // match is the exact test on a decoded record.
 func (m *matcher) match(r *record) bool {
 	for _, t := range r.hashtags() {
-		if m.tags[ingest.Tag(t)] {
+		if m.tags[match.Tag(t)] {
 			return true
 		}
 	}
-	for _, t := range ingest.Hashtags(r.Text) {
+	for _, t := range match.Hashtags(r.Text) {
 		if m.tags[t] {
 			return true
 		}
 	}
 	if len(m.keywords) > 0 {
-		words := ingest.Words(r.Text)
+		words := match.Words(r.Text)
 		for _, k := range m.keywords {
 			if strings.Contains(words, k) {
 				return true

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"

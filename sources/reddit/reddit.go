@@ -19,10 +19,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wallcast/wallcast/sources/upstream"
-	"github.com/wallcast/wallcast/wall"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/wallcast/wallcast/sources/upstream"
+	"github.com/wallcast/wallcast/wall"
 )
 
 // Config is a reddit source's settings.

@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
-	"github.com/wallcast/wallcast/ingest"
+
+	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -175,7 +176,7 @@ func post(feed *gofeed.Feed, it *gofeed.Item) wall.Post {
 	if strings.TrimSpace(body) == "" {
 		body = it.Description
 	}
-	if t := strings.TrimSpace(it.Title); t != "" && !strings.HasPrefix(ingest.Text(body), t) {
+	if t := strings.TrimSpace(it.Title); t != "" && !strings.HasPrefix(match.Plain(body), t) {
 		body = "<p><strong>" + html.EscapeString(t) + "</strong></p>" + body
 	}
 	p.HTML = body

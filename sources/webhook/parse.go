@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+
 	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/wall"
 )
