@@ -212,18 +212,35 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 	return ""
 }
 
-// blocksAuthor matches a blocked handle with or without '@', and the
-// handle without its server ("@troll" blocks "@troll@bad.example" only
-// when written in full).
+// blocksAuthor reports whether a wall's blocked authors name a post's.
 func (ru *rule) blocksAuthor(a wall.Author) bool {
-	return ru.blockedAuthors[authorKey(a.Handle)] || (a.Name != "" && ru.blockedAuthors[authorKey(a.Name)])
+	for _, k := range authorKeys(a) {
+		if ru.blockedAuthors[k] {
+			return true
+		}
+	}
+	return false
 }
 
-// Catches reports whether a rule added at run time applies to a post.
+// authorKeys are the names a ban can catch an author by: the handle, with
+// or without '@' (written in full: "@troll" does not block
+// "@troll@bad.example"), and the display name. Bans from the config and
+// from the console match through it alike.
+func authorKeys(a wall.Author) []string {
+	keys := []string{authorKey(a.Handle)}
+	if a.Name != "" {
+		keys = append(keys, authorKey(a.Name))
+	}
+	return keys
+}
+
+// Catches reports whether a rule added at run time applies to a post: the
+// same matching as the walls' own filters, so a ban takes the posts
+// already on screen that it would have kept out.
 func Catches(r wall.Rule, p wall.Post) bool {
 	switch r.Kind {
 	case wall.RuleAuthor:
-		return authorKey(p.Author.Handle) == authorKey(r.Value)
+		return slices.Contains(authorKeys(p.Author), authorKey(r.Value))
 	case wall.RuleWord:
 		ph := match.Phrase(r.Value)
 		return ph != "" && strings.Contains(match.Words(p.ContentWarning+" "+p.Text), ph)

@@ -485,8 +485,8 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 		FROM wall_events e
 		LEFT JOIN posts p ON p.id = e.post_id
 		LEFT JOIN wall_posts wp ON wp.wall = e.wall AND wp.post_id = e.post_id
-		WHERE e.wall = ? AND e.id > ? AND e.type NOT IN ('pending', 'approved', 'rejected')
-		ORDER BY e.id LIMIT ?`, w, after, limit)
+		WHERE e.wall = ? AND e.id > ? AND e.type NOT IN (`+placeholders(len(wall.QueueOnly))+`)
+		ORDER BY e.id LIMIT ?`, replayArgs(w, after, limit)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
 	}
@@ -601,4 +601,17 @@ func (db *DB) PostStatus(ctx context.Context, w, postID string) (string, error) 
 		return "", nil
 	}
 	return s, err
+}
+
+// placeholders is n SQL parameters: "?, ?, ?".
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// replayArgs are the replay query's arguments: the queue-only event types
+// sit between the wall and the limit.
+func replayArgs(w string, after int64, limit int) []any {
+	args := []any{w, after}
+	for _, t := range wall.QueueOnly {
+		args = append(args, t)
+	}
+	return append(args, limit)
 }

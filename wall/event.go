@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -40,14 +41,13 @@ type Event struct {
 	Data json.RawMessage // one line of JSON
 }
 
+// QueueOnly are the event types of the moderation queue: the admin
+// console sees them, screens never do. It is the one answer to which
+// events screens see; storage's replay query is built from it.
+var QueueOnly = []string{EventPending, EventApproved, EventRejected}
+
 // ForDisplay reports whether screens receive events of this type.
-func ForDisplay(typ string) bool {
-	switch typ {
-	case EventPending, EventApproved, EventRejected:
-		return false
-	}
-	return true
-}
+func ForDisplay(typ string) bool { return !slices.Contains(QueueOnly, typ) }
 
 // QueueItem is the payload of moderation queue events (pending, approved,
 // rejected) and of the queue listing.

@@ -470,3 +470,33 @@ func TestDisplayFromConsole(t *testing.T) {
 		t.Errorf("bad layout: %s", resp.Status)
 	}
 }
+
+// TestBanByDisplayNameTakesPostsOnScreen: a ban written as a display name
+// keeps new posts out (ingest) and takes the ones already on screen (the
+// console): one matcher answers both.
+func TestBanByDisplayNameTakesPostsOnScreen(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("ana", "correct horse")
+	screen := ae.open("/walls/devconf/events")
+	p := wall.Post{ID: "s:7", Source: "s", NativeID: "7", Network: "demo", Text: "spam #devconf", HTML: "<p>spam #devconf</p>",
+		Tags: []string{"devconf"}, Author: wall.Author{Name: "Troll Face", Handle: "@troll@bad.example"}, CreatedAt: time.Now().UTC()}
+	ae.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemPost, Post: p}, Targets: []wall.Target{{Wall: "devconf", Status: wall.StatusVisible}}})
+	if ev := screen.next(t); ev.Type != "post" {
+		t.Fatalf("first event %s", ev.Type)
+	}
+	if resp, body := b.post("/admin/api/walls/devconf/bans", map[string]any{"author": "troll face"}); resp.StatusCode != 200 {
+		t.Fatalf("ban: %s %s", resp.Status, body)
+	}
+	if ev := screen.next(t); ev.Type != "remove" || !strings.Contains(ev.Data, `"s:7"`) {
+		t.Fatalf("after the ban the screen got %s %s, want the post removed", ev.Type, ev.Data)
+	}
+	// And a new post by the same display name is kept out.
+	p.ID, p.NativeID, p.Author.Handle = "s:8", "8", "@troll2@bad.example"
+	ae.mu.Lock()
+	targets := ae.router.Route("s", &p)
+	ae.mu.Unlock()
+	if len(targets) != 1 || targets[0].Status != wall.StatusRejected {
+		t.Errorf("a new post by the banned name: %+v", targets)
+	}
+}
