@@ -21,10 +21,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/wallcast/wallcast/internal/sockfd"
 	"github.com/wallcast/wallcast/sources/webhook"
 )
 
@@ -69,13 +67,14 @@ type Result struct {
 // and the server's writes do not pay for waking the tool up (a screen on
 // another machine would not cost the server that either).
 type screen struct {
-	fd      int
+	sock             // the connection, as the platform reads it
 	partial []byte   // an unfinished line
 	got     []uint64 // bit n: post n arrived
 	n       atomic.Int64
 	ready   bool
 	dropped atomic.Bool // the server closed the stream during the run
 	closing atomic.Bool // we are closing it: the run is over
+	lat     []time.Duration
 }
 
 // Run does one measurement and prints a report to out.
@@ -191,11 +190,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	close(done)
 	wg.Wait()
 	var all []time.Duration
-	for _, r := range readers {
-		all = append(all, r.lat...)
-	}
 	for _, s := range screens {
-		syscall.Close(s.fd)
+		all = append(all, s.lat...)
+		s.close()
 		got := s.count()
 		res.Deliveries += int64(got)
 		res.Lost += int64(n - got)
@@ -262,106 +259,49 @@ func dial(ctx context.Context, host, src, wall string, posts int) (*screen, erro
 		c.Close()
 		return nil, err
 	}
-	fd, err := sockfd.Detach(c)
+	sk, err := detach(c)
 	if err != nil {
 		return nil, err
 	}
-	return &screen{fd: fd, got: make([]uint64, posts/64+1)}, nil
+	return &screen{sock: sk, got: make([]uint64, posts/64+1)}, nil
 }
 
 func (s *screen) count() int { return int(s.n.Load()) }
 
-// reader reads the screens registered with its epoll instance.
+// reader reads a share of the screens: on Linux with an epoll instance
+// of its own (read_linux.go), elsewhere with a goroutine per screen.
 type reader struct {
-	epfd    int
-	screens []atomic.Pointer[screen] // by the id given to epoll
-	lat     []time.Duration
+	readerSys
+	screens []atomic.Pointer[screen] // by id
 	prefix  []byte
 	sent    *sendTimes
 	ready   chan<- error
 }
 
 func newReader(run string, sent *sendTimes, ready chan<- error, n int) (*reader, error) {
-	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, err
+	r := &reader{screens: make([]atomic.Pointer[screen], n), prefix: []byte(`"id":"bench:bench-` + run + "-"), sent: sent, ready: ready}
+	return r, r.init()
+}
+
+// consume splits what arrived on a screen into lines.
+func (r *reader) consume(s *screen, data []byte, at time.Time) {
+	if len(s.partial) > 0 {
+		data = append(s.partial, data...)
+		s.partial = nil
 	}
-	return &reader{epfd: fd, screens: make([]atomic.Pointer[screen], n), prefix: []byte(`"id":"bench:bench-` + run + "-"), sent: sent, ready: ready}, nil
-}
-
-func (r *reader) add(id int32, s *screen) error {
-	r.screens[id].Store(s)
-	// Edge-triggered: a socket is reported once per arrival, not again on
-	// every poll until it is read (each read empties it).
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | (syscall.EPOLLET & 0xffffffff), Fd: id}
-	return syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, s.fd, &ev)
-}
-
-// pollEvery is how often a reader looks for screens with data when it
-// found few the last time. Polling instead of sleeping in epoll_wait means
-// no write of the server's has to wake the tool: the events arrive in
-// batches, at the price of up to this much added to the measured latency.
-const pollEvery = time.Millisecond
-
-// loop reads ready screens until done is closed.
-func (r *reader) loop(done <-chan struct{}) {
-	defer syscall.Close(r.epfd)
-	events := make([]syscall.EpollEvent, 512)
-	buf := make([]byte, 64<<10)
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		n, err := sockfd.Ready(r.epfd, events)
-		if err != nil && !errors.Is(err, syscall.EINTR) {
+	for len(data) > 0 {
+		k := bytes.IndexByte(data, '\n')
+		if k < 0 {
+			s.partial = append([]byte(nil), data...)
 			return
 		}
-		for _, ev := range events[:max(n, 0)] {
-			if s := r.screens[ev.Fd].Load(); s != nil {
-				r.read(s, buf)
-			}
-		}
-		if n < len(events)/2 {
-			time.Sleep(pollEvery)
-		}
-	}
-}
-
-func (r *reader) read(s *screen, buf []byte) {
-	for {
-		n, err := sockfd.Recv(s.fd, buf)
-		if err == syscall.EAGAIN {
-			return
-		}
-		if err != nil || n <= 0 {
-			r.closed(s)
-			return
-		}
-		at := time.Now()
-		data := buf[:n]
-		if len(s.partial) > 0 {
-			data = append(s.partial, data...)
-			s.partial = nil
-		}
-		for len(data) > 0 {
-			k := bytes.IndexByte(data, '\n')
-			if k < 0 {
-				s.partial = append([]byte(nil), data...)
-				break
-			}
-			r.line(s, data[:k], at)
-			data = data[k+1:]
-		}
-		if n < len(buf) {
-			return
-		}
+		r.line(s, data[:k], at)
+		data = data[k+1:]
 	}
 }
 
 func (r *reader) closed(s *screen) {
-	syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.fd, nil)
+	r.forget(s)
 	if !s.ready {
 		s.ready = true
 		r.ready <- errors.New("bench: a stream closed before it started")
@@ -403,7 +343,7 @@ func (r *reader) line(s *screen, line []byte, at time.Time) {
 	s.got[n/64] |= 1 << (n % 64)
 	s.n.Add(1)
 	if t, ok := r.sent.get(n); ok {
-		r.lat = append(r.lat, at.Sub(t))
+		s.lat = append(s.lat, at.Sub(t))
 	}
 }
 
@@ -531,13 +471,4 @@ func cpuTime(pid int) time.Duration {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	const hz = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / hz
-}
-
-// raiseFileLimit lifts this process's open-file limit to the hard limit.
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }
