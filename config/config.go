@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -57,7 +58,7 @@ type Storage struct {
 // Admin is the login of the admin console.
 type Admin struct {
 	User         string `yaml:"user"`
-	PasswordHash string `yaml:"password_hash"`
+	PasswordHash string `yaml:"password_hash" config:"secret"`
 	// Users are more accounts, each a moderator or an admin.
 	Users []User `yaml:"users"`
 	// SessionTTL is how long a login lasts.
@@ -67,7 +68,7 @@ type Admin struct {
 // User is one admin console account.
 type User struct {
 	Name         string `yaml:"name"`
-	PasswordHash string `yaml:"password_hash"`
+	PasswordHash string `yaml:"password_hash" config:"secret"`
 	Role         string `yaml:"role"` // moderator or admin
 }
 
@@ -80,7 +81,8 @@ func (a Admin) Accounts() []User {
 	return append(out, a.Users...)
 }
 
-// Source is one upstream. Which keys apply depends on Type (see TypeKeys).
+// Source is one upstream: the keys every source takes. The keys of its
+// type are decoded into Settings, the type's own struct.
 type Source struct {
 	Name     string   `yaml:"name"`
 	Type     string   `yaml:"type"`
@@ -92,48 +94,53 @@ type Source struct {
 	// StallTimeout restarts a streaming source that sent no bytes for this long.
 	StallTimeout Duration `yaml:"stall_timeout"`
 
-	Interval  Duration `yaml:"interval"`
-	URL       string   `yaml:"url"`
-	UserAgent string   `yaml:"user_agent"`
-	MediaBase string   `yaml:"media_base"`
+	// Settings holds the keys of the source's type.
+	Settings Settings `yaml:"-"`
+	Line     int      `yaml:"-"`
+}
 
-	// mastodon
-	Instance       string   `yaml:"instance"`
-	AccessToken    string   `yaml:"access_token"`
-	Mode           string   `yaml:"mode"`
-	PollInterval   Duration `yaml:"poll_interval"`
-	LocalOnly      bool     `yaml:"local_only"`
-	IncludeReplies bool     `yaml:"include_replies"`
-	IncludeBoosts  bool     `yaml:"include_boosts"`
+// Settings is a source type's own keys: a pointer to a struct whose yaml
+// tags name them (a field tagged config:"secret" must come from the
+// environment). Each adapter package owns its settings.
+type Settings interface {
+	// Defaults fills what was left out.
+	Defaults()
+	// Check says what is wrong, each problem at a key below the source.
+	Check() []Problem
+}
 
-	// reddit
-	ClientID     string   `yaml:"client_id"`
-	ClientSecret string   `yaml:"client_secret"`
-	Subreddits   []string `yaml:"subreddits"`
-	Query        string   `yaml:"query"`
-	TokenURL     string   `yaml:"token_url"`
+// Problem is one thing wrong in a source's settings: the key it is at
+// (such as "url" or "subreddits[1]"; "" for the source itself), what is
+// wrong, and the fix.
+type Problem struct{ Key, Msg, Fix string }
 
-	// x
-	BearerToken string `yaml:"bearer_token"`
-	APIBase     string `yaml:"api_base"`
+// SourceType is what config needs of a source type. The sources registry
+// hands config the table: config itself knows no type.
+type SourceType struct {
+	// Settings returns a new, empty value of the type's settings.
+	Settings func() Settings
+	// StallTimeout is the type's default stall_timeout (0: 90s).
+	StallTimeout time.Duration
+}
 
-	// webhook
-	Secret            string `yaml:"secret"`
-	Flavor            string `yaml:"flavor"`
-	VerifyToken       string `yaml:"verify_token"`
-	Hub               string `yaml:"hub"`
-	Topic             string `yaml:"topic"`
-	MaxBody           int64  `yaml:"max_body"`
-	MaxPostsPerMinute int    `yaml:"max_posts_per_minute"`
+// Types are the source types by name.
+type Types map[string]SourceType
 
-	// bluesky
-	Jetstream   []string `yaml:"jetstream"`
-	AppView     string   `yaml:"appview"`
-	PDS         string   `yaml:"pds"`
-	Identifier  string   `yaml:"identifier"`
-	AppPassword string   `yaml:"app_password"`
+// DefaultUserAgent is the User-Agent of adapters that are given none.
+const DefaultUserAgent = "Wallcast/1.0 (+https://github.com/wallcast/wallcast)"
 
-	Line int `yaml:"-"`
+// HTTPURL reports whether s is an absolute http(s) URL with a host.
+func HTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// CheckInterval is the problem of an interval shorter than least, if any.
+func CheckInterval(d Duration, least time.Duration) []Problem {
+	if d.D() < 0 || (d != 0 && d.D() < least) {
+		return []Problem{{Key: "interval", Msg: "must be at least " + least.String(), Fix: `write a duration such as "5m"`}}
+	}
+	return nil
 }
 
 // Wall is one wall: what it shows and how.
@@ -189,29 +196,6 @@ type Display struct {
 // ShowQR reports whether the call-to-action bar has a QR code (default yes).
 func (d Display) ShowQR() bool { return d.QR == nil || *d.QR }
 
-// TypeKeys lists, per source type, the keys that type takes besides the
-// common ones (name, type, hashtags, keywords, all_posts, stall_timeout).
-// The sources registry has one adapter for each entry.
-var TypeKeys = map[string][]string{
-	"demo": {"interval", "media_base"},
-	"rss":  {"url", "interval", "user_agent"},
-	"mastodon": {"instance", "access_token", "mode", "poll_interval", "local_only", "include_replies",
-		"include_boosts", "user_agent"},
-	"bluesky": {"jetstream", "appview", "pds", "identifier", "app_password", "user_agent"},
-	"reddit":  {"client_id", "client_secret", "user_agent", "subreddits", "query", "token_url", "api_base", "interval"},
-	"x":       {"bearer_token", "api_base", "mode", "poll_interval", "user_agent"},
-	"webhook": {"secret", "flavor", "verify_token", "hub", "topic", "max_body", "max_posts_per_minute", "interval", "user_agent"},
-}
-
-// commonKeys are the keys every source takes.
-var commonKeys = []string{"name", "type", "hashtags", "keywords", "all_posts", "stall_timeout"}
-
-// secretKeys must come from the environment, never from the file.
-var secretKeys = map[string]bool{
-	"password_hash": true, "access_token": true, "app_password": true, "bearer_token": true,
-	"client_secret": true, "secret": true, "verify_token": true,
-}
-
 // Duration is a time.Duration written as a Go duration string ("30s", "5m").
 type Duration time.Duration
 
@@ -231,8 +215,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration back as a string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// Defaults fills every optional setting that was left out.
-func (c *Config) Defaults() {
+// defaults fills every optional setting that was left out.
+func (c *Config) defaults() {
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
@@ -260,36 +244,9 @@ func (c *Config) Defaults() {
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		defd(&s.StallTimeout, 90*time.Second)
-		switch s.Type {
-		case "demo":
-			defd(&s.Interval, 4*time.Second)
-		case "rss":
-			defd(&s.Interval, 5*time.Minute)
-		case "webhook":
-			def(&s.Flavor, "wallcast")
-			if s.MaxBody == 0 {
-				s.MaxBody = 1 << 20
-			}
-			if s.MaxPostsPerMinute == 0 {
-				s.MaxPostsPerMinute = 600
-			}
-			defd(&s.Interval, 5*time.Minute) // websub without a public address polls
-		case "reddit":
-			def(&s.TokenURL, "https://www.reddit.com/api/v1/access_token")
-			def(&s.APIBase, "https://oauth.reddit.com")
-			defd(&s.Interval, time.Minute)
-		case "x":
-			def(&s.Mode, "stream")
-			def(&s.APIBase, "https://api.x.com")
-			defd(&s.PollInterval, time.Minute)
-			if s.StallTimeout == Duration(90*time.Second) {
-				s.StallTimeout = Duration(30 * time.Second) // X sends a keep-alive every 20 s
-			}
-		case "mastodon":
-			def(&s.Mode, "stream")
-			defd(&s.PollInterval, 30*time.Second)
+		if s.Settings != nil {
+			s.Settings.Defaults()
 		}
-		def(&s.UserAgent, "Wallcast/1.0 (+https://github.com/wallcast/wallcast)")
 	}
 	for i := range c.Walls {
 		w := &c.Walls[i]

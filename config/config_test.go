@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/sources/demo"
+	"github.com/wallcast/wallcast/sources/rss"
 )
 
 const good = `server:
@@ -27,7 +32,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 }
 
 func TestParseGoodAndDefaults(t *testing.T) {
-	c, err := Parse("config.yaml", []byte(good), env(nil))
+	c, err := config.Parse("config.yaml", []byte(good), env(nil), sources.ConfigTypes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +42,9 @@ func TestParseGoodAndDefaults(t *testing.T) {
 	if c.Storage.Retention.D() != 720*time.Hour || c.Storage.Path != "wallcast.db" {
 		t.Errorf("storage defaults = %+v", c.Storage)
 	}
-	if c.Sources[0].Interval.D() != 5*time.Minute || c.Sources[1].Interval.D() != 4*time.Second {
-		t.Errorf("interval defaults = %v, %v", c.Sources[0].Interval.D(), c.Sources[1].Interval.D())
+	feed, demoSet := c.Sources[0].Settings.(*rss.Settings), c.Sources[1].Settings.(*demo.Settings)
+	if feed.Interval.D() != 5*time.Minute || demoSet.Interval.D() != 4*time.Second {
+		t.Errorf("interval defaults = %v, %v", feed.Interval.D(), demoSet.Interval.D())
 	}
 	w := c.Walls[0]
 	if w.Title != "devconf" || w.Moderation != "auto" || w.Display.Layout != "grid" || w.Display.MaxPosts != 60 {
@@ -52,7 +58,7 @@ func TestParseGoodAndDefaults(t *testing.T) {
 func TestEnvExpansion(t *testing.T) {
 	src := strings.Replace(good, `":9090"`, `"${HOST:-127.0.0.1}:${PORT}"`, 1) +
 		"    display: {max_posts: \"${MAX}\"}\nadmin:\n  user: admin\n  password_hash: \"${HASH}\"\n"
-	c, err := Parse("c.yaml", []byte(src), env(map[string]string{"PORT": "7000", "MAX": "12", "HASH": "$2a$10$abc"}))
+	c, err := config.Parse("c.yaml", []byte(src), env(map[string]string{"PORT": "7000", "MAX": "12", "HASH": "$2a$10$abc"}), sources.ConfigTypes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +107,8 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("conf.yaml", []byte(tc.yaml), env(nil))
-			var errs Errors
+			_, err := config.Parse("conf.yaml", []byte(tc.yaml), env(nil), sources.ConfigTypes())
+			var errs config.Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("err = %v, want config.Errors", err)
 			}
@@ -127,8 +133,8 @@ func TestErrors(t *testing.T) {
 
 func TestEveryErrorIsReported(t *testing.T) {
 	bad := "server: {listen: nowhere, colour: red}\nwalls:\n  - slug: a\n    sources: [x]\n"
-	_, err := Parse("c.yaml", []byte(bad), env(nil))
-	var errs Errors
+	_, err := config.Parse("c.yaml", []byte(bad), env(nil), sources.ConfigTypes())
+	var errs config.Errors
 	if !errors.As(err, &errs) {
 		t.Fatal(err)
 	}
@@ -137,7 +143,7 @@ func TestEveryErrorIsReported(t *testing.T) {
 		t.Fatalf("errs = %v", errs)
 	}
 	bad = "server: {listen: nowhere}\nwalls:\n  - slug: a\n    sources: [x]\n"
-	_, err = Parse("c.yaml", []byte(bad), env(nil))
+	_, err = config.Parse("c.yaml", []byte(bad), env(nil), sources.ConfigTypes())
 	errors.As(err, &errs)
 	if len(errs) < 3 {
 		t.Fatalf("want listen, hashtags and source errors, got %v", errs)
@@ -149,7 +155,7 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Parse("config.yaml", data, env(nil)); err != nil {
+	if _, err := config.Parse("config.yaml", data, env(nil), sources.ConfigTypes()); err != nil {
 		t.Fatalf("the shipped config.yaml does not load:\n%v", err)
 	}
 }

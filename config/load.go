@@ -47,19 +47,20 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Load reads, expands, checks and completes a config file. On failure the
-// error is an Errors that lists every problem found.
-func Load(path string) (*Config, error) {
+// Load reads, expands, checks and completes a config file, with the source
+// types of the table given. On failure the error is an Errors that lists
+// every problem found.
+func Load(path string, types Types) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return Parse(path, data, os.LookupEnv, types)
 }
 
 // Parse is Load on bytes already read; lookup resolves ${VAR}.
-func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	p := &parser{file: file, lookup: lookup, lines: map[string]int{}}
+func Parse(file string, data []byte, lookup func(string) (string, bool), types Types) (*Config, error) {
+	p := &parser{file: file, lookup: lookup, lines: map[string]int{}, types: types, secrets: map[string]bool{}}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -91,9 +92,29 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	c.File = file
 	for i := range c.Sources {
-		c.Sources[i].Line = p.line(fmt.Sprintf("sources[%d]", i))
+		s := &c.Sources[i]
+		s.Line = p.line(fmt.Sprintf("sources[%d]", i))
+		st, ok := types[s.Type]
+		if !ok {
+			continue // validate says so
+		}
+		// The type's own keys go into its settings (the keys every source
+		// takes are not fields there, and are skipped).
+		s.Settings = st.Settings()
+		if err := p.sourceNodes[i].Decode(s.Settings); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				for _, msg := range te.Errors {
+					p.add(lineOf(msg), strings.TrimSpace(msg[strings.Index(msg, ":")+1:]), "give a value of the expected type")
+				}
+			}
+			return nil, p.sorted()
+		}
+		if st.StallTimeout > 0 && s.StallTimeout == 0 {
+			s.StallTimeout = Duration(st.StallTimeout)
+		}
 	}
-	c.Defaults()
+	c.defaults()
 	p.validate(&c)
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
@@ -112,7 +133,14 @@ type parser struct {
 	lookup func(string) (string, bool)
 	lines  map[string]int // path -> line
 	errs   Errors
+	types  Types
+	// secrets are the paths of secret keys.
+	secrets map[string]bool
+	// sourceNodes are the sources' mappings, for their types to decode.
+	sourceNodes []*yaml.Node
 }
+
+var sourceType = reflect.TypeOf(Source{})
 
 func (p *parser) add(line int, msg, fix string) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: msg, Fix: fix})
@@ -172,12 +200,32 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		fields := yamlFields(t)
+		var own map[string]reflect.StructField // a source's type keys
+		typ := ""
+		if t == sourceType {
+			p.sourceNodes = append(p.sourceNodes, n)
+			typ = scalar(n, "type")
+			if st, ok := p.types[typ]; ok {
+				own = yamlFields(reflect.TypeOf(st.Settings()).Elem())
+			}
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			f, ok := fields[k.Value]
+			if !ok && own != nil {
+				f, ok = own[k.Value]
+			}
 			sub := k.Value
 			if path != "" {
 				sub = path + "." + k.Value
+			}
+			if !ok && t == sourceType {
+				if own != nil { // an unknown type is reported once, by validate
+					all := append(keysOf(fields), keysOf(own)...)
+					sort.Strings(all)
+					p.add(k.Line, fmt.Sprintf("%s: not a key of %s sources", sub, typ), fmt.Sprintf("remove it; %s sources take: %s", typ, strings.Join(all, ", ")))
+				}
+				continue
 			}
 			if !ok {
 				p.add(k.Line, fmt.Sprintf("%s: unknown key", sub), suggest(k.Value, keysOf(fields)))
@@ -185,12 +233,15 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 			}
 			// A secret is exactly one ${VAR}: a default (${VAR:-literal})
 			// or text around the reference would put it in the file.
-			if secretKeys[k.Value] && v.Kind == yaml.ScalarNode && v.Value != "" && !secretRef.MatchString(v.Value) {
+			if f.Tag.Get("config") == "secret" && v.Kind == yaml.ScalarNode && v.Value != "" && !secretRef.MatchString(v.Value) {
 				p.add(v.Line, fmt.Sprintf("%s: a secret is written in the file", sub),
 					fmt.Sprintf("put it in an environment variable and write %s: \"${WALLCAST_%s}\" (no default, nothing around it)", k.Value, strings.ToUpper(k.Value)))
 				continue
 			}
 			p.lines[sub] = k.Line
+			if f.Tag.Get("config") == "secret" {
+				p.secrets[sub] = true
+			}
 			p.walk(v, f.Type, sub)
 		}
 	case t.Kind() == reflect.Slice:
@@ -229,7 +280,7 @@ func (p *parser) expand(n *yaml.Node, path string) {
 		// An unset secret is an empty one: the feature it unlocks stays
 		// off (nobody logs in without a password hash), and each type's
 		// check says when a secret is required.
-		if secretKeys[path[strings.LastIndex(path, ".")+1:]] {
+		if p.secrets[path] {
 			return ""
 		}
 		p.add(n.Line, fmt.Sprintf("%s: environment variable %s is not set", path, m[1]),
@@ -308,7 +359,7 @@ func (p *parser) validate(c *Config) {
 	} else if host != "" && net.ParseIP(host) == nil && !nameRe.MatchString(strings.ToLower(strings.ReplaceAll(host, ".", "-"))) {
 		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a host name or IP address", host), `write host:port, for example "0.0.0.0:8080"`)
 	}
-	if !httpURL(c.Server.BaseURL) {
+	if !HTTPURL(c.Server.BaseURL) {
 		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", c.Server.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
 	}
 	p.origins(c.Server.EmbedOrigins, "server.embed_origins")
@@ -341,102 +392,16 @@ func (p *parser) validate(c *Config) {
 	for i, s := range c.Sources {
 		at := fmt.Sprintf("sources[%d]", i)
 		p.unique(sources, i, "sources", "name", s.Name, "source", "a short name such as mastodon-social")
-		keys, ok := TypeKeys[s.Type]
-		if !ok {
-			p.add(p.line(at+".type"), fmt.Sprintf("%s.type: unknown source type %q", at, s.Type), "use one of: "+strings.Join(knownTypes(), ", "))
+		if s.Settings == nil {
+			p.add(p.line(at+".type"), fmt.Sprintf("%s.type: unknown source type %q", at, s.Type), "use one of: "+strings.Join(p.typeNames(), ", "))
 			continue
 		}
-		for _, k := range setKeys(p.lines, at) {
-			if !slices.Contains(commonKeys, k) && !slices.Contains(keys, k) {
-				p.add(p.line(at+"."+k), fmt.Sprintf("%s.%s: not a key of %s sources", at, k, s.Type), fmt.Sprintf("remove it; %s sources take: %s", s.Type, strings.Join(append(slices.Clone(commonKeys), keys...), ", ")))
+		for _, pr := range s.Settings.Check() {
+			where := at
+			if pr.Key != "" {
+				where = at + "." + pr.Key
 			}
-		}
-		minInterval := time.Second
-		if s.Type == "demo" {
-			minInterval = 100 * time.Millisecond
-		}
-		if s.Interval.D() < 0 || (s.Interval != 0 && s.Interval.D() < minInterval) {
-			p.add(p.line(at+".interval"), fmt.Sprintf("%s.interval: must be at least %s", at, minInterval), `write a duration such as "5m"`)
-		}
-		if s.Type == "mastodon" {
-			if !httpURL(s.Instance) {
-				p.add(p.line(at+".instance"), fmt.Sprintf("%s.instance: a mastodon source needs the base URL of the server", at), `write instance: "https://mastodon.social"`)
-			}
-			if s.Mode != "stream" && s.Mode != "poll" {
-				p.add(p.line(at+".mode"), fmt.Sprintf("%s.mode: %q is not a mode", at, s.Mode), "use stream (with automatic fallback to polling) or poll")
-			}
-			if s.PollInterval.D() < time.Second {
-				p.add(p.line(at+".poll_interval"), at+".poll_interval: must be at least 1s", `write a duration such as "30s"`)
-			}
-		}
-		if s.Type == "reddit" {
-			if s.ClientID == "" || s.ClientSecret == "" {
-				p.add(p.line(at), at+": a reddit source needs client_id and client_secret", `create an app at https://www.reddit.com/prefs/apps and write client_id: "${REDDIT_CLIENT_ID}", client_secret: "${REDDIT_CLIENT_SECRET}"`)
-			}
-			if len(s.Subreddits) == 0 {
-				p.add(p.line(at), at+": a reddit source needs subreddits", "add subreddits: [devconf]")
-			}
-			for j, sr := range s.Subreddits {
-				if !regexp.MustCompile(`^[A-Za-z0-9_]{2,21}$`).MatchString(strings.TrimPrefix(sr, "r/")) {
-					p.add(p.line(fmt.Sprintf("%s.subreddits[%d]", at, j)), fmt.Sprintf("%s.subreddits: %q is not a subreddit name", at, sr), "write the name without r/, such as devconf")
-				}
-			}
-			if s.UserAgent == "" || strings.HasPrefix(s.UserAgent, "Wallcast/1.0 (+") {
-				p.add(p.line(at), at+": Reddit needs a descriptive user_agent", `write user_agent: "server:wallcast-devconf:1.0 (by /u/yourname)"`)
-			}
-		}
-		if s.Type == "x" {
-			if s.BearerToken == "" {
-				p.add(p.line(at), at+": an x source needs bearer_token", `add bearer_token: "${X_BEARER_TOKEN}" (the app's Bearer Token)`)
-			}
-			if s.Mode != "stream" && s.Mode != "search" {
-				p.add(p.line(at+".mode"), fmt.Sprintf("%s.mode: %q is not a mode", at, s.Mode), "use stream (filtered stream) or search (poll recent search)")
-			}
-		}
-		if s.Type == "webhook" {
-			// Every flavour signs its pushes; without a secret anyone
-			// could compute the signature.
-			if s.Secret == "" {
-				p.add(p.line(at), at+": a webhook needs a secret to check signatures", `add secret: "${WALLCAST_HOOK_SECRET}" and set the variable`)
-			}
-			switch s.Flavor {
-			case "wallcast", "meta":
-				if s.Flavor == "meta" && s.VerifyToken == "" {
-					p.add(p.line(at), at+": a meta webhook needs verify_token for Meta's verification request", `add verify_token: "${META_VERIFY_TOKEN}"`)
-				}
-			case "websub":
-				if u, err := url.Parse(s.Topic); s.Topic == "" || err != nil || u.Host == "" {
-					p.add(p.line(at+".topic"), at+".topic: a websub webhook needs the feed URL (topic)", `write topic: "https://example.org/feed.xml"`)
-				}
-				if u, err := url.Parse(s.Hub); s.Hub == "" || err != nil || u.Host == "" {
-					p.add(p.line(at+".hub"), at+".hub: a websub webhook needs the hub URL", `write hub: "https://pubsubhubbub.appspot.com/"`)
-				}
-			default:
-				p.add(p.line(at+".flavor"), fmt.Sprintf("%s.flavor: %q is not a webhook flavor", at, s.Flavor), "use wallcast, meta or websub")
-			}
-			if s.MaxBody < 1024 {
-				p.add(p.line(at+".max_body"), at+".max_body: must be at least 1024 bytes", "write a size in bytes, such as 1048576")
-			}
-		}
-		if s.Type == "bluesky" {
-			for j, js := range s.Jetstream {
-				if u, err := url.Parse(js); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-					p.add(p.line(fmt.Sprintf("%s.jetstream[%d]", at, j)), fmt.Sprintf("%s.jetstream: %q is not a WebSocket URL", at, js), `write "wss://jetstream1.us-east.bsky.network/subscribe"`)
-				}
-			}
-			for key, v := range map[string]string{"appview": s.AppView, "pds": s.PDS} {
-				if v != "" && !httpURL(v) {
-					p.add(p.line(at+"."+key), fmt.Sprintf("%s.%s: %q is not an http(s) URL", at, key, v), "write the base URL, for example https://public.api.bsky.app")
-				}
-			}
-			if (s.Identifier == "") != (s.AppPassword == "") {
-				p.add(p.line(at), at+": identifier and app_password go together", "set both (for search backfill) or neither (live posts only)")
-			}
-		}
-		if s.Type == "rss" {
-			if !httpURL(s.URL) {
-				p.add(p.line(at+".url"), fmt.Sprintf("%s.url: an rss source needs the http(s) URL of the feed", at), `write url: "https://example.org/feed.xml"`)
-			}
+			p.add(p.line(where), where+": "+pr.Msg, pr.Fix)
 		}
 	}
 
@@ -529,16 +494,10 @@ func (p *parser) origins(list []string, at string) {
 		if o == "*" {
 			continue
 		}
-		if u, err := url.Parse(o); !httpURL(o) || err != nil || (u.Path != "" && u.Path != "/") {
+		if u, err := url.Parse(o); !HTTPURL(o) || err != nil || (u.Path != "" && u.Path != "/") {
 			p.add(p.line(fmt.Sprintf("%s[%d]", at, i)), fmt.Sprintf("%s: %q is not an origin", at, o), `write scheme://host[:port] such as "https://news.example", or "*" for any`)
 		}
 	}
-}
-
-// httpURL reports whether s is an absolute http(s) URL with a host.
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // setKeys lists the keys written directly under a path.
@@ -553,9 +512,10 @@ func setKeys(lines map[string]int, at string) []string {
 	return out
 }
 
-func knownTypes() []string {
-	out := make([]string, 0, len(TypeKeys))
-	for t := range TypeKeys {
+// typeNames lists the source types of the table, sorted.
+func (p *parser) typeNames() []string {
+	out := make([]string, 0, len(p.types))
+	for t := range p.types {
 		out = append(out, t)
 	}
 	sort.Strings(out)
@@ -592,4 +552,14 @@ func ParsePrefix(v string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// scalar is the value of a key written directly in a mapping node.
+func scalar(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
 }

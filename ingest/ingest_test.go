@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
 
 func testConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
-	c, err := config.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	c, err := sources.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func benchIngest(b *testing.B, yaml string) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	c, err := config.Parse("b.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	c, err := sources.Parse("b.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package sources
 
 import (
 	"fmt"
-	"log/slog"
-	"net/http"
-	"strings"
+	"time"
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources/bluesky"
@@ -12,60 +10,56 @@ import (
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/reddit"
 	"github.com/wallcast/wallcast/sources/rss"
+	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/sources/x"
 	"github.com/wallcast/wallcast/wall"
 )
 
-// Deps is what adapters may need from the server.
-type Deps struct {
-	BaseURL string       // the server's public URL (demo media)
-	Client  *http.Client // nil: each adapter makes its own
-	Log     *slog.Logger
-	Hooks   *webhook.Hooks // where webhook sources receive their pushes
+// Type is one kind of source: its settings (keys, defaults, checks: the
+// adapter's package owns them) and how to build it.
+type Type struct {
+	Settings     func() config.Settings
+	Open         func(config.Source, upstream.Env) (wall.Source, error)
+	StallTimeout time.Duration // the type's default stall_timeout (0: 90s)
 }
 
-// New builds the adapter for one configured source. Every adapter type is
-// listed here, and config.TypeKeys lists the keys each one takes.
-func New(c config.Source, d Deps) (wall.Source, error) {
-	switch c.Type {
-	case "demo":
-		base := c.MediaBase
-		if base == "" {
-			base = d.BaseURL
-		}
-		return demo.New(c.Interval.D(), base), nil
-	case "rss":
-		return rss.New(rss.Config{Name: c.Name, URL: c.URL, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
-	case "bluesky":
-		return bluesky.New(bluesky.Config{
-			Name: c.Name, Jetstream: c.Jetstream, AppView: c.AppView, PDS: c.PDS,
-			Identifier: c.Identifier, AppPassword: c.AppPassword, UserAgent: c.UserAgent,
-		}, d.Client, d.Log), nil
-	case "reddit":
-		return reddit.New(reddit.Config{Name: c.Name, ClientID: c.ClientID, ClientSecret: c.ClientSecret, UserAgent: c.UserAgent,
-			Subreddits: c.Subreddits, Query: c.Query, TokenURL: c.TokenURL, APIBase: c.APIBase, Interval: c.Interval.D()}, d.Client, d.Log), nil
-	case "x":
-		return x.New(x.Config{Name: c.Name, BearerToken: c.BearerToken, APIBase: c.APIBase, Stream: c.Mode == "stream",
-			PollInterval: c.PollInterval.D(), UserAgent: c.UserAgent}, d.Client, d.Log), nil
-	case "webhook":
-		if d.Hooks == nil {
-			return nil, fmt.Errorf("source %s: webhooks need the server's hook router", c.Name)
-		}
-		poll := rss.New(rss.Config{Name: c.Name, URL: c.Topic, Interval: c.Interval.D(), UserAgent: c.UserAgent}, d.Client, d.Log)
-		return webhook.New(webhook.Config{
-			Name: c.Name, Flavor: c.Flavor, Secret: c.Secret, VerifyToken: c.VerifyToken, Hub: c.Hub, Topic: c.Topic,
-			Callback: strings.TrimRight(d.BaseURL, "/") + "/hooks/" + c.Name, MaxBody: c.MaxBody,
-			MaxPostsPerMinute: c.MaxPostsPerMinute, Poll: poll, UserAgent: c.UserAgent, Client: d.Client,
-		}, d.Hooks, d.Log), nil
-	case "mastodon":
-		return mastodon.New(mastodon.Config{
-			Name: c.Name, Instance: c.Instance, AccessToken: c.AccessToken, Stream: c.Mode != "poll",
-			PollInterval: c.PollInterval.D(), LocalOnly: c.LocalOnly, IncludeReplies: c.IncludeReplies,
-			IncludeBoosts: c.IncludeBoosts, UserAgent: c.UserAgent,
-		}, d.Client, d.Log), nil
+// Types lists every adapter type: adding a network is a package of its
+// own and one line here.
+var Types = map[string]Type{
+	"demo":     {Settings: func() config.Settings { return &demo.Settings{} }, Open: demo.Open},
+	"rss":      {Settings: func() config.Settings { return &rss.Settings{} }, Open: rss.Open},
+	"mastodon": {Settings: func() config.Settings { return &mastodon.Settings{} }, Open: mastodon.Open},
+	"bluesky":  {Settings: func() config.Settings { return &bluesky.Settings{} }, Open: bluesky.Open},
+	"reddit":   {Settings: func() config.Settings { return &reddit.Settings{} }, Open: reddit.Open},
+	"x":        {Settings: func() config.Settings { return &x.Settings{} }, Open: x.Open, StallTimeout: x.StallTimeout},
+	"webhook":  {Settings: func() config.Settings { return &webhook.Settings{} }, Open: webhook.Open},
+}
+
+// ConfigTypes is the table as config reads it.
+func ConfigTypes() config.Types {
+	out := config.Types{}
+	for name, t := range Types {
+		out[name] = config.SourceType{Settings: t.Settings, StallTimeout: t.StallTimeout}
 	}
-	return nil, fmt.Errorf("source %s: unknown type %q", c.Name, c.Type)
+	return out
+}
+
+// Load reads a config file with every source type of the table.
+func Load(path string) (*config.Config, error) { return config.Load(path, ConfigTypes()) }
+
+// Parse reads config bytes with every source type of the table.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*config.Config, error) {
+	return config.Parse(file, data, lookup, ConfigTypes())
+}
+
+// New builds the adapter for one configured source.
+func New(c config.Source, env upstream.Env) (wall.Source, error) {
+	t, ok := Types[c.Type]
+	if !ok {
+		return nil, fmt.Errorf("source %s: unknown type %q", c.Name, c.Type)
+	}
+	return t.Open(c, env)
 }
 
 // Subscription returns what the walls using a source want from it: the

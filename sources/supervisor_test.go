@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/wall"
@@ -180,14 +181,18 @@ func TestBackoffBounds(t *testing.T) {
 	}
 }
 
+// TestRegistryCoversEveryType: every type of the table builds from its
+// settings with their defaults.
 func TestRegistryCoversEveryType(t *testing.T) {
-	for typ := range config.TypeKeys {
-		c := config.Source{Name: "x", Type: typ, URL: "https://ex.example/f", Interval: config.Duration(time.Minute)}
-		if _, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks()}); err != nil {
+	for typ, ty := range Types {
+		set := ty.Settings()
+		set.Defaults()
+		c := config.Source{Name: "x", Type: typ, Settings: set}
+		if _, err := New(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks()}); err != nil {
 			t.Errorf("type %s: %v", typ, err)
 		}
 	}
-	if _, err := New(config.Source{Name: "x", Type: "nope"}, Deps{}); err == nil {
+	if _, err := New(config.Source{Name: "x", Type: "nope"}, upstream.Env{}); err == nil {
 		t.Error("unknown type accepted")
 	}
 }
@@ -208,8 +213,10 @@ func TestMastodonStallReconnects(t *testing.T) {
 		io.WriteString(w, "[]")
 	}))
 	defer srv.Close()
-	c := config.Source{Name: "m", Type: "mastodon", Instance: srv.URL, Mode: "stream", PollInterval: config.Duration(time.Second)}
-	src, err := New(c, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	set := &mastodon.Settings{Instance: srv.URL, Mode: "stream", PollInterval: config.Duration(time.Second)}
+	set.Defaults()
+	c := config.Source{Name: "m", Type: "mastodon", Settings: set}
+	src, err := New(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

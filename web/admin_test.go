@@ -19,9 +19,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
+	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
@@ -61,7 +61,7 @@ type adminEnv struct {
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(adminYAML), func(k string) (string, bool) { return testHash(), k == "HASH" })
+	cfg, err := sources.Parse("t.yaml", []byte(adminYAML), func(k string) (string, bool) { return testHash(), k == "HASH" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
 )
 
 // zeros reads as many zero bytes as asked.
@@ -90,7 +90,7 @@ func TestSessionFollowsTheAccount(t *testing.T) {
 		t.Fatalf("admin ban on every wall: %s", resp.Status)
 	}
 	reload := func(yaml string, hashes map[string]string) {
-		cfg, err := config.Parse("t.yaml", []byte(yaml), func(k string) (string, bool) { v, ok := hashes[k]; return v, ok })
+		cfg, err := sources.Parse("t.yaml", []byte(yaml), func(k string) (string, bool) { v, ok := hashes[k]; return v, ok })
 		if err != nil {
 			t.Fatal(err)
 		}

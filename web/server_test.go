@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
@@ -48,7 +48,7 @@ func newEnv(t *testing.T, heartbeat time.Duration) *env {
 // newEnvYAML is newEnv on a config of the test's own.
 func newEnvYAML(t *testing.T, heartbeat time.Duration, yaml string) *env {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	cfg, err := sources.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}

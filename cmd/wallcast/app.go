@@ -18,6 +18,7 @@ import (
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
@@ -123,7 +124,7 @@ func (a *app) router(ctx context.Context, cfg *config.Config) *ingest.Router {
 }
 
 func (a *app) startSource(cfg *config.Config, sc config.Source) error {
-	src, err := sources.New(sc, sources.Deps{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
+	src, err := sources.New(sc, upstream.Env{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (a *app) startSource(cfg *config.Config, sc config.Source) error {
 // subscription changed reconnect, new ones start, removed ones stop. A
 // config that does not validate is refused and the running one kept.
 func (a *app) reload() error {
-	next, err := config.Load(a.path)
+	next, err := sources.Load(a.path)
 	if err != nil {
 		a.log.Error("reload refused: the running config is kept", "file", a.path, "err", err)
 		return err

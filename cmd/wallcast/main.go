@@ -26,6 +26,7 @@ import (
 
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := sources.Load(*path)
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {

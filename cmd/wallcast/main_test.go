@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -349,7 +349,7 @@ func TestReload(t *testing.T) {
 // startFile starts Wallcast in-process on a config file, logging nowhere.
 func startFile(t testing.TB, path string) *app {
 	t.Helper()
-	cfg, err := config.Load(path)
+	cfg, err := sources.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,7 +261,7 @@ func TestCutStreamGapFillExactlyOnce(t *testing.T) {
 	}
 	defer db.Close()
 	cfg, err := config.Parse("t.yaml", []byte("sources: [{name: masto, type: mastodon, instance: \"https://x.example\"}]\nwalls: [{slug: w, hashtags: [devconf], sources: [masto]}]\n"),
-		func(string) (string, bool) { return "", false })
+		func(string) (string, bool) { return "", false }, config.Types{"mastodon": {Settings: func() config.Settings { return &Settings{} }}})
 	if err != nil {
 		t.Fatal(err)
 	}

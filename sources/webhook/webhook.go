@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -45,11 +46,25 @@ type Config struct {
 // Hooks routes POST /hooks/{source} to the running webhook sources.
 type Hooks struct {
 	mu sync.RWMutex
-	m  map[string]*Source
+	m  map[string]http.Handler
 }
 
 // NewHooks returns an empty router.
-func NewHooks() *Hooks { return &Hooks{m: map[string]*Source{}} }
+func NewHooks() *Hooks { return &Hooks{m: map[string]http.Handler{}} }
+
+// Register makes h answer /hooks/{name} until unregister is called.
+func (h *Hooks) Register(name string, handler http.Handler) (unregister func()) {
+	h.mu.Lock()
+	h.m[name] = handler
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		if h.m[name] == handler {
+			delete(h.m, name)
+		}
+		h.mu.Unlock()
+	}
+}
 
 // ServeHTTP answers /hooks/{name}.
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +82,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Source receives pushed posts.
 type Source struct {
 	cfg   Config
-	hooks *Hooks
+	hooks upstream.HookRouter
 	log   *slog.Logger
 	now   func() time.Time
 	// public tells whether a hub on the internet can reach the callback.
@@ -88,7 +103,7 @@ type Source struct {
 }
 
 // New returns a webhook source that registers itself with hooks while it runs.
-func New(cfg Config, hooks *Hooks, log *slog.Logger) *Source {
+func New(cfg Config, hooks upstream.HookRouter, log *slog.Logger) *Source {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -102,16 +117,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	s.mu.Lock()
 	s.emit = emit
 	s.mu.Unlock()
-	s.hooks.mu.Lock()
-	s.hooks.m[s.cfg.Name] = s
-	s.hooks.mu.Unlock()
-	defer func() {
-		s.hooks.mu.Lock()
-		if s.hooks.m[s.cfg.Name] == s {
-			delete(s.hooks.m, s.cfg.Name)
-		}
-		s.hooks.mu.Unlock()
-	}()
+	defer s.hooks.Register(s.cfg.Name, s)()
 	if s.cfg.Flavor == "websub" {
 		return s.websub(ctx, sub, emit)
 	}
