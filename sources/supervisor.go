@@ -61,7 +61,7 @@ func NewSupervisor(cursor func(context.Context, string) (string, error), log *sl
 func (s *Supervisor) Start(ctx context.Context, spec Spec) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &run{spec: spec, cancel: cancel, done: make(chan struct{}), monitor: upstream.NewMonitor()}
-	r.health = wall.SourceHealth{Name: spec.Name, Type: spec.Type, State: "starting"}
+	r.health = wall.SourceHealth{Name: spec.Name, Type: spec.Type, State: wall.StateStarting}
 	s.mu.Lock()
 	if old := s.runs[spec.Name]; old != nil {
 		old.cancel()
@@ -104,8 +104,8 @@ func (s *Supervisor) Health() []wall.SourceHealth {
 		r.mu.Lock()
 		h, mon := r.health, r.monitor
 		r.mu.Unlock()
-		if h.State == "running" {
-			h.State = mon.State()
+		if h.State == wall.StateRunning {
+			h.State, h.Note = mon.State()
 		}
 		out = append(out, h)
 	}
@@ -155,7 +155,7 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 		if errors.As(err, &perm) {
 			log.Error("source: stopped until the config is fixed", "err", upstream.Redact(err.Error()))
 			r.set(func(h *wall.SourceHealth) {
-				h.State, h.ErrorAt = "error", time.Now()
+				h.State, h.ErrorAt = wall.StateError, time.Now()
 				h.LastError, h.PublicError = upstream.Redact(err.Error()), upstream.Public(err.Error())
 				h.Errors++
 			})
@@ -173,7 +173,7 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 		}
 		log.Warn("source: restarting", "err", upstream.Redact(err.Error()), "in", delay.Round(time.Millisecond))
 		r.set(func(h *wall.SourceHealth) {
-			h.State, h.ErrorAt, h.NextRetry = "backoff", time.Now(), time.Now().Add(delay)
+			h.State, h.ErrorAt, h.NextRetry = wall.StateBackoff, time.Now(), time.Now().Add(delay)
 			h.LastError, h.PublicError = upstream.Redact(err.Error()), upstream.Public(err.Error())
 			h.Errors++
 		})
@@ -181,7 +181,7 @@ func (s *Supervisor) loop(ctx context.Context, r *run) {
 			break
 		}
 	}
-	r.set(func(h *wall.SourceHealth) { h.State, h.NextRetry = "stopped", time.Time{} })
+	r.set(func(h *wall.SourceHealth) { h.State, h.NextRetry = wall.StateStopped, time.Time{} })
 }
 
 // once runs the source one time, with a watchdog for stalls. progressed
@@ -194,7 +194,7 @@ func (s *Supervisor) once(ctx context.Context, r *run, sub wall.Subscription) (p
 	r.monitor = mon
 	r.mu.Unlock()
 	runCtx = upstream.WithMonitor(runCtx, mon)
-	r.set(func(h *wall.SourceHealth) { h.State, h.NextRetry = "running", time.Time{} })
+	r.set(func(h *wall.SourceHealth) { h.State, h.NextRetry = wall.StateRunning, time.Time{} })
 
 	if r.spec.Stall > 0 {
 		go func() {

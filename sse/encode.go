@@ -2,8 +2,18 @@ package sse
 
 import (
 	"bytes"
+	"net/http"
 	"strconv"
 )
+
+// SetHeaders sets the headers of an event stream: its type, no caching,
+// and no buffering by a proxy on the way (nginx honours X-Accel-Buffering).
+// Every stream Wallcast serves starts with them.
+func SetHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
 
 // Encode writes one event in the text/event-stream format: an id line
 // when id > 0, the event type, the data. The data is split on every line

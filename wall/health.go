@@ -2,11 +2,26 @@ package wall
 
 import "time"
 
+// State is where a source stands.
+type State string
+
+// The states of a source.
+const (
+	StateStarting  State = "starting"
+	StateRunning   State = "running" // started; the adapter has not said more yet
+	StateConnected State = "connected"
+	StatePolling   State = "polling"
+	StateBackoff   State = "backoff" // failed; restarts at NextRetry
+	StateError     State = "error"   // stopped until the config is fixed
+	StateStopped   State = "stopped"
+)
+
 // SourceHealth is what the server knows of one source.
 type SourceHealth struct {
 	Name     string    `json:"name"`
 	Type     string    `json:"type"`
-	State    string    `json:"state"` // starting, connected, polling, backoff, error, stopped
+	State    State     `json:"state"`
+	Note     string    `json:"note,omitempty"` // what the adapter adds to its state
 	LastPost time.Time `json:"last_post,omitzero"`
 	// LastError has no secrets (no query strings, credentials); the admin
 	// console shows it. PublicError also leaves out upstream response

@@ -305,8 +305,11 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	sw := s.openStream(w, r)
 	out := &pieces{write: sw.write}
 	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
-	last, present, _ := lastEventID(r)
-	if present {
+	// An id that is not a number is no resume point: as on the display
+	// stream, nothing is replayed from it (the console loads its state
+	// from /queue and resumes from the head that gives it).
+	last, present, valid := lastEventID(r)
+	if present && valid {
 		// Page by page, written as it is read: the console's log can be long.
 		for {
 			events, err := s.admin.Store.ReplayAll(r.Context(), wc.Slug, last, s.ReplayPage)

@@ -48,7 +48,7 @@ func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
 func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, sh := range h.s.health() {
 		ch <- prometheus.MustNewConstMetric(sourceErrors, prometheus.CounterValue, float64(sh.Errors), sh.Name, sh.Type)
-		ch <- prometheus.MustNewConstMetric(sourceState, prometheus.GaugeValue, 1, sh.Name, sh.Type, sh.State)
+		ch <- prometheus.MustNewConstMetric(sourceState, prometheus.GaugeValue, 1, sh.Name, sh.Type, string(sh.State))
 		if !sh.LastPost.IsZero() {
 			ch <- prometheus.MustNewConstMetric(sourcePost, prometheus.GaugeValue, float64(sh.LastPost.Unix()), sh.Name, sh.Type)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/templates"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -270,14 +271,6 @@ func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(page)
 }
 
-// sseHeaders starts an event stream.
-func sseHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-}
-
 // streamWriter writes to one screen, each write bounded by a deadline so a
 // stalled screen costs one timeout, not a stuck goroutine.
 type streamWriter struct {
@@ -442,7 +435,7 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	}
 	smallSendBuffer(conn)
 	h := w.Header()
-	sseHeaders(w)
+	sse.SetHeaders(w.Header())
 	// The body ends when the connection does: no chunked framing, which
 	// the engine's plain writes could not keep up.
 	h.Set("Connection", "close")

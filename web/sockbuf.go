@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+
+	"github.com/wallcast/wallcast/sse"
 )
 
 // ScreenSendBuffer is the kernel send buffer of a screen's socket. Left to
@@ -42,7 +44,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) *streamWrite
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok && r.ProtoMajor == 1 {
 		smallSendBuffer(c)
 	}
-	sseHeaders(w)
+	sse.SetHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.Config().Server.WriteTimeout.D()}
 }

@@ -158,11 +158,11 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(4 << 20)
-	state := "connected"
+	var note []string
 	if s.cfg.AppPassword == "" {
-		state = "connected (live only: no app password for search backfill)"
+		note = append(note, "live only: no app password for search backfill")
 	}
-	upstream.SetState(ctx, state)
+	upstream.SetState(ctx, wall.StateConnected, note...)
 	upstream.Streaming(ctx, true)
 	defer upstream.Streaming(ctx, false)
 	s.log.Info("bluesky: following jetstream", "host", host, "tags", sub.Hashtags)

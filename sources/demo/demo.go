@@ -57,7 +57,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	if len(tags) == 0 {
 		tags = []string{"demo"}
 	}
-	upstream.SetState(ctx, "connected")
+	upstream.SetState(ctx, wall.StateConnected)
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {

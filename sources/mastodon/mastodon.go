@@ -246,7 +246,7 @@ func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
 	if err := s.checkStatus(resp); err != nil {
 		return fmt.Errorf("mastodon %s: stream #%s: %w", s.cfg.Name, tag, err)
 	}
-	upstream.SetState(ctx, "connected")
+	upstream.SetState(ctx, wall.StateConnected)
 	upstream.Streaming(ctx, true) // Mastodon sends ":thump" every 15 s
 	defer upstream.Streaming(ctx, false)
 	r := sse.NewReader(upstream.AliveReader(ctx, resp.Body))

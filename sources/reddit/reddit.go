@@ -109,7 +109,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			s.mu.Unlock()
 		}
 	}
-	upstream.SetState(ctx, "polling")
+	upstream.SetState(ctx, wall.StatePolling)
 	subs := make([]string, len(s.cfg.Subreddits))
 	for i, r := range s.cfg.Subreddits {
 		subs[i] = strings.TrimPrefix(r, "r/")

@@ -64,7 +64,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			s.log.Warn("rss: ignoring unreadable cursor", "err", err)
 		}
 	}
-	upstream.SetState(ctx, "polling")
+	upstream.SetState(ctx, wall.StatePolling)
 	for {
 		if err := s.poll(ctx, &cur, emit); err != nil {
 			return err

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wallcast/wallcast/wall"
 )
 
 // RetryAfterError asks the supervisor to wait at least After before the
@@ -143,23 +145,24 @@ func ReadBody(r io.Reader) ([]byte, error) {
 // Monitor receives what a running source says about itself.
 type Monitor struct {
 	mu       sync.Mutex
-	state    string
+	state    wall.State
+	note     string
 	armed    atomic.Bool
 	lastByte atomic.Int64 // unix nanos
 }
 
 // NewMonitor returns a monitor in state "starting".
 func NewMonitor() *Monitor {
-	m := &Monitor{state: "starting"}
+	m := &Monitor{state: wall.StateStarting}
 	m.lastByte.Store(time.Now().UnixNano())
 	return m
 }
 
-// State returns the state the source last reported.
-func (m *Monitor) State() string {
+// State returns the state the source last reported, and its note.
+func (m *Monitor) State() (wall.State, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.state
+	return m.state, m.note
 }
 
 // Stalled reports whether an armed stream has sent nothing for longer than d.
@@ -179,11 +182,12 @@ func monitor(ctx context.Context) *Monitor {
 	return m
 }
 
-// SetState reports the source's state: "connected" (streaming), "polling".
-func SetState(ctx context.Context, state string) {
+// SetState reports the source's state (connected: streaming; polling),
+// with an optional note for the console ("live only: …").
+func SetState(ctx context.Context, state wall.State, note ...string) {
 	if m := monitor(ctx); m != nil {
 		m.mu.Lock()
-		m.state = state
+		m.state, m.note = state, strings.Join(note, "; ")
 		m.mu.Unlock()
 	}
 }
@@ -242,7 +246,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // Poll reports the state "polling" and calls fn every interval until ctx
 // ends (nil) or fn fails (its error).
 func Poll(ctx context.Context, every time.Duration, fn func() error) error {
-	SetState(ctx, "polling")
+	SetState(ctx, wall.StatePolling)
 	for {
 		if err := Sleep(ctx, every); err != nil {
 			return nil

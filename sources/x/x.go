@@ -354,7 +354,7 @@ func (s *Source) stream(ctx context.Context, emit wall.Emit) error {
 	if err := s.check(resp, "stream"); err != nil {
 		return err
 	}
-	upstream.SetState(ctx, "connected")
+	upstream.SetState(ctx, wall.StateConnected)
 	upstream.Streaming(ctx, true)
 	defer upstream.Streaming(ctx, false)
 	s.connected()

@@ -156,7 +156,7 @@
     (list || []).forEach(function (h) {
       var tr = el("tr");
       tr.appendChild(el("td", null, h.name));
-      tr.appendChild(el("td", "state-" + h.state.split(" ")[0], h.state));
+      tr.appendChild(el("td", "state-" + h.state, h.note ? h.state + " (" + h.note + ")" : h.state));
       tr.appendChild(el("td", null, h.last_post ? new Date(h.last_post).toLocaleTimeString() : "–"));
       tr.title = h.last_error || "";
       tb.appendChild(tr);
