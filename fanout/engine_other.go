@@ -16,7 +16,6 @@ func (e *Engine) Head(string) uint64                          { return 0 }
 func (e *Engine) publish(string, []Frame)                     {}
 func (e *Engine) Adopt(net.Conn, string, uint64, int64) error { return errors.New("no engine") }
 func (e *Engine) close()                                      {}
-func (e *Engine) wakeAll()                                    {}
 func (e *Engine) Open() int64                                 { return 0 }
 func (e *Engine) pingAll()                                    {}
 func (e *Engine) dropWall(string)                             {}

@@ -6,7 +6,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -567,9 +566,4 @@ func (p *Pipeline) Close() {
 		close(p.stopping)
 	})
 	<-p.done
-}
-
-// String describes the pipeline for logs.
-func (p *Pipeline) String() string {
-	return fmt.Sprintf("ingest(received=%d stored=%d dropped=%d)", p.Stats.Received.Load(), p.Stats.Stored.Load(), p.Stats.Dropped.Load())
 }

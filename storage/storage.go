@@ -593,16 +593,6 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (events, posts int64,
 	return events, posts, tx.Commit()
 }
 
-// PostStatus returns the status of a post on a wall ("" when it is not there).
-func (db *DB) PostStatus(ctx context.Context, w, postID string) (string, error) {
-	var s string
-	err := db.read.QueryRowContext(ctx, `SELECT status FROM wall_posts WHERE wall = ? AND post_id = ?`, w, postID).Scan(&s)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return s, err
-}
-
 // placeholders is n SQL parameters: "?, ?, ?".
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 

@@ -117,9 +117,6 @@ type Store interface {
 	Cursor(ctx context.Context, source string) (string, error)
 }
 
-// Clock is time.Now, replaceable in tests.
-type Clock func() time.Time
-
 // Announcement is a moderator's message on a wall.
 type Announcement struct {
 	ID        string    `json:"id"`

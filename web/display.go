@@ -54,7 +54,6 @@ type displayPage struct {
 	Logo       string
 	Background string
 	CustomCSS  bool
-	Dir        string
 }
 
 // assetURL is where the page finds a logo or background: a URL as given,
@@ -108,7 +107,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, embed bool) {
 	p := displayPage{
 		Wall: wc, URL: s.wallURL(wc.Slug), Embed: embed, T: t, Strings: string(ts), Display: string(ds),
 		Logo: assetURL(wc.Slug, "logo", wc.Display.Logo), Background: assetURL(wc.Slug, "background", wc.Display.Background),
-		CustomCSS: wc.Display.CustomCSS != "", Dir: "ltr",
+		CustomCSS: wc.Display.CustomCSS != "",
 	}
 	s.render(w, "wall.html", p, wc.EmbedOrigins)
 }

@@ -33,22 +33,48 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage lists the subcommands.
+const usage = `usage: wallcast [command] [flags]
+
+commands:
+  serve           run the walls (the default): -config FILE, -log-level LEVEL
+  check           check a config file and print every problem: -config FILE
+  hash-password   print the bcrypt hash of the password read from stdin
+  bench           measure a running server (wallcast bench -h for its flags)
+  help            this text
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "check" || args[0] == "serve" || args[0] == "hash-password") {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "hash-password" {
+	switch cmd {
+	case "serve", "check":
+		return serve(cmd, args, stdout, stderr)
+	case "hash-password":
 		return hashPassword(os.Stdin, stdout, stderr)
+	case "bench":
+		return runBench(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
-	if len(args) > 0 && args[0] == "bench" {
-		return runBench(args[1:], stdout, stderr)
-	}
+	fmt.Fprintf(stderr, "wallcast: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// serve runs the walls, or with cmd "check" only checks the config.
+func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wallcast "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "the config file")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wallcast %s: unexpected %q\n\n%s", cmd, fs.Arg(0), usage)
 		return 2
 	}
 	cfg, err := sources.Load(*path)

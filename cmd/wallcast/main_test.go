@@ -359,3 +359,20 @@ func startFile(t testing.TB, path string) *app {
 	}
 	return a
 }
+
+// TestSubcommands: one switch; an unknown command is refused with the
+// usage, and "check bench" is not taken for the load tool.
+func TestSubcommands(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) || !strings.Contains(errOut.String(), "hash-password") {
+		t.Errorf("unknown command: %d %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"check", "bench"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unexpected "bench"`) {
+		t.Errorf("check bench: %d %q", code, errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "usage: wallcast") {
+		t.Errorf("help: %d %q", code, out.String())
+	}
+}
