@@ -16,12 +16,6 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-// SetHooks routes /hooks/{source} to the webhook sources. Call it before Handler.
-func (s *Server) SetHooks(h http.Handler) { s.hooks = h }
-
-// EnableAdmin turns on the admin console. Call it before Handler.
-func (s *Server) EnableAdmin(a Admin) { s.admin = a }
-
 func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/login", s.loginForm).Methods(http.MethodGet)
 	r.HandleFunc("/admin/login", s.login).Methods(http.MethodPost)

@@ -70,10 +70,9 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		t.Fatal(err)
 	}
 	hub := fanout.NewHub(64, 0)
-	srv := web.NewServer(cfg, db, hub, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ae := &adminEnv{router: ingest.NewRouter(cfg)}
 	var commitMu sync.Mutex
-	srv.EnableAdmin(web.Admin{
+	srv := web.NewServer(web.Options{Config: cfg, Store: db, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Admin: web.Admin{
 		Store: db, Catches: ingest.Catches,
 		Commit: func(fn func() ([]wall.Event, error)) error {
 			commitMu.Lock()
@@ -90,7 +89,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 			ae.router = ingest.NewRouter(cfg, rules...)
 			ae.mu.Unlock()
 		},
-	})
+	}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		hub.Close()

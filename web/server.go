@@ -54,10 +54,24 @@ type Server struct {
 	BodyTimeout time.Duration
 }
 
-// NewServer returns the HTTP service for the walls of cfg.
-func NewServer(cfg *config.Config, store wall.Store, hub *fanout.Hub, health func() []wall.SourceHealth, log *slog.Logger) *Server {
+// Options is what a Server is built from.
+type Options struct {
+	Config *config.Config
+	Store  wall.Store
+	Hub    *fanout.Hub
+	Log    *slog.Logger
+	// Health reports the sources (nil: none).
+	Health func() []wall.SourceHealth
+	// Hooks answers /hooks/{source} (nil: no webhooks).
+	Hooks http.Handler
+	// Admin wires the admin console (a nil Admin.Store: the console is off).
+	Admin Admin
+}
+
+// NewServer returns the HTTP service for the walls of o.Config.
+func NewServer(o Options) *Server {
 	s := &Server{
-		store: store, hub: hub, health: health, log: log, start: time.Now(),
+		store: o.Store, hub: o.Hub, health: o.Health, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
 		logins: newLimiter(10000), BodyTimeout: 15 * time.Second,
 	}
@@ -67,7 +81,7 @@ func NewServer(cfg *config.Config, store wall.Store, hub *fanout.Hub, health fun
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
 	}).ParseFS(templates.FS, "*.html"))
-	s.cfg.Store(cfg)
+	s.cfg.Store(o.Config)
 	s.reg = s.newRegistry()
 	return s
 }

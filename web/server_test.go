@@ -60,9 +60,10 @@ func newEnvYAML(t *testing.T, heartbeat time.Duration, yaml string) *env {
 	if useEngine && !hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		t.Skip("no fan-out engine on this system")
 	}
-	srv := web.NewServer(cfg, db, hub, func() []wall.SourceHealth {
-		return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := web.NewServer(web.Options{Config: cfg, Store: db, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Health: func() []wall.SourceHealth {
+			return []wall.SourceHealth{{Name: "s", Type: "demo", State: "connected"}}
+		}})
 	srv.StatsInterval = 10 * time.Millisecond
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.Config.ConnContext = web.ConnContext

@@ -57,7 +57,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	}
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
 	a.sup = sources.NewSupervisor(db.Cursor, log)
-	a.srv = web.NewServer(cfg, db, a.hub, a.sup.Health, log)
+	a.hooks = webhook.NewHooks()
+	a.srv = web.NewServer(web.Options{
+		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks,
+		Admin: web.Admin{
+			Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
+			RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
+		},
+	})
 	a.srv.Metrics().MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
 			func() float64 { return float64(a.pipe.Stats.Received.Load()) }),
@@ -66,12 +73,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_dropped_total", Help: "Items no wall wanted."},
 			func() float64 { return float64(a.pipe.Stats.Dropped.Load()) }),
 	)
-	a.hooks = webhook.NewHooks()
-	a.srv.SetHooks(a.hooks)
-	a.srv.EnableAdmin(web.Admin{
-		Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
-		RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
-	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
