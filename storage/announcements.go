@@ -1,0 +1,76 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// Announce stores an announcement and appends its event. data is the
+// announcement's JSON without its id, which is added here.
+func (db *DB) Announce(ctx context.Context, w string, a wall.Announcement, user string) ([]wall.Event, error) {
+	return db.tx(ctx, func(ap *applier) error {
+		var expires int64
+		if !a.ExpiresAt.IsZero() {
+			expires = a.ExpiresAt.UnixMilli()
+		}
+		res, err := ap.exec(`INSERT INTO announcements (wall, data, expires) VALUES (?, '{}', ?)`, w, expires)
+		if err != nil {
+			return err
+		}
+		id, _ := res.LastInsertId()
+		a.ID = fmt.Sprintf("a%d", id)
+		data, _ := json.Marshal(a)
+		if _, err := ap.exec(`UPDATE announcements SET data = ? WHERE id = ?`, string(data), id); err != nil {
+			return err
+		}
+		if _, err := ap.appendEvent(w, wall.EventAnnounce, "", data, true); err != nil {
+			return err
+		}
+		return ap.audit(user, w, "announce", a.ID, a.Text)
+	})
+}
+
+// EndAnnouncement takes an announcement off the screens.
+func (db *DB) EndAnnouncement(ctx context.Context, w, id, user string) ([]wall.Event, error) {
+	return db.tx(ctx, func(a *applier) error {
+		n := strings.TrimPrefix(id, "a")
+		res, err := a.exec(`UPDATE announcements SET ended = 1 WHERE wall = ? AND id = ? AND ended = 0`, w, n)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return wall.ErrNotFound
+		}
+		data, _ := json.Marshal(wall.Announcement{ID: id, Ended: true})
+		if _, err := a.appendEvent(w, wall.EventAnnounce, "", data, true); err != nil {
+			return err
+		}
+		return a.audit(user, w, "end-announcement", id, "")
+	})
+}
+
+// Announcements returns a wall's announcements that are on screen now.
+func (db *DB) Announcements(ctx context.Context, w string) ([]wall.Announcement, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT data FROM announcements WHERE wall = ? AND ended = 0 AND (expires = 0 OR expires > ?) ORDER BY id`,
+		w, db.now().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("storage announcements %s: %w", w, err)
+	}
+	defer rows.Close()
+	var out []wall.Announcement
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var a wall.Announcement
+		if err := json.Unmarshal([]byte(data), &a); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out, rows.Err()
+}

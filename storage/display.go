@@ -1,0 +1,34 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// SetDisplay stores a wall's display override (JSON) and appends the
+// config event that moves its screens, with the audit entry.
+func (db *DB) SetDisplay(ctx context.Context, w string, override, event []byte, user string) ([]wall.Event, error) {
+	return db.tx(ctx, func(a *applier) error {
+		if _, err := a.exec(`INSERT INTO display_overrides (wall, data) VALUES (?, ?)
+			ON CONFLICT (wall) DO UPDATE SET data = excluded.data`, w, string(override)); err != nil {
+			return err
+		}
+		if _, err := a.appendEvent(w, wall.EventConfig, "", event, true); err != nil {
+			return err
+		}
+		return a.audit(user, w, "display", "", string(override))
+	})
+}
+
+// Display returns a wall's display override ("" if none).
+func (db *DB) Display(ctx context.Context, w string) (string, error) {
+	var data string
+	err := db.read.QueryRowContext(ctx, `SELECT data FROM display_overrides WHERE wall = ?`, w).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return data, err
+}

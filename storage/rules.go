@@ -1,0 +1,64 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// AddRule stores a rule and removes the posts it catches that are on
+// screen now (visible or pending) on the walls it applies to. catches
+// decides for one post.
+func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches func(wall.Post) bool) ([]wall.Event, error) {
+	return db.tx(ctx, func(a *applier) error {
+		if _, err := a.exec(`INSERT OR IGNORE INTO rules (wall, kind, value, at, user) VALUES (?, ?, ?, ?, ?)`,
+			r.Wall, r.Kind, r.Value, a.now, user); err != nil {
+			return err
+		}
+		rows, err := a.tx.QueryContext(a.ctx, `SELECT wp.wall, wp.post_id, p.data FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+			WHERE (? = '*' OR wp.wall = ?) AND wp.status IN ('visible', 'pending') AND p.deleted = 0 ORDER BY wp.seq`, r.Wall, r.Wall)
+		if err != nil {
+			return err
+		}
+		type hit struct{ wall, id string }
+		var hits []hit
+		for rows.Next() {
+			var w, id, data string
+			if err := rows.Scan(&w, &id, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			var p wall.Post
+			if json.Unmarshal([]byte(data), &p) == nil && catches(p) {
+				hits = append(hits, hit{w, id})
+			}
+		}
+		rows.Close()
+		for _, h := range hits {
+			if err := a.setStatus(h.wall, h.id, wall.StatusRemoved, fmt.Sprintf("%s %q blocked by %s", r.Kind, r.Value, user), wall.EventRemove); err != nil {
+				return err
+			}
+		}
+		return a.audit(user, r.Wall, "block-"+r.Kind, r.Value, fmt.Sprintf("%d posts removed", len(hits)))
+	})
+}
+
+// Rules lists the rules added at run time.
+func (db *DB) Rules(ctx context.Context) ([]wall.Rule, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT wall, kind, value FROM rules ORDER BY at`)
+	if err != nil {
+		return nil, fmt.Errorf("storage rules: %w", err)
+	}
+	defer rows.Close()
+	var out []wall.Rule
+	for rows.Next() {
+		var r wall.Rule
+		if err := rows.Scan(&r.Wall, &r.Kind, &r.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
