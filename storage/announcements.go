@@ -11,13 +11,13 @@ import (
 
 // Announce stores an announcement and appends its event. data is the
 // announcement's JSON without its id, which is added here.
-func (db *DB) Announce(ctx context.Context, w string, a wall.Announcement, user string) ([]wall.Event, error) {
+func (db *DB) Announce(ctx context.Context, slug string, a wall.Announcement, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(ap *applier) error {
 		var expires int64
 		if !a.ExpiresAt.IsZero() {
 			expires = a.ExpiresAt.UnixMilli()
 		}
-		res, err := ap.exec(`INSERT INTO announcements (wall, data, expires) VALUES (?, '{}', ?)`, w, expires)
+		res, err := ap.exec(`INSERT INTO announcements (wall, data, expires) VALUES (?, '{}', ?)`, slug, expires)
 		if err != nil {
 			return err
 		}
@@ -27,18 +27,18 @@ func (db *DB) Announce(ctx context.Context, w string, a wall.Announcement, user 
 		if _, err := ap.exec(`UPDATE announcements SET data = ? WHERE id = ?`, string(data), id); err != nil {
 			return err
 		}
-		if _, err := ap.appendEvent(w, wall.EventAnnounce, "", data, true); err != nil {
+		if _, err := ap.appendEvent(slug, wall.EventAnnounce, "", data, true); err != nil {
 			return err
 		}
-		return ap.audit(user, w, "announce", a.ID, a.Text)
+		return ap.audit(user, slug, "announce", a.ID, a.Text)
 	})
 }
 
 // EndAnnouncement takes an announcement off the screens.
-func (db *DB) EndAnnouncement(ctx context.Context, w, id, user string) ([]wall.Event, error) {
+func (db *DB) EndAnnouncement(ctx context.Context, slug, id, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
 		n := strings.TrimPrefix(id, "a")
-		res, err := a.exec(`UPDATE announcements SET ended = 1 WHERE wall = ? AND id = ? AND ended = 0`, w, n)
+		res, err := a.exec(`UPDATE announcements SET ended = 1 WHERE wall = ? AND id = ? AND ended = 0`, slug, n)
 		if err != nil {
 			return err
 		}
@@ -46,19 +46,19 @@ func (db *DB) EndAnnouncement(ctx context.Context, w, id, user string) ([]wall.E
 			return wall.ErrNotFound
 		}
 		data, _ := json.Marshal(wall.Announcement{ID: id, Ended: true})
-		if _, err := a.appendEvent(w, wall.EventAnnounce, "", data, true); err != nil {
+		if _, err := a.appendEvent(slug, wall.EventAnnounce, "", data, true); err != nil {
 			return err
 		}
-		return a.audit(user, w, "end-announcement", id, "")
+		return a.audit(user, slug, "end-announcement", id, "")
 	})
 }
 
 // Announcements returns a wall's announcements that are on screen now.
-func (db *DB) Announcements(ctx context.Context, w string) ([]wall.Announcement, error) {
+func (db *DB) Announcements(ctx context.Context, slug string) ([]wall.Announcement, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT data FROM announcements WHERE wall = ? AND ended = 0 AND (expires = 0 OR expires > ?) ORDER BY id`,
-		w, db.now().UnixMilli())
+		slug, db.now().UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("storage announcements %s: %w", w, err)
+		return nil, fmt.Errorf("storage announcements %s: %w", slug, err)
 	}
 	defer rows.Close()
 	var out []wall.Announcement

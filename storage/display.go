@@ -10,23 +10,23 @@ import (
 
 // SetDisplay stores a wall's display override (JSON) and appends the
 // config event that moves its screens, with the audit entry.
-func (db *DB) SetDisplay(ctx context.Context, w string, override, event []byte, user string) ([]wall.Event, error) {
+func (db *DB) SetDisplay(ctx context.Context, slug string, override, event []byte, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
 		if _, err := a.exec(`INSERT INTO display_overrides (wall, data) VALUES (?, ?)
-			ON CONFLICT (wall) DO UPDATE SET data = excluded.data`, w, string(override)); err != nil {
+			ON CONFLICT (wall) DO UPDATE SET data = excluded.data`, slug, string(override)); err != nil {
 			return err
 		}
-		if _, err := a.appendEvent(w, wall.EventConfig, "", event, true); err != nil {
+		if _, err := a.appendEvent(slug, wall.EventConfig, "", event, true); err != nil {
 			return err
 		}
-		return a.audit(user, w, "display", "", string(override))
+		return a.audit(user, slug, "display", "", string(override))
 	})
 }
 
 // Display returns a wall's display override ("" if none).
-func (db *DB) Display(ctx context.Context, w string) (string, error) {
+func (db *DB) Display(ctx context.Context, slug string) (string, error) {
 	var data string
-	err := db.read.QueryRowContext(ctx, `SELECT data FROM display_overrides WHERE wall = ?`, w).Scan(&data)
+	err := db.read.QueryRowContext(ctx, `SELECT data FROM display_overrides WHERE wall = ?`, slug).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

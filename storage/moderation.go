@@ -29,9 +29,9 @@ func (db *DB) tx(ctx context.Context, fn func(a *applier) error) ([]wall.Event, 
 	return a.events, nil
 }
 
-func (a *applier) audit(user, w, action, target, detail string) error {
+func (a *applier) audit(user, slug, action, target, detail string) error {
 	_, err := a.exec(`INSERT INTO audit (at, user, wall, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.now, user, w, action, target, detail)
+		a.now, user, slug, action, target, detail)
 	return err
 }
 
@@ -49,11 +49,11 @@ func (a *applier) loadPost(id string) (wall.Post, error) {
 // Moderate applies one action to a post on a wall: the status change, its
 // events (for screens and for the moderation queue) and the audit entry,
 // in one transaction.
-func (db *DB) Moderate(ctx context.Context, w, postID, action, user string) ([]wall.Event, error) {
+func (db *DB) Moderate(ctx context.Context, slug, postID, action, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
 		var status string
 		var pinned bool
-		err := a.queryRow(`SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, w, postID).Scan(&status, &pinned)
+		err := a.queryRow(`SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, postID).Scan(&status, &pinned)
 		if errors.Is(err, sql.ErrNoRows) {
 			return wall.ErrNotFound
 		}
@@ -76,69 +76,69 @@ func (db *DB) Moderate(ctx context.Context, w, postID, action, user string) ([]w
 		case (action == wall.ActApprove && (status == wall.StatusPending || status == wall.StatusRejected)) ||
 			(action == wall.ActRestore && (status == wall.StatusRemoved || status == wall.StatusRejected)):
 			data, _ := json.Marshal(p)
-			seq, err := a.appendEvent(w, wall.EventPost, postID, data, false)
+			seq, err := a.appendEvent(slug, wall.EventPost, postID, data, false)
 			if err != nil {
 				return err
 			}
-			if _, err := a.exec(`UPDATE wall_posts SET status = 'visible', reason = '', seq = ? WHERE wall = ? AND post_id = ?`, seq, w, postID); err != nil {
+			if _, err := a.exec(`UPDATE wall_posts SET status = 'visible', reason = '', seq = ? WHERE wall = ? AND post_id = ?`, seq, slug, postID); err != nil {
 				return err
 			}
-			if _, err := a.appendEvent(w, wall.EventApproved, postID, queue(wall.StatusVisible), true); err != nil {
+			if _, err := a.appendEvent(slug, wall.EventApproved, postID, queue(wall.StatusVisible), true); err != nil {
 				return err
 			}
 		case action == wall.ActReject && (status == wall.StatusPending || status == wall.StatusVisible):
 			if status == wall.StatusVisible {
-				if err := a.setStatus(w, postID, wall.StatusRejected, "rejected by "+user, wall.EventRemove); err != nil {
+				if err := a.setStatus(slug, postID, wall.StatusRejected, "rejected by "+user, wall.EventRemove); err != nil {
 					return err
 				}
-			} else if _, err := a.exec(`UPDATE wall_posts SET status = 'rejected', reason = ? WHERE wall = ? AND post_id = ?`, "rejected by "+user, w, postID); err != nil {
+			} else if _, err := a.exec(`UPDATE wall_posts SET status = 'rejected', reason = ? WHERE wall = ? AND post_id = ?`, "rejected by "+user, slug, postID); err != nil {
 				return err
 			}
-			if _, err := a.appendEvent(w, wall.EventRejected, postID, queue(wall.StatusRejected), true); err != nil {
+			if _, err := a.appendEvent(slug, wall.EventRejected, postID, queue(wall.StatusRejected), true); err != nil {
 				return err
 			}
 		case action == wall.ActRemove && (status == wall.StatusVisible || status == wall.StatusPending):
-			if err := a.setStatus(w, postID, wall.StatusRemoved, "removed by "+user, wall.EventRemove); err != nil {
+			if err := a.setStatus(slug, postID, wall.StatusRemoved, "removed by "+user, wall.EventRemove); err != nil {
 				return err
 			}
 		case action == wall.ActPin && status == wall.StatusVisible && !pinned:
-			if _, err := a.exec(`UPDATE wall_posts SET pinned = 1 WHERE wall = ? AND post_id = ?`, w, postID); err != nil {
+			if _, err := a.exec(`UPDATE wall_posts SET pinned = 1 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
 				return err
 			}
 			p.Pinned = true
 			data, _ := json.Marshal(p)
-			if _, err := a.appendEvent(w, wall.EventPin, postID, data, true); err != nil {
+			if _, err := a.appendEvent(slug, wall.EventPin, postID, data, true); err != nil {
 				return err
 			}
 		case action == wall.ActUnpin && pinned:
-			if _, err := a.exec(`UPDATE wall_posts SET pinned = 0 WHERE wall = ? AND post_id = ?`, w, postID); err != nil {
+			if _, err := a.exec(`UPDATE wall_posts SET pinned = 0 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
 				return err
 			}
 			d, _ := json.Marshal(queueEntry{ID: postID})
-			if _, err := a.appendEvent(w, wall.EventUnpin, postID, d, true); err != nil {
+			if _, err := a.appendEvent(slug, wall.EventUnpin, postID, d, true); err != nil {
 				return err
 			}
 		default:
 			return fmt.Errorf("%s a %s post: %w", action, status, wall.ErrConflict)
 		}
-		return a.audit(user, w, action, postID, "")
+		return a.audit(user, slug, action, postID, "")
 	})
 }
 
 // Queue is what the moderation page starts from.
-func (db *DB) Queue(ctx context.Context, w string, n int) (wall.QueueState, error) {
+func (db *DB) Queue(ctx context.Context, slug string, n int) (wall.QueueState, error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return wall.QueueState{}, err
 	}
 	defer tx.Rollback()
 	var st wall.QueueState
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, w).Scan(&st.Head); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, slug).Scan(&st.Head); err != nil {
 		return st, err
 	}
 	list := func(status string, limit int, order string) ([]wall.QueueItem, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT wp.post_id, wp.status, wp.reason, wp.pinned, wp.seq, p.data FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
-			WHERE wp.wall = ? AND wp.status = ? AND p.deleted = 0 ORDER BY wp.seq `+order+` LIMIT ?`, w, status, limit)
+			WHERE wp.wall = ? AND wp.status = ? AND p.deleted = 0 ORDER BY wp.seq `+order+` LIMIT ?`, slug, status, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func (db *DB) Queue(ctx context.Context, w string, n int) (wall.QueueState, erro
 	if st.Removed, err = list(wall.StatusRemoved, n, "DESC"); err != nil {
 		return st, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT at, user, action, target, detail FROM audit WHERE wall = ? OR wall = '*' ORDER BY id DESC LIMIT 50`, w)
+	rows, err := tx.QueryContext(ctx, `SELECT at, user, action, target, detail FROM audit WHERE wall = ? OR wall = '*' ORDER BY id DESC LIMIT 50`, slug)
 	if err != nil {
 		return st, err
 	}
@@ -190,16 +190,16 @@ func (db *DB) Queue(ctx context.Context, w string, n int) (wall.QueueState, erro
 
 // ReplayAll returns every event of a wall after seq, for the moderation
 // queue: queue events included, post events with the post as it is now.
-func (db *DB) ReplayAll(ctx context.Context, w string, after int64, limit int) ([]wall.Event, error) {
+func (db *DB) ReplayAll(ctx context.Context, slug string, after int64, limit int) ([]wall.Event, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.type, e.data, p.data FROM wall_events e LEFT JOIN posts p ON p.id = e.post_id
-		WHERE e.wall = ? AND e.id > ? ORDER BY e.id LIMIT ?`, w, after, limit)
+		WHERE e.wall = ? AND e.id > ? ORDER BY e.id LIMIT ?`, slug, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("storage replay %s: %w", w, err)
+		return nil, fmt.Errorf("storage replay %s: %w", slug, err)
 	}
 	defer rows.Close()
 	var out []wall.Event
 	for rows.Next() {
-		e := wall.Event{Wall: w}
+		e := wall.Event{Wall: slug}
 		var data, post sql.NullString
 		if err := rows.Scan(&e.Seq, &e.Type, &data, &post); err != nil {
 			return nil, err

@@ -25,14 +25,14 @@ func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches fun
 		type hit struct{ wall, id string }
 		var hits []hit
 		for rows.Next() {
-			var w, id, data string
-			if err := rows.Scan(&w, &id, &data); err != nil {
+			var slug, id, data string
+			if err := rows.Scan(&slug, &id, &data); err != nil {
 				rows.Close()
 				return err
 			}
 			var p wall.Post
 			if json.Unmarshal([]byte(data), &p) == nil && catches(p) {
-				hits = append(hits, hit{w, id})
+				hits = append(hits, hit{slug, id})
 			}
 		}
 		rows.Close()

@@ -369,19 +369,19 @@ func (a *applier) deletePost(source string, p wall.Post, ifKnown bool) error {
 	return nil
 }
 
-func (a *applier) setStatus(w, postID, status, reason, typ string) error {
+func (a *applier) setStatus(slug, postID, status, reason, typ string) error {
 	if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
-		status, reason, w, postID); err != nil {
+		status, reason, slug, postID); err != nil {
 		return err
 	}
 	d, _ := json.Marshal(queueEntry{ID: postID})
-	_, err := a.appendEvent(w, typ, postID, d, true)
+	_, err := a.appendEvent(slug, typ, postID, d, true)
 	return err
 }
 
 // appendEvent adds an event to a wall's log. Post and update events keep no
 // data of their own: a replay reads the post as it is now.
-func (a *applier) appendEvent(w, typ, postID string, data []byte, keep bool) (int64, error) {
+func (a *applier) appendEvent(slug, typ, postID string, data []byte, keep bool) (int64, error) {
 	var stored any
 	if keep {
 		stored = string(data)
@@ -391,28 +391,28 @@ func (a *applier) appendEvent(w, typ, postID string, data []byte, keep bool) (in
 		pid = postID
 	}
 	res, err := a.exec(`INSERT INTO wall_events (wall, type, post_id, data, at) VALUES (?, ?, ?, ?, ?)`,
-		w, typ, pid, stored, a.now)
+		slug, typ, pid, stored, a.now)
 	if err != nil {
-		return 0, fmt.Errorf("append %s event to %s: %w", typ, w, err)
+		return 0, fmt.Errorf("append %s event to %s: %w", typ, slug, err)
 	}
 	seq, err := res.LastInsertId()
 	if err != nil {
 		return 0, err
 	}
-	a.events = append(a.events, wall.Event{Seq: seq, Wall: w, Type: typ, Data: data})
+	a.events = append(a.events, wall.Event{Seq: seq, Wall: slug, Type: typ, Data: data})
 	return seq, nil
 }
 
 // AppendEvent appends one event that carries its own data (announce, config)
 // to a wall's log.
-func (db *DB) AppendEvent(ctx context.Context, w, typ string, data []byte) (wall.Event, error) {
+func (db *DB) AppendEvent(ctx context.Context, slug, typ string, data []byte) (wall.Event, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return wall.Event{}, err
 	}
 	defer tx.Rollback()
 	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()}
-	if _, err := a.appendEvent(w, typ, "", data, true); err != nil {
+	if _, err := a.appendEvent(slug, typ, "", data, true); err != nil {
 		return wall.Event{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -423,15 +423,15 @@ func (db *DB) AppendEvent(ctx context.Context, w, typ string, data []byte) (wall
 
 // Snapshot returns the newest n visible posts of a wall (pinned posts always
 // included, first), oldest first, and the head of the wall's log.
-func (db *DB) Snapshot(ctx context.Context, w string, n int) (wall.Snapshot, error) {
+func (db *DB) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return wall.Snapshot{}, fmt.Errorf("storage snapshot %s: %w", w, err)
+		return wall.Snapshot{}, fmt.Errorf("storage snapshot %s: %w", slug, err)
 	}
 	defer tx.Rollback()
 	var snap wall.Snapshot
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, w).Scan(&snap.Head); err != nil {
-		return snap, fmt.Errorf("storage snapshot %s: %w", w, err)
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, slug).Scan(&snap.Head); err != nil {
+		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT * FROM (
 			SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
@@ -440,9 +440,9 @@ func (db *DB) Snapshot(ctx context.Context, w string, n int) (wall.Snapshot, err
 		UNION ALL
 		SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
 			WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 1
-		ORDER BY 3, 1`, w, n, w)
+		ORDER BY 3, 1`, slug, n, slug)
 	if err != nil {
-		return snap, fmt.Errorf("storage snapshot %s: %w", w, err)
+		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -454,7 +454,7 @@ func (db *DB) Snapshot(ctx context.Context, w string, n int) (wall.Snapshot, err
 		}
 		var p wall.Post
 		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			return snap, fmt.Errorf("storage snapshot %s: post %d: %w", w, seq, err)
+			return snap, fmt.Errorf("storage snapshot %s: post %d: %w", slug, seq, err)
 		}
 		p.Pinned = pinned
 		snap.Posts = append(snap.Posts, p)
@@ -465,18 +465,18 @@ func (db *DB) Snapshot(ctx context.Context, w string, n int) (wall.Snapshot, err
 // Replay returns up to limit display events of a wall after seq, skipping
 // post and update events of posts that are no longer visible, so a replay
 // never brings back a removed post.
-func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]wall.Event, bool, error) {
+func (db *DB) Replay(ctx context.Context, slug string, after int64, limit int) ([]wall.Event, bool, error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+		return nil, false, fmt.Errorf("storage replay %s: %w", slug, err)
 	}
 	defer tx.Rollback()
 	var pruned, last int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT pruned_through FROM walls WHERE slug = ?), 0)`, w).Scan(&pruned); err != nil {
-		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT pruned_through FROM walls WHERE slug = ?), 0)`, slug).Scan(&pruned); err != nil {
+		return nil, false, fmt.Errorf("storage replay %s: %w", slug, err)
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'wall_events'), 0)`).Scan(&last); err != nil {
-		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+		return nil, false, fmt.Errorf("storage replay %s: %w", slug, err)
 	}
 	if after < pruned || after > last {
 		return nil, false, nil
@@ -486,15 +486,15 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 		LEFT JOIN posts p ON p.id = e.post_id
 		LEFT JOIN wall_posts wp ON wp.wall = e.wall AND wp.post_id = e.post_id
 		WHERE e.wall = ? AND e.id > ? AND e.type NOT IN (`+placeholders(len(wall.QueueOnly))+`)
-		ORDER BY e.id LIMIT ?`, replayArgs(w, after, limit)...)
+		ORDER BY e.id LIMIT ?`, replayArgs(slug, after, limit)...)
 	if err != nil {
-		return nil, false, fmt.Errorf("storage replay %s: %w", w, err)
+		return nil, false, fmt.Errorf("storage replay %s: %w", slug, err)
 	}
 	defer rows.Close()
 	var out []wall.Event
 	for rows.Next() {
 		var (
-			e               = wall.Event{Wall: w}
+			e               = wall.Event{Wall: slug}
 			data, post      sql.NullString
 			deleted, pinned bool
 			status          string
@@ -509,7 +509,7 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 			}
 			var p wall.Post
 			if err := json.Unmarshal([]byte(post.String), &p); err != nil {
-				return nil, false, fmt.Errorf("storage replay %s: event %d: %w", w, e.Seq, err)
+				return nil, false, fmt.Errorf("storage replay %s: event %d: %w", slug, e.Seq, err)
 			}
 			p.Pinned = pinned || e.Type == wall.EventPin
 			e.Data, _ = json.Marshal(p)
@@ -522,12 +522,12 @@ func (db *DB) Replay(ctx context.Context, w string, after int64, limit int) ([]w
 }
 
 // Posts returns a page of a wall's visible posts, newest first.
-func (db *DB) Posts(ctx context.Context, w string, before int64, limit int) ([]wall.Post, int64, error) {
+func (db *DB) Posts(ctx context.Context, slug string, before int64, limit int) ([]wall.Post, int64, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
 		WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND (? = 0 OR wp.seq < ?)
-		ORDER BY wp.seq DESC LIMIT ?`, w, before, before, limit)
+		ORDER BY wp.seq DESC LIMIT ?`, slug, before, before, limit)
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage posts %s: %w", w, err)
+		return nil, 0, fmt.Errorf("storage posts %s: %w", slug, err)
 	}
 	defer rows.Close()
 	var (
@@ -542,7 +542,7 @@ func (db *DB) Posts(ctx context.Context, w string, before int64, limit int) ([]w
 		}
 		var p wall.Post
 		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			return nil, 0, fmt.Errorf("storage posts %s: %w", w, err)
+			return nil, 0, fmt.Errorf("storage posts %s: %w", slug, err)
 		}
 		p.Pinned = pinned
 		out = append(out, p)
@@ -598,8 +598,8 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // replayArgs are the replay query's arguments: the queue-only event types
 // sit between the wall and the limit.
-func replayArgs(w string, after int64, limit int) []any {
-	args := []any{w, after}
+func replayArgs(slug string, after int64, limit int) []any {
+	args := []any{slug, after}
 	for _, t := range wall.QueueOnly {
 		args = append(args, t)
 	}
