@@ -47,7 +47,7 @@ func (s *Server) adminIndex(w http.ResponseWriter, r *http.Request) {
 // adminWall finds the wall of an admin request ("*" is every wall, for
 // admins), answering 404 otherwise.
 func (s *Server) adminWall(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -55,7 +55,7 @@ func (s *Server) adminWall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) queueState(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -94,7 +94,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn 
 }
 
 func (s *Server) moderate(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -130,7 +130,7 @@ func form(r *http.Request, fields ...string) (map[string]string, error) {
 }
 
 func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -173,7 +173,7 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -190,7 +190,7 @@ func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 func (s *Server) addRule(kind string) http.HandlerFunc {
 	field := map[string]string{wall.RuleAuthor: "author", wall.RuleWord: "word"}[kind]
 	return func(w http.ResponseWriter, r *http.Request) {
-		wc := s.wall(w, r)
+		wc := s.wallOf(w, r)
 		if wc == nil {
 			return
 		}
@@ -227,7 +227,7 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 // setDisplay switches a wall's layout or theme from the console: the
 // change is kept (over the config's) and every open screen follows it.
 func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -283,7 +283,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 // (pending posts included) after Last-Event-ID, then live, plus the
 // sources' health every few seconds.
 func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}

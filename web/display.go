@@ -96,7 +96,7 @@ func (s *Server) effective(ctx context.Context, wc *config.Wall) *config.Wall {
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request, embed bool) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -157,7 +157,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request)   { s.page(w, r, 
 // file serves a wall's logo, background or custom CSS from disk.
 func (s *Server) file(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		wc := s.wall(w, r)
+		wc := s.wallOf(w, r)
 		if wc == nil {
 			return
 		}
@@ -192,7 +192,7 @@ var qrCache sync.Map // URL -> SVG bytes
 // qrCode serves a QR code of the wall's public address as SVG, made here:
 // no external service sees the audience's screens.
 func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}

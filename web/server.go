@@ -212,8 +212,8 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "dashboard.html", s.Config(), nil)
 }
 
-// wall finds the wall of a request, answering 404 when there is none.
-func (s *Server) wall(w http.ResponseWriter, r *http.Request) *config.Wall {
+// wallOf finds the wallOf of a request, answering 404 when there is none.
+func (s *Server) wallOf(w http.ResponseWriter, r *http.Request) *config.Wall {
 	slug := mux.Vars(r)["slug"]
 	wc := s.Config().Wall(slug)
 	if wc == nil {
@@ -236,7 +236,7 @@ func cors(w http.ResponseWriter, r *http.Request, origins []string) {
 }
 
 func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
@@ -329,7 +329,7 @@ func lastEventID(r *http.Request) (id int64, present, valid bool) {
 
 // events is the SSE stream of one wall.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	wc := s.wall(w, r)
+	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
