@@ -13,6 +13,7 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -213,7 +214,7 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			rule.Wall = "*"
 		}
 		if s.commit(w, r, "add rule", func() ([]wall.Event, error) {
-			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return s.admin.Catches(rule, p) })
+			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return ingest.Catches(rule, p) })
 		}) {
 			if s.admin.RulesChanged != nil {
 				s.admin.RulesChanged(r.Context())

@@ -73,7 +73,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	ae := &adminEnv{router: ingest.NewRouter(cfg)}
 	var commitMu sync.Mutex
 	srv := web.NewServer(web.Options{Config: cfg, Store: db, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Admin: web.Admin{
-		Store: db, Catches: ingest.Catches,
+		Store: db,
 		Commit: func(fn func() ([]wall.Event, error)) error {
 			commitMu.Lock()
 			defer commitMu.Unlock()

@@ -32,8 +32,6 @@ type Admin struct {
 	Store wall.AdminStore
 	// Commit runs a write and publishes its events in turn with ingest.
 	Commit func(func() ([]wall.Event, error)) error
-	// Catches tells whether a rule applies to a post (ingest's matching).
-	Catches func(wall.Rule, wall.Post) bool
 	// RulesChanged is called after a rule is added, so ingest applies it.
 	RulesChanged func(context.Context)
 	// Reload re-reads the config file (admins only).

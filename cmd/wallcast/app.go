@@ -61,7 +61,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.srv = web.NewServer(web.Options{
 		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks,
 		Admin: web.Admin{
-			Store: db, Commit: a.pipe.Do, Catches: ingest.Catches, Reload: a.reload,
+			Store: db, Commit: a.pipe.Do, Reload: a.reload,
 			RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
 		},
 	})
