@@ -17,20 +17,7 @@ import (
 // events, none of them from the screen's past, costs what a fresh screen
 // costs (reset, then max_posts posts), not a replay of the whole log, in
 // bytes sent and in memory.
-func TestResumeFromZeroIsABackfill(t *testing.T) {
-	for _, engine := range []bool{false, true} {
-		name := "goroutine path"
-		if engine {
-			name = "engine"
-		}
-		t.Run(name, func(t *testing.T) {
-			useEngine = engine
-			e := newEnv(t, 0) // max_posts: 3
-			useEngine = false
-			resumeFromZero(t, e)
-		})
-	}
-}
+func TestResumeFromZeroIsABackfill(t *testing.T) { onBothPaths(t, testYAML, resumeFromZero) } // max_posts: 3
 
 func resumeFromZero(t *testing.T, e *env) {
 	const n = 10000

@@ -97,14 +97,15 @@ func TestSessionFollowsTheAccount(t *testing.T) {
 		ae.srv.SetConfig(cfg)
 	}
 	// ana becomes a moderator; mo is removed.
-	reload(`
+	const anaAlone = `
 admin:
   users:
     - {name: ana, password_hash: "${HASH}", role: moderator}
 sources: [{name: s, type: demo}]
 walls:
   - {slug: devconf, hashtags: [devconf], sources: [s], moderation: manual}
-`, map[string]string{"HASH": testHash()})
+`
+	reload(anaAlone, map[string]string{"HASH": testHash()})
 	if resp, _ := ana.post("/admin/api/walls/devconf/bans", map[string]any{"author": "@c@b.example", "all": true}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a demoted admin bans on every wall: %s", resp.Status)
 	}
@@ -116,14 +117,7 @@ walls:
 	}
 	// ana's password changes: her session ends.
 	other, _ := bcrypt.GenerateFromPassword([]byte("new password"), bcrypt.MinCost)
-	reload(`
-admin:
-  users:
-    - {name: ana, password_hash: "${HASH}", role: moderator}
-sources: [{name: s, type: demo}]
-walls:
-  - {slug: devconf, hashtags: [devconf], sources: [s], moderation: manual}
-`, map[string]string{"HASH": string(other)})
+	reload(anaAlone, map[string]string{"HASH": string(other)})
 	if resp, _ := ana.do("GET", "/admin/api/walls/devconf/queue", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a session after a password change: %s, want 401", resp.Status)
 	}

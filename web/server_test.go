@@ -280,23 +280,49 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// openStuck opens a stream on a socket with a 4 KiB receive buffer and
+// reads only its status line: a screen that then stops reading. The rest
+// of the stream is left in the reader it returns.
+func (e *env) openStuck() *bufio.Reader {
+	e.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); !strings.Contains(line, "200") {
+		e.t.Fatalf("stuck screen: %q", line)
+	}
+	return br
+}
+
+// onBothPaths runs a test on a server whose screens take the goroutine
+// path, then on one whose screens the fan-out engine serves.
+func onBothPaths(t *testing.T, yaml string, test func(*testing.T, *env)) {
+	for _, engine := range []bool{false, true} {
+		name := "goroutine path"
+		if engine {
+			name = "engine"
+		}
+		t.Run(name, func(t *testing.T) {
+			useEngine = engine
+			e := newEnvYAML(t, 0, yaml)
+			useEngine = false
+			test(t, e)
+		})
+	}
+}
+
 // TestSlowScreenDisconnected: a screen that stops reading is dropped, and
 // a fast screen on the same wall receives every event meanwhile.
 func TestSlowScreenDisconnected(t *testing.T) {
 	e := newEnv(t, 0)
 	fast := e.open("/walls/devconf/events")
 
-	slow, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	slow.(*net.TCPConn).SetReadBuffer(4096)
-	fmt.Fprintf(slow, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(slow)
-	if line, _ := br.ReadString('\n'); !strings.Contains(line, "200") {
-		t.Fatalf("slow screen: %q", line)
-	}
+	e.openStuck()
 	deadline := time.Now().Add(5 * time.Second)
 	for e.hub.Subscribers() < 2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)

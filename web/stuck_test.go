@@ -1,9 +1,7 @@
 package web_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,20 +25,7 @@ walls:
 // its (small) send buffer filling, though everything posted would fit in
 // a send buffer the kernel autotunes; twenty screens that read keep their
 // latency; the stuck one resumes from its Last-Event-ID when it comes back.
-func TestStuckScreenClosedInTime(t *testing.T) {
-	for _, engine := range []bool{false, true} {
-		name := "goroutine path"
-		if engine {
-			name = "engine"
-		}
-		t.Run(name, func(t *testing.T) {
-			useEngine = engine
-			e := newEnvYAML(t, 0, stuckYAML)
-			useEngine = false
-			stuckScreen(t, e)
-		})
-	}
-}
+func TestStuckScreenClosedInTime(t *testing.T) { onBothPaths(t, stuckYAML, stuckScreen) }
 
 func stuckScreen(t *testing.T, e *env) {
 	const normal, posts = 20, 85 // 85 posts of 10 KB (text and html): 850 KB
@@ -67,17 +52,7 @@ func stuckScreen(t *testing.T, e *env) {
 		}()
 	}
 
-	stuck, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
-	stuck.(*net.TCPConn).SetReadBuffer(4096)
-	fmt.Fprintf(stuck, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(stuck)
-	if line, _ := br.ReadString('\n'); !strings.Contains(line, "200") {
-		t.Fatalf("stuck screen: %q", line)
-	}
+	br := e.openStuck()
 	waitFor(t, "all screens connected", func() bool { return e.srv.Connections() == normal+1 })
 
 	big := strings.Repeat("x", 5<<10)

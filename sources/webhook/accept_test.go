@@ -25,7 +25,9 @@ func runningWith(t *testing.T, cfg Config, emit wall.Emit) (*Source, string) {
 	srv := httptest.NewServer(hooks)
 	t.Cleanup(srv.Close)
 	cfg.Name = "hook"
-	cfg.MaxBody = 1 << 20
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
 	if cfg.MaxPostsPerMinute == 0 {
 		cfg.MaxPostsPerMinute = 100
 	}

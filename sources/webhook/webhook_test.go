@@ -43,40 +43,13 @@ func (s *sink) count() int {
 	return len(s.items)
 }
 
-// running starts a webhook source behind an httptest server and waits
-// until it is registered.
+// running starts a webhook source behind an httptest server, emitting
+// into a sink that acknowledges every item.
 func running(t *testing.T, cfg Config) (*Source, *sink, string) {
 	t.Helper()
-	hooks := NewHooks()
-	srv := httptest.NewServer(hooks)
-	t.Cleanup(srv.Close)
-	cfg.Name = "hook"
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 1 << 20
-	}
-	if cfg.MaxPostsPerMinute == 0 {
-		cfg.MaxPostsPerMinute = 100
-	}
-	s := New(cfg, hooks, sourcetest.Quiet)
 	out := &sink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, wall.Subscription{}, out.emit) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		hooks.mu.RLock()
-		ok := hooks.m["hook"] != nil
-		hooks.mu.RUnlock()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the webhook never registered")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return s, out, srv.URL + "/hooks/hook"
+	s, u := runningWith(t, cfg, out.emit)
+	return s, out, u
 }
 
 func post(t *testing.T, u string, body []byte, header ...string) (int, string) {
