@@ -352,7 +352,7 @@ func (e *Engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 		head := r.head
 		if head-c.pos > ringSize {
 			r.mu.RUnlock()
-			e.drop(c) // too slow: it resumes from its Last-wall.Event-ID
+			e.drop(c) // too slow: it resumes from its Last-Event-ID
 			return buf, frames
 		}
 		for p := c.pos; p < head && size < cap(buf) && len(frames) < 64; p++ {

@@ -39,6 +39,7 @@ type Event struct {
 type Reader struct {
 	br       *bufio.Reader
 	lastID   string
+	idBuf    string // the last event ID buffer: an id line sets it
 	retry    int
 	comments int
 	// OnComment, if set, is called for every comment line (heartbeats).
@@ -46,6 +47,13 @@ type Reader struct {
 	// MaxLine and MaxEvent bound a line and an event's data, in bytes;
 	// past them Next returns ErrLineTooLong or ErrEventTooLarge.
 	MaxLine, MaxEvent int
+	// IDOnlyWithData makes the reader behave like some widely used client
+	// parsers (eventsource-parser, behind the most used Node EventSource):
+	// the last event ID changes only when an event with data is
+	// dispatched, not on an id line followed by a blank line, as the
+	// standard (and every browser) has it. Tests use it to check that a
+	// stream's resume points survive such clients.
+	IDOnlyWithData bool
 }
 
 // NewReader returns a parser reading r, with the default bounds.
@@ -97,6 +105,7 @@ func (r *Reader) Next() (Event, error) {
 		data    strings.Builder
 		hasData bool
 		typ     string
+		blockID = r.lastID // with IDOnlyWithData: this block's id, if any
 	)
 	for {
 		line, err := r.readLine()
@@ -104,8 +113,18 @@ func (r *Reader) Next() (Event, error) {
 			return Event{}, err
 		}
 		if line == "" {
+			// The standard sets the last event ID at every blank line,
+			// before it looks whether there is data to dispatch; those
+			// parsers take a block's id only with its data.
+			switch {
+			case !r.IDOnlyWithData:
+				r.lastID = r.idBuf
+			case hasData:
+				r.lastID = blockID
+			}
 			if !hasData {
 				typ = ""
+				blockID = r.lastID
 				continue
 			}
 			if typ == "" {
@@ -136,7 +155,7 @@ func (r *Reader) Next() (Event, error) {
 			hasData = true
 		case "id":
 			if !strings.ContainsRune(value, 0) {
-				r.lastID = value
+				r.idBuf, blockID = value, value
 			}
 		case "retry":
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 && strings.Trim(value, "0123456789") == "" {

@@ -47,3 +47,21 @@ func TestBounds(t *testing.T) {
 		t.Errorf("an event under the bounds: %d bytes, %v", len(ev.Data), err)
 	}
 }
+
+// TestIDOnlyWithData: a bare id block sets a browser's last event ID, but
+// not that of a parser that takes ids only with data.
+func TestIDOnlyWithData(t *testing.T) {
+	in := "id: 1\nevent: post\ndata: a\n\nid: 7\n\nevent: post\ndata: b\n\n"
+	for _, c := range []struct {
+		dataOnly      bool
+		second, after string
+	}{{false, "7", "7"}, {true, "1", "1"}} {
+		r := NewReader(strings.NewReader(in))
+		r.IDOnlyWithData = c.dataOnly
+		r.Next()
+		ev, err := r.Next()
+		if err != nil || ev.ID != c.second || r.LastEventID() != c.after {
+			t.Errorf("IDOnlyWithData=%v: second event id %q, last %q, %v; want %q", c.dataOnly, ev.ID, r.LastEventID(), err, c.second)
+		}
+	}
+}

@@ -19,6 +19,7 @@ const (
 	EventAnnounce = "announce"
 	EventReset    = "reset"
 	EventConfig   = "config"
+	EventReady    = "ready" // ends a backfill; its id is where the screen resumes
 	EventPending  = "pending"
 	EventApproved = "approved"
 	EventRejected = "rejected"

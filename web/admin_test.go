@@ -348,7 +348,7 @@ func TestActionsReachScreens(t *testing.T) {
 	expect("remove", "1")
 	// A screen that was away since before all this resumes: the removed
 	// posts never appear.
-	s2 := ae.open("/walls/devconf/events", "Last-wall.Event-ID", "0")
+	s2 := ae.open("/walls/devconf/events", "Last-Event-ID", "0")
 	got := map[string]string{}
 	for {
 		ev := s2.next(t)

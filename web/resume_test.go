@@ -44,7 +44,7 @@ func resumeFromZero(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\nLast-wall.Event-ID: 0\r\n\r\n")
+	fmt.Fprintf(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n")
 	// Read until the backfill's resume point (a bare id line).
 	br := bufio.NewReader(c)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -55,10 +55,8 @@ func resumeFromZero(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatalf("stream: %v after %d bytes", err, got.Len())
 		}
-		if strings.HasPrefix(line, "id: ") && strings.Contains(got.String(), "event: reset") {
-			if next, _ := br.Peek(1); len(next) == 1 && next[0] == '\n' {
-				break
-			}
+		if line == "event: ready\n" && strings.Contains(got.String(), "event: reset") {
+			break
 		}
 	}
 	var after runtime.MemStats

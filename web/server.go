@@ -175,7 +175,7 @@ func setCSP(w http.ResponseWriter, frameAncestors []string) {
 	}
 	w.Header().Set("Content-Security-Policy", csp+"; frame-ancestors "+fa)
 	if fa == "'none'" {
-		w.Header().Set("X-fanout.Frame-Options", "DENY")
+		w.Header().Set("X-Frame-Options", "DENY")
 	}
 }
 
@@ -230,7 +230,7 @@ func cors(w http.ResponseWriter, r *http.Request, origins []string) {
 	}
 	if slices.Contains(origins, "*") || slices.Contains(origins, o) {
 		w.Header().Set("Access-Control-Allow-Origin", o)
-		w.Header().Set("Access-Control-Allow-Headers", "Last-wall.Event-ID")
+		w.Header().Set("Access-Control-Allow-Headers", "Last-Event-ID")
 		w.Header().Add("Vary", "Origin")
 	}
 }
@@ -316,7 +316,7 @@ func (sw *streamWriter) write(b []byte) error {
 // lastEventID reads the id a screen resumes from: the Last-Event-ID header,
 // or ?lastEventId= for clients that cannot set headers.
 func lastEventID(r *http.Request) (id int64, present, valid bool) {
-	v := r.Header.Get("Last-wall.Event-ID")
+	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
 		v = r.URL.Query().Get("lastEventId")
 	}
@@ -548,9 +548,10 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 			out.Write(fanout.Encode(wall.Event{Type: wall.EventAnnounce, Data: data}))
 		}
 	}
-	// An id with no data sets the screen's Last-Event-ID without firing an
-	// event: it resumes after the backfill.
-	_, err = fmt.Fprintf(out, "id: %d\n\n", snap.Head)
+	// The resume point rides on an event with data: a bare id line would
+	// do for browsers, but some widely used client parsers take an id only
+	// with data, and would replay the backfill as new after a reconnect.
+	_, err = fmt.Fprintf(out, "id: %d\nevent: %s\ndata: {}\n\n", snap.Head, wall.EventReady)
 	return snap.Head, err
 }
 

@@ -119,6 +119,8 @@ func (e *env) open(path string, header ...string) *stream {
 	return &stream{Reader: sse.NewReader(resp.Body), resp: resp}
 }
 
+// next returns the next event, passing over the "ready" that ends a
+// backfill (TestBackfillEndsWithReady looks at that one).
 func (s *stream) next(t *testing.T) sse.Event {
 	t.Helper()
 	type res struct {
@@ -126,7 +128,15 @@ func (s *stream) next(t *testing.T) sse.Event {
 		err error
 	}
 	ch := make(chan res, 1)
-	go func() { ev, err := s.Next(); ch <- res{ev, err} }()
+	go func() {
+		for {
+			ev, err := s.Next()
+			if err != nil || ev.Type != wall.EventReady {
+				ch <- res{ev, err}
+				return
+			}
+		}
+	}()
 	select {
 	case r := <-ch:
 		if r.err != nil {
@@ -188,6 +198,33 @@ func TestBackfillThenLive(t *testing.T) {
 	}
 }
 
+// TestBackfillEndsWithReady: the backfill ends with a "ready" event whose
+// id is the wall's head, so that a client parser that takes ids only with
+// data resumes after the backfill too; on an empty wall as well.
+func TestBackfillEndsWithReady(t *testing.T) {
+	e := newEnv(t, 0)
+	for _, dataOnly := range []bool{false, true} {
+		s := e.open("/walls/devconf/events")
+		s.IDOnlyWithData = dataOnly
+		ev, err := s.Next()
+		if err != nil || ev.Type != "ready" || ev.ID != "0" || s.LastEventID() != "0" {
+			t.Fatalf("empty wall, IDOnlyWithData=%v: %+v %v", dataOnly, ev, err)
+		}
+	}
+	e.post("a")
+	head := e.post("b")
+	s := e.open("/walls/devconf/events")
+	s.IDOnlyWithData = true
+	for _, want := range []string{"post", "post", "ready"} {
+		if ev, _ := s.Next(); ev.Type != want {
+			t.Fatalf("got %s, want %s", ev.Type, want)
+		}
+	}
+	if s.LastEventID() != fmt.Sprint(head.Seq) {
+		t.Errorf("resume point = %q, want %d", s.LastEventID(), head.Seq)
+	}
+}
+
 func TestBackfillSetsResumePoint(t *testing.T) {
 	e := newEnv(t, 0)
 	e.post("a")
@@ -208,7 +245,7 @@ func TestReplayFromLastEventID(t *testing.T) {
 	e.post("two")
 	e.post("three")
 	for _, how := range []struct{ path, header string }{
-		{"/walls/devconf/events", "Last-wall.Event-ID"},
+		{"/walls/devconf/events", "Last-Event-ID"},
 		{fmt.Sprintf("/walls/devconf/events?lastEventId=%d", first.Seq), ""},
 	} {
 		var s *stream
@@ -231,7 +268,7 @@ func TestRemovedPostNeverReplayed(t *testing.T) {
 	p := e.post("offensive")
 	e.post("fine")
 	rm := e.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemDelete, Post: wall.Post{ID: "s:1", NativeID: "1"}}})
-	s := e.open("/walls/devconf/events", "Last-wall.Event-ID", fmt.Sprint(p.Seq-1))
+	s := e.open("/walls/devconf/events", "Last-Event-ID", fmt.Sprint(p.Seq-1))
 	if ev := s.next(t); text(t, ev) != "fine" {
 		t.Fatalf("first replayed = %q", ev.Data)
 	}
@@ -249,7 +286,7 @@ func TestResetOnUnknownID(t *testing.T) {
 	e := newEnv(t, 0)
 	e.post("kept")
 	for _, id := range []string{"999999", "garbage"} {
-		s := e.open("/walls/devconf/events", "Last-wall.Event-ID", id)
+		s := e.open("/walls/devconf/events", "Last-Event-ID", id)
 		if ev := s.next(t); ev.Type != "reset" {
 			t.Fatalf("id %s: first event = %s, want reset", id, ev.Type)
 		}
@@ -269,7 +306,13 @@ func TestHeartbeat(t *testing.T) {
 		default:
 		}
 	}
-	go s.Next()
+	go func() { // read on (past the backfill's ready) so comments are seen
+		for {
+			if _, err := s.Next(); err != nil {
+				return
+			}
+		}
+	}()
 	select {
 	case c := <-pings:
 		if c != "ping" {
@@ -361,7 +404,13 @@ func TestCloseEndsStreams(t *testing.T) {
 	s.next(t)
 	e.hub.Close()
 	done := make(chan error, 1)
-	go func() { _, err := s.Next(); done <- err }()
+	go func() {
+		ev, err := s.Next()
+		for err == nil && ev.Type == wall.EventReady {
+			ev, err = s.Next()
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != io.EOF {
@@ -468,8 +517,8 @@ func TestEmbedQRAndFiles(t *testing.T) {
 		!strings.Contains(body, `class="theme-dark embed"`) {
 		t.Errorf("embed: %s %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
 	}
-	if resp.Header.Get("X-fanout.Frame-Options") != "" {
-		t.Error("X-fanout.Frame-Options would block the allowed origins")
+	if resp.Header.Get("X-Frame-Options") != "" {
+		t.Error("X-Frame-Options would block the allowed origins")
 	}
 	resp, body = get("/walls/devconf/qr.svg")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(body, "<svg") || strings.Count(body, "h1v1h-1z") < 100 {

@@ -98,7 +98,7 @@ func stuckScreen(t *testing.T, e *env) {
 		t.Fatalf("the stuck screen had all %d posts queued for it: nothing was held back", seen)
 	}
 	req, _ := http.NewRequest("GET", e.url+"/walls/devconf/events", nil)
-	req.Header.Set("Last-wall.Event-ID", last)
+	req.Header.Set("Last-Event-ID", last)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

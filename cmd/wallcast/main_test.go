@@ -376,3 +376,74 @@ func TestSubcommands(t *testing.T) {
 		t.Errorf("help: %d %q", code, out.String())
 	}
 }
+
+// TestResumeAcrossRestartForEveryParser: a screen reads the backfill and
+// nothing more; the server is killed, posts arrive while it is down, it
+// starts again, and the screen reconnects with the id its parser kept.
+// With the standard's parser and with one that takes ids only with data
+// (as eventsource-parser does), no post is seen twice and none is missed.
+func TestResumeAcrossRestartForEveryParser(t *testing.T) {
+	for _, dataOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("IDOnlyWithData=%v", dataOnly), func(t *testing.T) {
+			feed := &fakeFeed{}
+			feed.add(10)
+			fs := httptest.NewServer(feed)
+			defer fs.Close()
+			cfgPath := writeConfig(t, t.TempDir(), fs.URL, "127.0.0.1:0")
+
+			p := startBinary(t, cfgPath)
+			// Wait until the posts are stored, then come as a new screen:
+			// they arrive as the backfill.
+			readPosts(t, openStream(t, "http://"+p.addr+"/walls/devconf/events", ""), 10)
+			r := openStream(t, "http://"+p.addr+"/walls/devconf/events", "")
+			r.IDOnlyWithData = dataOnly
+			seen := map[string]int{}
+			for _, post := range readPosts(t, r, 10) {
+				seen[post.ID]++
+			}
+			readUntil(t, r, "ready")
+			last := r.LastEventID()
+			if last == "" {
+				t.Fatal("no resume point after the backfill")
+			}
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.exited
+
+			feed.add(5)
+			p = startBinary(t, cfgPath)
+			r = openStream(t, "http://"+p.addr+"/walls/devconf/events", last)
+			r.IDOnlyWithData = dataOnly
+			for _, post := range readPosts(t, r, 5) {
+				seen[post.ID]++
+			}
+			for i := 0; i < 15; i++ {
+				if id := fmt.Sprintf("feed:item-%03d", i); seen[id] != 1 {
+					t.Errorf("%s seen %d times", id, seen[id])
+				}
+			}
+		})
+	}
+}
+
+// readUntil reads events until one of type typ, for at most 20 seconds.
+func readUntil(t *testing.T, r *sse.Reader, typ string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := r.Next()
+			if err != nil || ev.Type == typ {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s event within 20s", typ)
+	}
+}

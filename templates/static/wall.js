@@ -337,6 +337,7 @@
     on("announce", announce);
     on("reset", function () { clear(); });
     on("config", function (s) { apply(s); });
+    on("ready", function () {}); // the backfill is in: its id is the resume point
     src.onopen = function () { retryDelay = 1000; setOnline(true); };
     src.onerror = function () {
       setOnline(false);
