@@ -18,6 +18,17 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
+// testDB opens a database in a file of the test's own.
+func testDB(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func testConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
 	c, err := sources.Parse("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
@@ -133,11 +144,7 @@ func (r *recorder) wait(t *testing.T, n int) []wall.Event {
 }
 
 func TestPipelineSanitisesStoresAndAnnounces(t *testing.T) {
-	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	rec := &recorder{ch: make(chan struct{}, 1)}
 	p := New(db, rec, NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	emit := p.Emitter("masto")
@@ -227,11 +234,7 @@ func (f publishFunc) Publish(ev []wall.Event) { f(ev) }
 // TestOrderKeptAcrossWorkers: items prepared in parallel are committed in
 // the order the source emitted them, and the last cursor wins.
 func TestOrderKeptAcrossWorkers(t *testing.T) {
-	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	emit := p.Emitter("masto")
 	const n = 2000
@@ -289,11 +292,7 @@ func (f *flakyStore) Apply(ctx context.Context, batch []wall.Write) ([]wall.Even
 // once it is committed; while the disk refuses, the batch is retried, not
 // dropped, so no later cursor is stored ahead of it.
 func TestAckAfterCommitAndNothingSkipped(t *testing.T) {
-	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	store := &flakyStore{Store: db, failing: true, tried: make(chan struct{}, 1)}
 	p := New(store, publishFunc(func([]wall.Event) {}), NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
@@ -340,11 +339,7 @@ func TestAckAfterCommitAndNothingSkipped(t *testing.T) {
 // TestPushRefusedWhenFull: a pushed item meets a full queue with ErrBusy
 // at once instead of waiting behind it.
 func TestPushRefusedWhenFull(t *testing.T) {
-	db, err := storage.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	store := &flakyStore{Store: db, failing: true, tried: make(chan struct{}, 1)}
 	p := New(store, publishFunc(func([]wall.Event) {}), NewRouter(testConfig(t, routingYAML)), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer func() {
