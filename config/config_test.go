@@ -159,3 +159,31 @@ func TestShippedConfig(t *testing.T) {
 		t.Fatalf("the shipped config.yaml does not load:\n%v", err)
 	}
 }
+
+// FuzzParse: any bytes are a config or a list of problems, never a panic;
+// every problem has a line, and a config that loads has a wall.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	if data, err := os.ReadFile("../config.yaml"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("walls: [\n"))
+	f.Add([]byte("sources: [{name: x, type: webhook, secret: \"${S:-lit}\", max_body: -1}]\nwalls: [{slug: a, sources: [x], hashtags: [t]}]\n"))
+	types := sources.ConfigTypes()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := config.Parse("f.yaml", data, env(map[string]string{"S": "v"}), types)
+		var errs config.Errors
+		switch {
+		case errors.As(err, &errs):
+			for _, e := range errs {
+				if e.Line < 1 || e.Msg == "" {
+					t.Fatalf("a problem without a line or message: %+v", e)
+				}
+			}
+		case err != nil:
+			t.Fatalf("an error that is not a list of problems: %v", err)
+		case len(c.Walls) == 0:
+			t.Fatal("a config without walls loaded")
+		}
+	})
+}
