@@ -75,7 +75,10 @@ func parseWallcast(body []byte) ([]wall.Item, error) {
 		}
 		items = append(items, wall.Item{Kind: wall.ItemPost, Post: post})
 	}
-	for _, id := range batch.Deleted {
+	for i, id := range batch.Deleted {
+		if strings.TrimSpace(id) == "" {
+			return nil, fmt.Errorf("deleted[%d] is an empty id", i)
+		}
 		items = append(items, wall.Item{Kind: wall.ItemDelete, Post: wall.Post{NativeID: id}})
 	}
 	if len(items) == 0 {
