@@ -1,7 +1,6 @@
 package bluesky
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -22,16 +21,6 @@ import (
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
-
-func lines(t testing.TB, name string) [][]byte {
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(sourcetest.Fixture(t, name)))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 // fakeJetstream is a WebSocket server that sends each message as one text
 // frame, as Jetstream does, then keeps the connection open.
@@ -126,7 +115,7 @@ func collect(t *testing.T, s *Source, sub wall.Subscription, want int) []wall.It
 }
 
 func TestJetstream(t *testing.T) {
-	js := &fakeJetstream{msgs: lines(t, "jetstream.jsonl")}
+	js := &fakeJetstream{msgs: sourcetest.FixtureLines(t, "jetstream.jsonl")}
 	jsrv := httptest.NewServer(js)
 	defer jsrv.Close()
 	av := &fakeAppView{t: t}
@@ -206,7 +195,7 @@ func TestFallsBackToNextHost(t *testing.T) {
 		http.Error(w, "maintenance", http.StatusBadGateway)
 	}))
 	defer down.Close()
-	js := &fakeJetstream{msgs: lines(t, "jetstream.jsonl")[:1]}
+	js := &fakeJetstream{msgs: sourcetest.FixtureLines(t, "jetstream.jsonl")[:1]}
 	up := httptest.NewServer(js)
 	defer up.Close()
 	av := httptest.NewServer(&fakeAppView{t: t})

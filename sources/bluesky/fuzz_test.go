@@ -1,7 +1,6 @@
 package bluesky
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/wallcast/wallcast/sources/sourcetest"
@@ -11,10 +10,8 @@ import (
 // never a panic (facet byte offsets that cut a character, or run past the
 // text, included).
 func FuzzJetstreamMessage(f *testing.F) {
-	for _, line := range bytes.Split(sourcetest.Fixture(f, "jetstream.jsonl"), []byte("\n")) {
-		if len(bytes.TrimSpace(line)) > 0 {
-			f.Add(line)
-		}
+	for _, line := range sourcetest.FixtureLines(f, "jetstream.jsonl") {
+		f.Add(line)
 	}
 	s := newTestSource(nil, "http://127.0.0.1:1")
 	m := newMatcher([]string{"devconf"}, []string{"open source"})

@@ -2,6 +2,8 @@
 package sourcetest
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -20,4 +22,17 @@ func Fixture(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// FixtureLines reads testdata/name as lines (newline-delimited JSON, as
+// Jetstream and X's stream send it), each a copy of its own.
+func FixtureLines(t testing.TB, name string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(Fixture(t, name)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		out = append(out, append([]byte(nil), sc.Bytes()...))
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package x
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -12,10 +11,8 @@ import (
 // and its tweet mapped, never a panic (entity offsets beyond the text
 // included); a mapped post keeps the tweet's id.
 func FuzzStreamMessage(f *testing.F) {
-	for _, line := range bytes.Split(sourcetest.Fixture(f, "stream.ndjson"), []byte("\n")) {
-		if len(bytes.TrimSpace(line)) > 0 {
-			f.Add(line)
-		}
+	for _, line := range sourcetest.FixtureLines(f, "stream.ndjson") {
+		f.Add(line)
 	}
 	f.Add([]byte(`{"data":{"id":"9","text":"ab","entities":{"urls":[{"start":5,"end":1,"url":"x"}],"hashtags":[{"start":-3,"end":99,"tag":"t"}]}}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
