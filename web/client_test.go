@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/wall"
 )
 
 func TestClientBehindTrustedProxies(t *testing.T) {
@@ -86,4 +87,14 @@ func FuzzLastEventID(f *testing.F) {
 			t.Fatalf("%q / %q: present=%v", header, query, present)
 		}
 	})
+}
+
+// TestPublicHealthShowsThePublicError: /stats and /dashboard, open to
+// anyone, get each source's public error, not the console's.
+func TestPublicHealthShowsThePublicError(t *testing.T) {
+	in := []wall.SourceHealth{{Name: "blog", LastError: "fetch https://f.example/rss: HTTP 500: stack trace", PublicError: "fetch https://f.example/rss: HTTP 500"}}
+	out := publicHealth(in)
+	if out[0].LastError != "fetch https://f.example/rss: HTTP 500" || in[0].LastError == out[0].LastError {
+		t.Errorf("public error = %q (the console's stays %q)", out[0].LastError, in[0].LastError)
+	}
 }
