@@ -1,3 +1,5 @@
+// Package sources is the registry of source adapters: every type, its
+// settings, and how the walls of a config subscribe to a source.
 package sources
 
 import (

@@ -18,6 +18,7 @@ import (
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/sources/supervisor"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
@@ -34,7 +35,7 @@ type app struct {
 	db     *storage.DB
 	hub    *fanout.Hub
 	pipe   *ingest.Pipeline
-	sup    *sources.Supervisor
+	sup    *supervisor.Supervisor
 	srv    *web.Server
 	http   *http.Server
 	addr   string
@@ -56,7 +57,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
-	a.sup = sources.NewSupervisor(db.Cursor, log)
+	a.sup = supervisor.New(db.Cursor, log)
 	a.hooks = webhook.NewHooks()
 	a.srv = web.NewServer(web.Options{
 		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks,
@@ -129,7 +130,7 @@ func (a *app) startSource(cfg *config.Config, sc config.Source) error {
 	if err != nil {
 		return err
 	}
-	a.sup.Start(a.bg, sources.Spec{
+	a.sup.Start(a.bg, supervisor.Spec{
 		Name: sc.Name, Type: sc.Type, Source: src, Stall: sc.StallTimeout.D(),
 		Sub: sources.Subscription(cfg, sc.Name), Emit: a.pipe.Emitter(sc.Name),
 	})

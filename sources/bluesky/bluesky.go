@@ -163,8 +163,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		note = append(note, "live only: no app password for search backfill")
 	}
 	upstream.SetState(ctx, wall.StateConnected, note...)
-	upstream.Streaming(ctx, true)
-	defer upstream.Streaming(ctx, false)
+	defer upstream.Arm(ctx)()
 	s.log.Info("bluesky: following jetstream", "host", host, "tags", sub.Hashtags)
 
 	ctx, cancelRun := context.WithCancelCause(ctx)

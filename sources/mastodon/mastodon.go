@@ -183,17 +183,21 @@ func (s *Source) fill(ctx context.Context, tag string, emit wall.Emit) error {
 			return fmt.Errorf("mastodon %s: %w", s.cfg.Name, err)
 		}
 		s.authorize(req)
+		disarm := upstream.Arm(ctx)
 		resp, err := s.client.Do(req)
 		if err != nil {
+			disarm()
 			cancel()
 			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
 		}
 		if err := s.checkStatus(resp); err != nil {
+			disarm()
 			cancel()
 			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
 		}
-		body, err := upstream.ReadBody(resp.Body)
+		body, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
 		resp.Body.Close()
+		disarm()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
@@ -247,8 +251,7 @@ func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
 		return fmt.Errorf("mastodon %s: stream #%s: %w", s.cfg.Name, tag, err)
 	}
 	upstream.SetState(ctx, wall.StateConnected)
-	upstream.Streaming(ctx, true) // Mastodon sends ":thump" every 15 s
-	defer upstream.Streaming(ctx, false)
+	defer upstream.Arm(ctx)() // Mastodon sends ":thump" every 15 s
 	r := sse.NewReader(upstream.AliveReader(ctx, resp.Body))
 	for {
 		ev, err := r.Next()

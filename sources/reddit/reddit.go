@@ -216,6 +216,7 @@ func (s *Source) get(ctx context.Context, path string, q url.Values, out any, re
 	s.mu.Lock()
 	client := s.client
 	s.mu.Unlock()
+	defer upstream.Arm(ctx)()
 	resp, err := client.Do(req)
 	if err != nil {
 		var re *oauth2.RetrieveError
@@ -237,7 +238,7 @@ func (s *Source) get(ctx context.Context, path string, q url.Values, out any, re
 	if err := upstream.CheckResponse(resp); err != nil {
 		return 0, fmt.Errorf("reddit %s: %s: %w", s.cfg.Name, path, err)
 	}
-	b, err := upstream.ReadBody(resp.Body)
+	b, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
 	if err != nil {
 		return 0, fmt.Errorf("reddit %s: %s: %w", s.cfg.Name, path, err)
 	}

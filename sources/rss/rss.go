@@ -90,6 +90,8 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 	if cur.LastModified != "" {
 		req.Header.Set("If-Modified-Since", cur.LastModified)
 	}
+	disarm := upstream.Arm(ctx)
+	defer disarm()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("rss %s: fetch: %w", s.cfg.Name, err)
@@ -101,8 +103,9 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 	if err := upstream.CheckResponse(resp); err != nil {
 		return fmt.Errorf("rss %s: fetch: %w", s.cfg.Name, err)
 	}
-	body, err := upstream.ReadBody(resp.Body)
+	body, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
 	resp.Body.Close()
+	disarm()
 	if err != nil {
 		return fmt.Errorf("rss %s: read: %w", s.cfg.Name, err)
 	}

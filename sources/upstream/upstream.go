@@ -147,7 +147,7 @@ type Monitor struct {
 	mu       sync.Mutex
 	state    wall.State
 	note     string
-	armed    atomic.Bool
+	armed    atomic.Int32 // requests and streams waiting for bytes
 	lastByte atomic.Int64 // unix nanos
 }
 
@@ -167,7 +167,7 @@ func (m *Monitor) State() (wall.State, string) {
 
 // Stalled reports whether an armed stream has sent nothing for longer than d.
 func (m *Monitor) Stalled(d time.Duration, now time.Time) bool {
-	return m.armed.Load() && now.Sub(time.Unix(0, m.lastByte.Load())) > d
+	return m.armed.Load() > 0 && now.Sub(time.Unix(0, m.lastByte.Load())) > d
 }
 
 type monitorKey struct{}
@@ -192,13 +192,19 @@ func SetState(ctx context.Context, state wall.State, note ...string) {
 	}
 }
 
-// Streaming arms or disarms stall detection: while armed, a source that
-// receives no bytes for the stall timeout is restarted.
-func Streaming(ctx context.Context, on bool) {
-	if m := monitor(ctx); m != nil {
-		m.lastByte.Store(time.Now().UnixNano())
-		m.armed.Store(on)
+// Arm starts stall detection for one request or stream: until the
+// returned disarm is called, a source that receives no bytes for its stall
+// timeout is cut and restarted. A poller arms each request, a stream its
+// whole life; they nest.
+func Arm(ctx context.Context) (disarm func()) {
+	m := monitor(ctx)
+	if m == nil {
+		return func() {}
 	}
+	m.lastByte.Store(time.Now().UnixNano())
+	m.armed.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { m.armed.Add(-1) }) }
 }
 
 // Alive records that bytes (data or a heartbeat) arrived.

@@ -269,6 +269,8 @@ func (s *Source) call(ctx context.Context, method, path string, q url.Values, bo
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	disarm := upstream.Arm(ctx)
+	defer disarm()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return s.retry(classNetwork, fmt.Errorf("x %s: %s %s: %w", s.cfg.Name, method, path, err), 0)
@@ -276,6 +278,11 @@ func (s *Source) call(ctx context.Context, method, path string, q url.Values, bo
 	defer resp.Body.Close()
 	if err := s.check(resp, method+" "+path); err != nil {
 		return err
+	}
+	b, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
+	disarm()
+	if err != nil {
+		return s.retry(classNetwork, fmt.Errorf("x %s: %s: %w", s.cfg.Name, path, err), 0)
 	}
 	if rem, err := strconv.Atoi(resp.Header.Get("x-rate-limit-remaining")); err == nil && rem == 0 {
 		if d := untilReset(resp.Header.Get("x-rate-limit-reset")); d > 0 {
@@ -287,10 +294,6 @@ func (s *Source) call(ctx context.Context, method, path string, q url.Values, bo
 	}
 	if out == nil {
 		return nil
-	}
-	b, err := upstream.ReadBody(resp.Body)
-	if err != nil {
-		return s.retry(classNetwork, fmt.Errorf("x %s: %s: %w", s.cfg.Name, path, err), 0)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("x %s: %s: bad answer: %w", s.cfg.Name, path, err)
@@ -355,8 +358,7 @@ func (s *Source) stream(ctx context.Context, emit wall.Emit) error {
 		return err
 	}
 	upstream.SetState(ctx, wall.StateConnected)
-	upstream.Streaming(ctx, true)
-	defer upstream.Streaming(ctx, false)
+	defer upstream.Arm(ctx)()
 	s.connected()
 	sc := bufio.NewScanner(upstream.AliveReader(ctx, resp.Body))
 	sc.Buffer(make([]byte, 64<<10), 4<<20)

@@ -1,7 +1,7 @@
-// Package sources runs the source adapters: the registry of adapter types
-// and the supervisor that keeps each one running, restarting it with
-// backoff and jitter, honouring Retry-After, and detecting stalled streams.
-package sources
+// Package supervisor keeps source adapters running: it restarts each one
+// with backoff and jitter, honours Retry-After, stops one whose error no
+// retry can fix, and restarts a stream that stalls.
+package supervisor
 
 import (
 	"context"
@@ -52,8 +52,8 @@ type run struct {
 	monitor *upstream.Monitor
 }
 
-// NewSupervisor returns a supervisor with production backoff (1 s to 5 min).
-func NewSupervisor(cursor func(context.Context, string) (string, error), log *slog.Logger) *Supervisor {
+// New returns a supervisor with production backoff (1 s to 5 min).
+func New(cursor func(context.Context, string) (string, error), log *slog.Logger) *Supervisor {
 	return &Supervisor{Cursor: cursor, BaseDelay: time.Second, MaxDelay: 5 * time.Minute, Log: log, runs: map[string]*run{}}
 }
 

@@ -1,4 +1,4 @@
-package sources
+package supervisor
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/upstream"
-	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -31,7 +30,7 @@ func (f *fakeSource) Run(ctx context.Context, _ wall.Subscription, emit wall.Emi
 }
 
 func newSup() *Supervisor {
-	s := NewSupervisor(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.BaseDelay, s.MaxDelay = time.Millisecond, 5*time.Millisecond
 	return s
 }
@@ -98,7 +97,7 @@ func TestDetectsStall(t *testing.T) {
 		if n == 2 {
 			close(restarted)
 		}
-		upstream.Streaming(ctx, true) // a stream that then goes silent
+		upstream.Arm(ctx) // a stream that then goes silent
 		<-ctx.Done()
 		return ctx.Err()
 	}}
@@ -118,7 +117,7 @@ func TestDetectsStall(t *testing.T) {
 
 func TestHeartbeatsKeepStreamAlive(t *testing.T) {
 	src := &fakeSource{step: func(ctx context.Context, n int, emit wall.Emit) error {
-		upstream.Streaming(ctx, true)
+		upstream.Arm(ctx)
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; i < 40; i++ { // 200 ms of heartbeats, far past the stall timeout
@@ -181,22 +180,6 @@ func TestBackoffBounds(t *testing.T) {
 	}
 }
 
-// TestRegistryCoversEveryType: every type of the table builds from its
-// settings with their defaults.
-func TestRegistryCoversEveryType(t *testing.T) {
-	for typ, ty := range Types {
-		set := ty.Settings()
-		set.Defaults()
-		c := config.Source{Name: "x", Type: typ, Settings: set}
-		if _, err := New(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks()}); err != nil {
-			t.Errorf("type %s: %v", typ, err)
-		}
-	}
-	if _, err := New(config.Source{Name: "x", Type: "nope"}, upstream.Env{}); err == nil {
-		t.Error("unknown type accepted")
-	}
-}
-
 // TestMastodonStallReconnects: a Mastodon stream that goes silent (no
 // ":thump") is cut by the supervisor and reconnected.
 func TestMastodonStallReconnects(t *testing.T) {
@@ -216,7 +199,7 @@ func TestMastodonStallReconnects(t *testing.T) {
 	set := &mastodon.Settings{Instance: srv.URL, Mode: "stream", PollInterval: config.Duration(time.Second)}
 	set.Defaults()
 	c := config.Source{Name: "m", Type: "mastodon", Settings: set}
-	src, err := New(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	src, err := mastodon.Open(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
