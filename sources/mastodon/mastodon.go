@@ -43,8 +43,9 @@ type Source struct {
 	log    *slog.Logger
 	host   string
 
-	mu    sync.Mutex
-	since map[string]string // tag -> newest status id stored
+	mu     sync.Mutex
+	since  map[string]string // tag -> newest status id stored
+	recent *upstream.Recent  // ids emitted lately, across reconnects
 }
 
 // New returns a mastodon source.
@@ -57,7 +58,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	if u, err := url.Parse(cfg.Instance); err == nil {
 		host = u.Host
 	}
-	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), host: host}
+	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), host: host, recent: upstream.NewRecent(4096)}
 }
 
 // cursor is the newest status id seen per hashtag.
@@ -252,6 +253,11 @@ func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
 	}
 	upstream.SetState(ctx, wall.StateConnected)
 	defer upstream.Arm(ctx)() // Mastodon sends ":thump" every 15 s
+	// The stream sends only what comes after it opened: fill what was
+	// posted between the last fill and now (repeats are skipped).
+	if err := s.fill(ctx, tag, emit); err != nil {
+		return err
+	}
 	r := sse.NewReader(upstream.AliveReader(ctx, resp.Body))
 	for {
 		ev, err := r.Next()
@@ -304,6 +310,9 @@ func (s *Source) emitStatus(ctx context.Context, tag string, kind wall.ItemKind,
 	}
 	cur := s.advance(tag, st.ID)
 	p, ok := s.post(st)
+	if kind == wall.ItemPost && !s.recent.Add(st.ID) {
+		ok = false // the stream and a gap fill both had it
+	}
 	if !ok {
 		return emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: cur})
 	}

@@ -156,8 +156,10 @@ func TestStreamFraming(t *testing.T) {
 				t.Errorf("cursor = %+v", c)
 			}
 			reqs := fs.requests()
-			if !strings.Contains(reqs[0], "/api/v1/timelines/tag/devconf?limit=40&min_id=200 auth=Bearer tok") ||
-				!strings.Contains(reqs[len(reqs)-1], "/api/v1/streaming/hashtag?tag=devconf auth=Bearer tok") {
+			// Fill, open the stream, fill again what came in between.
+			if len(reqs) != 3 || !strings.Contains(reqs[0], "/api/v1/timelines/tag/devconf?limit=40&min_id=200 auth=Bearer tok") ||
+				!strings.Contains(reqs[1], "/api/v1/streaming/hashtag?tag=devconf auth=Bearer tok") ||
+				!strings.Contains(reqs[2], "/api/v1/timelines/tag/devconf?limit=40&min_id=203 auth=Bearer tok") {
 				t.Errorf("requests = %v", reqs)
 			}
 		})

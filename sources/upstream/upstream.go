@@ -271,3 +271,32 @@ func NewerID(a, b string) bool {
 	}
 	return a > b
 }
+
+// Recent remembers the last ids a source emitted, so the gap fill after a
+// reconnect does not emit again what the stream already gave (and the
+// reverse). Storage would drop the repeat; this keeps it off the hot path.
+type Recent struct {
+	mu    sync.Mutex
+	max   int
+	order []string
+	set   map[string]struct{}
+}
+
+// NewRecent remembers up to n ids.
+func NewRecent(n int) *Recent { return &Recent{max: n, set: make(map[string]struct{}, n)} }
+
+// Add records id and reports whether it is new.
+func (r *Recent) Add(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[id]; ok {
+		return false
+	}
+	if len(r.order) >= r.max {
+		delete(r.set, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.order = append(r.order, id)
+	r.set[id] = struct{}{}
+	return true
+}

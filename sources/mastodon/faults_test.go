@@ -1,0 +1,115 @@
+package mastodon
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"testing"
+
+	"github.com/wallcast/wallcast/sources/sourcetest"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// liveServer is a Mastodon server whose #devconf timeline grows: REST
+// pages by min_id, and a hashtag stream that sends what is published
+// while it is open, with ":thump" heartbeats as Mastodon sends them.
+type liveServer struct{ feed *sourcetest.Feed }
+
+func liveStatus(feed *sourcetest.Feed, i int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"id": strconv.Itoa(1000 + i), "uri": fmt.Sprintf("https://social.example/users/ada/statuses/%d", 1000+i),
+		"url": fmt.Sprintf("https://social.example/@ada/%d", 1000+i), "created_at": feed.Time(i).UTC().Format(time.RFC3339Nano),
+		"content":      fmt.Sprintf(`<p>%s <a href="https://social.example/tags/devconf" class="mention hashtag" rel="tag">#<span>devconf</span></a></p>`, sourcetest.FaultText(i)),
+		"spoiler_text": "", "sensitive": false, "language": "fr", "in_reply_to_id": nil, "reblog": nil, "visibility": "public",
+		"account":           map[string]any{"id": "1", "username": "ada", "acct": "ada", "display_name": "Ada", "url": "https://social.example/@ada", "avatar_static": "https://social.example/a.png", "created_at": "2020-01-01T00:00:00.000Z", "bot": false, "emojis": []any{}},
+		"media_attachments": []any{}, "tags": []any{map[string]string{"name": "devconf", "url": "https://social.example/tags/devconf"}}, "emojis": []any{},
+	})
+	return b
+}
+
+func (l liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/api/v1/timelines/tag/devconf":
+		n := l.feed.Len()
+		from := 1
+		if id, err := strconv.Atoi(r.URL.Query().Get("min_id")); err == nil {
+			from = id - 1000 + 1
+		}
+		// min_id pages go up from the cursor; the page is newest first.
+		to := min(n, from+39)
+		if r.URL.Query().Get("min_id") == "" {
+			from = max(1, n-39)
+		}
+		page := []json.RawMessage{}
+		for i := to; i >= from; i-- {
+			page = append(page, liveStatus(l.feed, i))
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("X-RateLimit-Limit", "300")
+		w.Header().Set("X-RateLimit-Remaining", "299")
+		w.Header().Set("X-RateLimit-Reset", time.Now().Add(5*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
+		json.NewEncoder(w).Encode(page)
+	case "/api/v1/streaming/hashtag":
+		if r.URL.Query().Get("tag") != "devconf" {
+			http.Error(w, `{"error":"No such tag"}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.Header().Set("Transfer-Encoding", "chunked")
+		w.WriteHeader(http.StatusOK)
+		fl := w.(http.Flusher)
+		fmt.Fprint(w, ":)\n")
+		fl.Flush()
+		sent := l.feed.Len() // the stream sends only what comes next
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for n := l.feed.Len(); sent < n; sent++ {
+				fmt.Fprintf(w, "event: update\ndata: %s\n\n", liveStatus(l.feed, sent+1))
+				fl.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				fmt.Fprint(w, ":thump\n")
+				fl.Flush()
+			case <-waitFeed(r, l.feed, sent):
+			}
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// waitFeed is a channel closed when the feed passes n posts.
+func waitFeed(r *http.Request, feed *sourcetest.Feed, n int) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		if feed.Wait(r.Context(), n) {
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// TestFaults: between Mastodon and the adapter, every fault of the matrix;
+// the stream recovers by itself and the timeline fills what it missed.
+func TestFaults(t *testing.T) {
+	for _, mode := range []string{"stream", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			sourcetest.RunFaults(t, sourcetest.Network{
+				Upstream: func(f *sourcetest.Feed) http.Handler { return liveServer{f} },
+				Open: func(base string, client *http.Client) wall.Source {
+					return New(Config{Name: "masto", Instance: base, Stream: mode == "stream", PollInterval: 50 * time.Millisecond, UserAgent: "test"}, client, sourcetest.Quiet)
+				},
+				Sub:   wall.Subscription{Hashtags: []string{"devconf"}},
+				Stall: time.Second,
+			})
+		})
+	}
+}
