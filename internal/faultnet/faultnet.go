@@ -276,15 +276,22 @@ func After(marker string, k, off int) func([]byte) int {
 	}
 }
 
-// InChunkSize strikes inside the k-th chunk-size line of a chunked HTTP
-// answer, after its first hex digit; it never strikes on other answers.
+// InChunkSize strikes inside the k-th chunk-size line of the first chunked
+// HTTP answer on a connection, after its first hex digit; it never strikes
+// on other answers.
 func InChunkSize(k int) func([]byte) int {
 	return func(b []byte) int {
-		h := bytes.Index(b, []byte("\r\n\r\n"))
-		if h < 0 || !bytes.Contains(bytes.ToLower(b[:h]), []byte("transfer-encoding: chunked")) {
+		// The first chunked answer on the connection (others may precede
+		// it on a kept-alive connection).
+		te := bytes.Index(bytes.ToLower(b), []byte("\r\ntransfer-encoding: chunked\r\n"))
+		if te < 0 {
 			return -1
 		}
-		pos, seen := h+4, 0
+		h := bytes.Index(b[te:], []byte("\r\n\r\n"))
+		if h < 0 {
+			return -1
+		}
+		pos, seen := te+h+4, 0
 		for pos < len(b) {
 			end := bytes.Index(b[pos:], []byte("\r\n"))
 			if end < 0 {
@@ -292,7 +299,7 @@ func InChunkSize(k int) func([]byte) int {
 			}
 			seen++
 			if seen == k {
-				if end < 2 {
+				if end < 1 {
 					return -1
 				}
 				return pos + 1

@@ -110,6 +110,9 @@ func (e *enricher) run(ctx context.Context) error {
 			if err := e.emit(ctx, p.item); err != nil {
 				return err
 			}
+			if p.item.Kind == wall.ItemPost {
+				e.s.recent.Add(p.item.Post.NativeID)
+			}
 		}
 	}
 }

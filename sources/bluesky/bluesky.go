@@ -61,6 +61,7 @@ type Source struct {
 	host     atomic.Int32 // index of the Jetstream host to try next
 	profiles *profileCache
 	session  session
+	recent   *upstream.Recent // posts emitted lately, across reconnects
 }
 
 // New returns a bluesky source.
@@ -89,7 +90,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	if cfg.CursorEvery == 0 {
 		cfg.CursorEvery = 5 * time.Second
 	}
-	s := &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name)}
+	s := &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096)}
 	s.profiles = newProfileCache(time.Hour)
 	return s
 }
@@ -229,6 +230,9 @@ func (s *Source) read(ctx context.Context, conn *websocket.Conn, m *matcher, en 
 		it, t, ok := s.handle(data, m)
 		if t > lastTime {
 			lastTime = t
+		}
+		if ok && it.item.Kind == wall.ItemPost && s.recent.Has(it.item.Post.NativeID) {
+			ok = false // replayed by the rewind after a reconnect
 		}
 		if ok {
 			it.item.Cursor = position(lastTime)

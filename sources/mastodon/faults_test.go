@@ -78,23 +78,12 @@ func (l liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-tick.C:
 				fmt.Fprint(w, ":thump\n")
 				fl.Flush()
-			case <-waitFeed(r, l.feed, sent):
+			case <-l.feed.Beyond(sent):
 			}
 		}
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-// waitFeed is a channel closed when the feed passes n posts.
-func waitFeed(r *http.Request, feed *sourcetest.Feed, n int) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		if feed.Wait(r.Context(), n) {
-			close(ch)
-		}
-	}()
-	return ch
 }
 
 // TestFaults: between Mastodon and the adapter, every fault of the matrix;

@@ -310,11 +310,15 @@ func (s *Source) emitStatus(ctx context.Context, tag string, kind wall.ItemKind,
 	}
 	cur := s.advance(tag, st.ID)
 	p, ok := s.post(st)
-	if kind == wall.ItemPost && !s.recent.Add(st.ID) {
+	if kind == wall.ItemPost && s.recent.Has(st.ID) {
 		ok = false // the stream and a gap fill both had it
 	}
 	if !ok {
 		return emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: cur})
 	}
-	return emit(ctx, wall.Item{Kind: kind, Post: p, Cursor: cur})
+	if err := emit(ctx, wall.Item{Kind: kind, Post: p, Cursor: cur}); err != nil {
+		return err
+	}
+	s.recent.Add(st.ID)
+	return nil
 }

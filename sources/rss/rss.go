@@ -39,6 +39,7 @@ type Source struct {
 	cfg    Config
 	client *http.Client
 	log    *slog.Logger
+	recent *upstream.Recent // items emitted lately
 }
 
 // New returns an rss source.
@@ -46,7 +47,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	if client == nil {
 		client = upstream.NewClient()
 	}
-	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name)}
+	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096)}
 }
 
 // cursor is what the source saves between polls and restarts.
@@ -115,7 +116,14 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 	}
 	// Validators are stored verbatim and sent back as they came.
 	next := cursor{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
-	posts := Posts(feed)
+	// A changed feed still holds the items of the last poll: emit only
+	// those not emitted lately.
+	var posts []wall.Post
+	for _, p := range Posts(feed) {
+		if !s.recent.Has(p.NativeID) {
+			posts = append(posts, p)
+		}
+	}
 	c, _ := json.Marshal(next)
 	for i, p := range posts {
 		item := wall.Item{Kind: wall.ItemPost, Post: p}
@@ -125,6 +133,7 @@ func (s *Source) poll(ctx context.Context, cur *cursor, emit wall.Emit) error {
 		if err := emit(ctx, item); err != nil {
 			return err
 		}
+		s.recent.Add(p.NativeID)
 	}
 	if len(posts) == 0 {
 		if err := emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: string(c)}); err != nil {

@@ -75,6 +75,19 @@ func (f *Feed) Wait(ctx context.Context, n int) bool {
 	}
 }
 
+// Beyond returns a channel closed once the feed has more than n posts, for
+// a fake's select loop.
+func (f *Feed) Beyond(n int) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.times) > n {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return f.added
+}
+
 // FaultText is the text of post i: a marker the proxy finds, and a letter
 // of two bytes for it to cut in half.
 func FaultText(i int) string { return fmt.Sprintf("wallcast-fault-%d café", i) }

@@ -275,6 +275,8 @@ func NewerID(a, b string) bool {
 // Recent remembers the last ids a source emitted, so the gap fill after a
 // reconnect does not emit again what the stream already gave (and the
 // reverse). Storage would drop the repeat; this keeps it off the hot path.
+// An id is added only once its emit succeeded: one refused by a busy
+// ingest must be fetched again, not skipped.
 type Recent struct {
 	mu    sync.Mutex
 	max   int
@@ -285,12 +287,20 @@ type Recent struct {
 // NewRecent remembers up to n ids.
 func NewRecent(n int) *Recent { return &Recent{max: n, set: make(map[string]struct{}, n)} }
 
-// Add records id and reports whether it is new.
-func (r *Recent) Add(id string) bool {
+// Has reports whether id was emitted lately.
+func (r *Recent) Has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[id]
+	return ok
+}
+
+// Add records that id was emitted.
+func (r *Recent) Add(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.set[id]; ok {
-		return false
+		return
 	}
 	if len(r.order) >= r.max {
 		delete(r.set, r.order[0])
@@ -298,5 +308,4 @@ func (r *Recent) Add(id string) bool {
 	}
 	r.order = append(r.order, id)
 	r.set[id] = struct{}{}
-	return true
 }

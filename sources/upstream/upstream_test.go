@@ -72,3 +72,17 @@ func TestReadBodyBound(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestRecentForgetsTheOldest(t *testing.T) {
+	r := NewRecent(2)
+	r.Add("a")
+	r.Add("b")
+	r.Add("b") // no second place for a repeat
+	if !r.Has("a") || !r.Has("b") || r.Has("c") {
+		t.Fatalf("has a=%v b=%v c=%v", r.Has("a"), r.Has("b"), r.Has("c"))
+	}
+	r.Add("c")
+	if r.Has("a") || !r.Has("b") || !r.Has("c") {
+		t.Errorf("after c: has a=%v b=%v c=%v", r.Has("a"), r.Has("b"), r.Has("c"))
+	}
+}

@@ -90,7 +90,7 @@ type Source struct {
 
 	mu     sync.Mutex
 	emit   wall.Emit
-	seen   map[string]time.Time // MACs of the requests taken in the replay window
+	seen   map[string]*taken // MACs of the requests taken in the replay window
 	window []time.Time          // times of the posts accepted in the last minute
 	lease  chan time.Duration   // websub: a verified subscription's lease
 	// pending is a websub subscription Wallcast asked for and the hub has
@@ -108,7 +108,7 @@ func New(cfg Config, hooks upstream.HookRouter, log *slog.Logger) *Source {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &Source{cfg: cfg, hooks: hooks, log: log.With("source", cfg.Name), now: time.Now, public: public,
-		seen: map[string]time.Time{}, lease: make(chan time.Duration, 1), commitWait: CommitWait}
+		seen: map[string]*taken{}, lease: make(chan time.Duration, 1), commitWait: CommitWait}
 }
 
 // Run accepts pushes until ctx ends. For websub it also keeps the
@@ -172,9 +172,22 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.SetReadDeadline(time.Time{})
-	mac, reason := s.authentic(r, body)
+	mac, prior, reason := s.authentic(r, body)
 	if reason != "" {
 		s.refuse(w, r, http.StatusUnauthorized, reason)
+		return
+	}
+	switch {
+	case prior != nil && prior.done:
+		// The same signed request again: a sender whose 2xx the network
+		// lost retries it. It was stored; say so, and store nothing.
+		s.log.Info("webhook: repeat of an accepted request", "items", prior.items)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"accepted":%d,"repeat":true}`+"\n", prior.items)
+		return
+	case prior != nil:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the same request is being stored: try again in a second", http.StatusServiceUnavailable)
 		return
 	}
 	// From here on a refusal gives the request back: the sender's honest
@@ -212,6 +225,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accepted = true
+	s.done(mac, len(items))
 	s.log.Info("webhook: accepted", "items", len(items))
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"accepted":%d}`+"\n", len(items))
@@ -253,34 +267,42 @@ func deliver(ctx context.Context, emit wall.Emit, items []wall.Item, wait time.D
 // ReplayWindow is how old a signed request may be.
 const ReplayWindow = 5 * time.Minute
 
+// taken is a signed request in the replay memory.
+type taken struct {
+	at    time.Time
+	done  bool // accepted: its posts are stored
+	items int
+}
+
 // authentic checks the signature of a push; it returns the request's MAC
-// (the key of the replay memory) or why it is refused.
-func (s *Source) authentic(r *http.Request, body []byte) (mac []byte, reason string) {
+// (the key of the replay memory) and, if the same request came before,
+// what became of it; or why it is refused.
+func (s *Source) authentic(r *http.Request, body []byte) (mac []byte, prior *taken, reason string) {
 	switch s.cfg.Flavor {
 	case "meta":
 		mac = validMAC(sha256.New, s.cfg.Secret, body, strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256="))
 		if mac == nil {
-			return nil, "missing or wrong X-Hub-Signature-256"
+			return nil, nil, "missing or wrong X-Hub-Signature-256"
 		}
-		return mac, ""
+		return mac, nil, ""
 	case "websub":
 		if !s.subscribed() {
-			return nil, "no verified subscription: not taking deliveries"
+			return nil, nil, "no verified subscription: not taking deliveries"
 		}
 		algo, sig, _ := strings.Cut(r.Header.Get("X-Hub-Signature"), "=")
 		h := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New}[algo]
 		if h == nil {
-			return nil, "missing or wrong X-Hub-Signature"
+			return nil, nil, "missing or wrong X-Hub-Signature"
 		}
 		if mac = validMAC(h, s.cfg.Secret, body, sig); mac == nil {
-			return nil, "missing or wrong X-Hub-Signature"
+			return nil, nil, "missing or wrong X-Hub-Signature"
 		}
-		return mac, ""
+		return mac, nil, ""
 	}
 	tsText := r.Header.Get("X-Wallcast-Timestamp")
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return nil, "missing X-Wallcast-Timestamp (unix seconds)"
+		return nil, nil, "missing X-Wallcast-Timestamp (unix seconds)"
 	}
 	header := r.Header.Get("X-Wallcast-Signature")
 	if v1, ok := strings.CutPrefix(header, "v1="); ok {
@@ -293,30 +315,41 @@ func (s *Source) authentic(r *http.Request, body []byte) (mac []byte, reason str
 		}
 	}
 	if mac == nil {
-		return nil, "missing or wrong X-Wallcast-Signature (v1=hex HMAC-SHA256 of timestamp.body)"
+		return nil, nil, "missing or wrong X-Wallcast-Signature (v1=hex HMAC-SHA256 of timestamp.body)"
 	}
 	now := s.now()
 	if d := now.Sub(time.Unix(ts, 0)); d > ReplayWindow || d < -ReplayWindow {
-		return nil, "X-Wallcast-Timestamp is outside the 5-minute window"
+		return nil, nil, "X-Wallcast-Timestamp is outside the 5-minute window"
 	}
-	return mac, s.remember(mac, now)
+	return mac, s.remember(mac, now), ""
 }
 
-// remember notes a request's MAC in the replay memory; it returns why the
-// request is refused when the MAC is already there.
-func (s *Source) remember(mac []byte, now time.Time) string {
+// remember notes a request's MAC in the replay memory; if it was already
+// there, it returns what became of that request. A replay is harmless: it
+// stores nothing, and its answer is the one the first request got.
+func (s *Source) remember(mac []byte, now time.Time) *taken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, t := range s.seen {
-		if now.Sub(t) > 2*ReplayWindow {
+		if now.Sub(t.at) > 2*ReplayWindow {
 			delete(s.seen, k)
 		}
 	}
-	if _, dup := s.seen[string(mac)]; dup {
-		return "replayed request (this signature was already used)"
+	if t, dup := s.seen[string(mac)]; dup {
+		c := *t
+		return &c
 	}
-	s.seen[string(mac)] = now
-	return ""
+	s.seen[string(mac)] = &taken{at: now}
+	return nil
+}
+
+// done marks a remembered request as accepted, with how many items.
+func (s *Source) done(mac []byte, items int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.seen[string(mac)]; t != nil {
+		t.done, t.items = true, items
+	}
 }
 
 // forget takes a refused request out of the replay memory.

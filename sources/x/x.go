@@ -42,8 +42,9 @@ type Source struct {
 
 	mu      sync.Mutex
 	sinceID string
-	fails   map[string]int // consecutive failures per class, for X's schedule
-	polling bool           // the account cannot stream: poll search
+	fails   map[string]int   // consecutive failures per class, for X's schedule
+	polling bool             // the account cannot stream: poll search
+	recent  *upstream.Recent // tweets emitted lately, by stream or search
 }
 
 // New returns an x source.
@@ -52,7 +53,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 		client = upstream.NewClient()
 	}
 	cfg.APIBase = strings.TrimRight(cfg.APIBase, "/")
-	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), fails: map[string]int{}, polling: !cfg.Stream}
+	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), fails: map[string]int{}, polling: !cfg.Stream, recent: upstream.NewRecent(4096)}
 }
 
 // The fields every tweet is asked with.
@@ -136,7 +137,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		return err
 	}
 	if !polling {
-		err := s.stream(ctx, emit)
+		err := s.stream(ctx, rules, emit)
 		var se *upstream.StatusError
 		if errors.As(err, &se) && se.Code == http.StatusForbidden && strings.Contains(se.Body, "client-not-enrolled") {
 			s.log.Warn("x: this account cannot use the filtered stream (plan or credits); polling recent search instead", "every", s.cfg.PollInterval)
@@ -340,7 +341,7 @@ func (s *Source) check(resp *http.Response, what string) error {
 
 // stream reads the filtered stream: one JSON object per line, "\r\n"
 // keep-alives at least every 20 s.
-func (s *Source) stream(ctx context.Context, emit wall.Emit) error {
+func (s *Source) stream(ctx context.Context, rules []Rule, emit wall.Emit) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.APIBase+"/2/tweets/search/stream?"+fields.Encode(), nil)
 	if err != nil {
 		return fmt.Errorf("x %s: %w", s.cfg.Name, err)
@@ -360,6 +361,11 @@ func (s *Source) stream(ctx context.Context, emit wall.Emit) error {
 	upstream.SetState(ctx, wall.StateConnected)
 	defer upstream.Arm(ctx)()
 	s.connected()
+	// The stream sends only what comes after it opened: search again for
+	// what was posted since the fill before it (repeats are skipped).
+	if err := s.fill(ctx, rules, emit); err != nil {
+		return err
+	}
 	sc := bufio.NewScanner(upstream.AliveReader(ctx, resp.Body))
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -464,5 +470,12 @@ func (s *Source) emit(ctx context.Context, t tweet, inc includes, walls []string
 	}
 	c, _ := json.Marshal(cursor{SinceID: s.sinceID})
 	s.mu.Unlock()
-	return emit(ctx, wall.Item{Kind: wall.ItemPost, Post: post(t, inc), Cursor: string(c), Walls: walls})
+	if s.recent.Has(t.ID) {
+		return emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: string(c)}) // the stream and a fill both had it
+	}
+	if err := emit(ctx, wall.Item{Kind: wall.ItemPost, Post: post(t, inc), Cursor: string(c), Walls: walls}); err != nil {
+		return err
+	}
+	s.recent.Add(t.ID)
+	return nil
 }
