@@ -90,9 +90,9 @@ type Source struct {
 
 	mu     sync.Mutex
 	emit   wall.Emit
-	seen   map[string]*taken // MACs of the requests taken in the replay window
-	window []time.Time          // times of the posts accepted in the last minute
-	lease  chan time.Duration   // websub: a verified subscription's lease
+	seen   map[string]*taken  // MACs of the requests taken in the replay window
+	window []time.Time        // times of the posts accepted in the last minute
+	lease  chan time.Duration // websub: a verified subscription's lease
 	// pending is a websub subscription Wallcast asked for and the hub has
 	// not verified yet; until is when the verified one ends.
 	pending bool
