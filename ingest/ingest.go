@@ -275,6 +275,23 @@ type Pipeline struct {
 	// BatchSize is the most items committed in one transaction.
 	BatchSize int
 	Stats     Stats
+	failing   atomic.Pointer[failure] // the store refuses commits
+}
+
+// failure is a store that refuses commits, since when.
+type failure struct {
+	err   error
+	since time.Time
+}
+
+// Failing returns why the store refuses commits and since when, or nil
+// while commits succeed. Meanwhile pushed items are refused at once (their
+// senders get 503 and come back) and pulled ones wait in the queue.
+func (p *Pipeline) Failing() (since time.Time, err error) {
+	if f := p.failing.Load(); f != nil {
+		return f.since, f.err
+	}
+	return time.Time{}, nil
 }
 
 // New starts a pipeline that writes to store and announces to pub.
@@ -357,6 +374,9 @@ func (p *Pipeline) Emit(ctx context.Context, source string, it wall.Item) error 
 	}
 	p.Stats.Received.Add(1)
 	pd := &pending{source: source, item: it, done: make(chan struct{})}
+	if it.Ack != nil && p.failing.Load() != nil {
+		return wall.ErrBusy // it would wait for a disk that refuses
+	}
 	if it.Ack != nil {
 		// A pushed item is not queued behind a full writer: its sender
 		// is told to come back, rather than kept waiting.
@@ -522,6 +542,9 @@ func (p *Pipeline) commit(batch []wall.Write) error {
 	for attempt := 1; ; attempt++ {
 		events, err := p.store.Apply(context.Background(), batch)
 		if err == nil {
+			if f := p.failing.Swap(nil); f != nil {
+				p.log.Info("ingest: storage takes writes again", "after", time.Since(f.since).Round(time.Second))
+			}
 			p.Stats.Stored.Add(int64(len(batch)))
 			if len(events) > 0 {
 				p.pub.Publish(events)
@@ -537,6 +560,9 @@ func (p *Pipeline) commit(batch []wall.Write) error {
 				return err
 			}
 		default:
+		}
+		if attempt == 1 {
+			p.failing.CompareAndSwap(nil, &failure{err: err, since: time.Now()})
 		}
 		p.log.Error("ingest: commit failed, retrying", "items", len(batch), "attempt", attempt, "err", err)
 		time.Sleep(delay)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
@@ -283,7 +284,7 @@ func (f *flakyStore) Apply(ctx context.Context, batch []wall.Write) ([]wall.Even
 		case f.tried <- struct{}{}:
 		default:
 		}
-		return nil, fmt.Errorf("disk I/O error")
+		return nil, fmt.Errorf("commit: %w", sqlite3.Error{Code: sqlite3.ErrReadonly})
 	}
 	return f.Store.Apply(ctx, batch)
 }
@@ -315,6 +316,13 @@ func TestAckAfterCommitAndNothingSkipped(t *testing.T) {
 	if c, _ := db.Cursor(ctx, "masto"); c != "" {
 		t.Fatalf("cursor %q stored while the batch before it is not", c)
 	}
+	// Ingest says why it is paused, and refuses pushes at once.
+	if since, err := p.Failing(); err == nil || since.IsZero() || storage.Problem(err) != "the database is read-only" {
+		t.Errorf("failing = %v, %v (%q)", since, err, storage.Problem(err))
+	}
+	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: post, Ack: func(error) {}}); err != wall.ErrBusy {
+		t.Errorf("push while the store refuses: %v, want ErrBusy", err)
+	}
 	store.mu.Lock()
 	store.failing = false
 	store.mu.Unlock()
@@ -325,6 +333,9 @@ func TestAckAfterCommitAndNothingSkipped(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("never acknowledged after the disk recovered")
+	}
+	if _, err := p.Failing(); err != nil {
+		t.Errorf("still failing after a commit: %v", err)
 	}
 	p.Close()
 	posts, _, _ := db.Posts(ctx, "conf", 0, 10)

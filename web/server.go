@@ -33,6 +33,7 @@ type Server struct {
 	store  wall.Store
 	hub    *fanout.Hub
 	health func() []wall.SourceHealth
+	ready  func() error
 	log    *slog.Logger
 	cfg    atomic.Pointer[config.Config]
 	tmpl   *template.Template
@@ -62,6 +63,9 @@ type Options struct {
 	Log    *slog.Logger
 	// Health reports the sources (nil: none).
 	Health func() []wall.SourceHealth
+	// Ready says why the server cannot take posts now (nil: it can); a
+	// non-nil answer turns /healthz to 503 with it.
+	Ready func() error
 	// Hooks answers /hooks/{source} (nil: no webhooks).
 	Hooks http.Handler
 	// Admin wires the admin console (a nil Admin.Store: the console is off).
@@ -71,12 +75,15 @@ type Options struct {
 // NewServer returns the HTTP service for the walls of o.Config.
 func NewServer(o Options) *Server {
 	s := &Server{
-		store: o.Store, hub: o.Hub, health: o.Health, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
+		store: o.Store, hub: o.Hub, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
 		logins: newLimiter(10000), BodyTimeout: 15 * time.Second,
 	}
 	if s.health == nil {
 		s.health = func() []wall.SourceHealth { return nil }
+	}
+	if s.ready == nil {
+		s.ready = func() error { return nil }
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
@@ -205,6 +212,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if err := s.ready(); err != nil {
+		w.Header().Set("Retry-After", "10")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, err)
+		return
+	}
 	fmt.Fprintln(w, "ok")
 }
 
@@ -579,6 +592,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
 		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
 		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
+		state := "ok"
+		if err := s.ready(); err != nil {
+			state = err.Error()
+		}
+		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
 		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
 		if err := sw.write(buf.Bytes()); err != nil {
 			return

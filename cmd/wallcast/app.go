@@ -61,6 +61,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.hooks = webhook.NewHooks()
 	a.srv = web.NewServer(web.Options{
 		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks,
+		Ready: func() error {
+			if since, err := a.pipe.Failing(); err != nil {
+				return fmt.Errorf("storage refuses writes since %s: %s; ingest is paused", since.UTC().Format(time.RFC3339), storage.Problem(err))
+			}
+			return nil
+		},
 		Admin: web.Admin{
 			Store: db, Commit: a.pipe.Do, Reload: a.reload,
 			RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,16 @@ walls:
 
 // push sends one signed post to the hook and returns the status code.
 func push(c *http.Client, addr, id string) (int, error) {
+	resp, err := pushResp(c, addr, id)
+	if err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// pushResp sends one signed post to the hook and returns the answer, its
+// body read and closed.
+func pushResp(c *http.Client, addr, id string) (*http.Response, error) {
 	body := fmt.Sprintf(`{"id":%q,"author":{"name":"CMS"},"text":"post %s #devconf"}`, id, id)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	m := hmac.New(sha256.New, []byte(hookSecret))
@@ -48,10 +59,11 @@ func push(c *http.Client, addr, id string) (int, error) {
 	req.Header.Set("X-Wallcast-Signature", "v1="+hex.EncodeToString(m.Sum(nil)))
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp, nil
 }
 
 // BenchmarkWebhookPush measures what a sender of signed webhook posts
