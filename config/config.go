@@ -43,6 +43,14 @@ type Server struct {
 	QueueSize int `yaml:"subscriber_queue"`
 	// WriteTimeout bounds one write to one screen.
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxStreams caps the event streams open at once; MaxStreamsPerClient
+	// caps those of one client address (an IPv6 /64). A refused stream is
+	// told to come back in a few seconds.
+	MaxStreams          int `yaml:"max_streams"`
+	MaxStreamsPerClient int `yaml:"max_streams_per_client"`
+	// APIRate is how many requests per minute one client address may make
+	// to the public JSON API (/api/), in bursts of up to a tenth of it.
+	APIRate int `yaml:"api_rate"`
 	// TrustedProxies are the proxies (CIDRs or addresses) whose
 	// X-Forwarded-For is believed; the client is the first address, from
 	// the right, that is not one of them.
@@ -234,6 +242,14 @@ func (c *Config) defaults() {
 	defd(&c.Server.WriteTimeout, 10*time.Second)
 	if c.Server.QueueSize == 0 {
 		c.Server.QueueSize = 512
+	}
+	for _, d := range []struct {
+		n *int
+		v int
+	}{{&c.Server.MaxStreams, 20000}, {&c.Server.MaxStreamsPerClient, 200}, {&c.Server.APIRate, 600}} {
+		if *d.n == 0 {
+			*d.n = d.v
+		}
 	}
 	def(&c.Storage.Path, "wallcast.db")
 	defd(&c.Admin.SessionTTL, 12*time.Hour)

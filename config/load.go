@@ -372,6 +372,19 @@ func (p *parser) validate(c *Config) {
 	if c.Server.QueueSize < 1 {
 		p.add(p.line("server.subscriber_queue"), "server.subscriber_queue: must be at least 1", "write a number such as 512")
 	}
+	for _, k := range []struct {
+		key string
+		v   int
+		fix string
+	}{
+		{"server.max_streams", c.Server.MaxStreams, "write a number such as 20000 (leave it out for the default)"},
+		{"server.max_streams_per_client", c.Server.MaxStreamsPerClient, "write a number such as 200: the screens of a venue behind one address count together"},
+		{"server.api_rate", c.Server.APIRate, "write requests per minute per client, such as 600"},
+	} {
+		if k.v < 1 {
+			p.add(p.line(k.key), k.key+": must be at least 1", k.fix)
+		}
+	}
 
 	for i, u := range c.Admin.Users {
 		at := fmt.Sprintf("admin.users[%d]", i)

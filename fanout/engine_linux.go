@@ -52,6 +52,7 @@ type econn struct {
 	// blockedAt is when a write last found the socket full (unix ns, 0:
 	// not blocked).
 	blockedAt atomic.Int64
+	done      func()      // called once the connection is closed
 	dead      atomic.Bool // dropped: its writer closes it
 }
 
@@ -143,10 +144,15 @@ func (e *Engine) wakeWriter(k int) {
 
 // Adopt takes over a connection whose catch-up (up to seq skip) is written:
 // from now on it gets the wall's frames from ring position pos. The engine
-// owns nc from here on, and closes it on error.
-func (e *Engine) Adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
+// owns nc from here on, and closes it on error; done (if not nil) is
+// called once it is closed, whatever the path.
+func (e *Engine) Adopt(nc net.Conn, wall string, pos uint64, skip int64, done func()) error {
+	if done == nil {
+		done = func() {}
+	}
 	fd, err := sockfd.Detach(nc)
 	if err != nil {
+		done()
 		return err
 	}
 	r := e.ring(wall)
@@ -154,10 +160,11 @@ func (e *Engine) Adopt(nc net.Conn, wall string, pos uint64, skip int64) error {
 	if e.closed {
 		e.mu.Unlock()
 		syscall.Close(fd)
+		done()
 		return errors.New("the engine is closed")
 	}
 	e.next++
-	c := &econn{id: e.next, fd: fd, ring: r, pos: pos, skip: skip}
+	c := &econn{id: e.next, fd: fd, ring: r, pos: pos, skip: skip, done: done}
 	c.writer = int(c.id) % len(e.wake)
 	e.conns[c.id] = c
 	e.mu.Unlock()
@@ -215,9 +222,13 @@ func (e *Engine) release(c *econn) {
 	}
 	r.mu.Unlock()
 	e.mu.Lock()
+	_, held := e.conns[c.id]
 	delete(e.conns, c.id)
 	e.mu.Unlock()
-	syscall.Close(c.fd)
+	if held {
+		syscall.Close(c.fd)
+		c.done()
+	}
 }
 
 // poll reads the epoll instance: closed peers go, writable sockets are

@@ -49,7 +49,7 @@ func engineScreen(t *testing.T, timeout time.Duration) (*Engine, net.Conn) {
 	}
 	t.Cleanup(e.close)
 	server, client := tcpPair(t)
-	if err := e.Adopt(server, "w", e.Head("w"), 0); err != nil {
+	if err := e.Adopt(server, "w", e.Head("w"), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	return e, client
@@ -70,7 +70,7 @@ func TestEngineSkipsWhatTheCatchUpSent(t *testing.T) {
 	// Committed during the catch-up: 1 and 2 were in it, 3 was not.
 	e.publish("w", []Frame{frame(1), pingFrame, frame(2), frame(3)})
 	server, client := tcpPair(t)
-	if err := e.Adopt(server, "w", pos, 2); err != nil {
+	if err := e.Adopt(server, "w", pos, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.publish("w", []Frame{frame(4)})
@@ -198,7 +198,7 @@ func BenchmarkEngineBroadcast(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := e.Adopt(server, "w", e.Head("w"), 0); err != nil {
+				if err := e.Adopt(server, "w", e.Head("w"), 0, nil); err != nil {
 					b.Fatal(err)
 				}
 				go func() {
@@ -225,5 +225,32 @@ func BenchmarkEngineBroadcast(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/screen")
 		})
+	}
+}
+
+// TestEngineCallsDoneOnClose: the callback given with a connection runs
+// once when the engine closes it (here, the peer hung up).
+func TestEngineCallsDoneOnClose(t *testing.T) {
+	e := newEngine(time.Second)
+	if e == nil {
+		t.Skip("no epoll")
+	}
+	defer e.close()
+	server, client := tcpPair(t)
+	done := make(chan struct{}, 2)
+	if err := e.Adopt(server, "w", e.Head("w"), 0, func() { done <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("done never called after the peer hung up")
+	}
+	e.close()
+	select {
+	case <-done:
+		t.Error("done called twice")
+	default:
 	}
 }

@@ -22,6 +22,10 @@ func (s *Server) newRegistry() *prometheus.Registry {
 			func() float64 { return float64(s.requests.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_uptime_seconds", Help: "Seconds since the server started."},
 			func() float64 { return time.Since(s.start).Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_sse_refused_total", Help: "Event streams turned away by max_streams or max_streams_per_client."},
+			func() float64 { return float64(s.refusedStreams.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_api_limited_total", Help: "Public API requests answered 429 by api_rate."},
+			func() float64 { return float64(s.limitedRequests.Load()) }),
 		healthCollector{s},
 	)
 	return reg

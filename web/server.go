@@ -41,11 +41,16 @@ type Server struct {
 
 	requests atomic.Int64
 	conns    atomic.Int64
-	closing  chan struct{}
-	admin    Admin
-	logins   *limiter
-	hooks    http.Handler
-	reg      *prometheus.Registry
+	// streams and apiRates are the per-client limits; refusedStreams and
+	// limitedRequests count what they turned away.
+	streams                         streams
+	apiRates                        *rates
+	refusedStreams, limitedRequests atomic.Int64
+	closing                         chan struct{}
+	admin                           Admin
+	logins                          *limiter
+	hooks                           http.Handler
+	reg                             *prometheus.Registry
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
@@ -77,7 +82,7 @@ func NewServer(o Options) *Server {
 	s := &Server{
 		store: o.Store, hub: o.Hub, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
-		logins: newLimiter(10000), BodyTimeout: 15 * time.Second,
+		logins: newLimiter(10000), apiRates: newRates(10000), BodyTimeout: 15 * time.Second,
 	}
 	if s.health == nil {
 		s.health = func() []wall.SourceHealth { return nil }
@@ -134,7 +139,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/walls/{slug}/background", s.file("background")).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/api/walls/{slug}/posts", s.posts).Methods(http.MethodGet, http.MethodOptions)
+	r.HandleFunc("/api/walls/{slug}/posts", s.limitAPI(s.posts)).Methods(http.MethodGet, http.MethodOptions)
 	if s.hooks != nil {
 		r.PathPrefix("/hooks/").Handler(s.hooks).Methods(http.MethodGet, http.MethodPost)
 	}
@@ -348,14 +353,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := s.Config()
 	cors(w, r, wc.EmbedOrigins)
+	release, ok := s.openSlot(w, r)
+	if !ok {
+		return
+	}
 	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
 	// (Wallcast does not terminate TLS itself; a proxy in front does).
 	if s.hub.Engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
 		if _, ok := w.(http.Hijacker); ok {
-			s.adoptStream(w, r, wc)
+			s.adoptStream(w, r, wc, release)
 			return
 		}
 	}
+	defer release()
 	sub := s.hub.Subscribe(wc.Slug)
 	if sub == nil {
 		w.Header().Set("Retry-After", "2")
@@ -446,7 +456,13 @@ func (p *pieces) flush() error {
 // catch-up itself, and hands the connection to the engine, from the ring
 // position it noted before reading the catch-up (so nothing committed in
 // between is missed; what the catch-up already sent is skipped).
-func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall) {
+func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall, release func()) {
+	adopted := false
+	defer func() {
+		if !adopted {
+			release()
+		}
+	}()
 	if s.hub.Closed() {
 		w.Header().Set("Retry-After", "2")
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
@@ -491,7 +507,8 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	if err := eng.Adopt(conn, wc.Slug, pos, last); err != nil {
+	adopted = true // the engine releases the slot when it closes the connection
+	if err := eng.Adopt(conn, wc.Slug, pos, last, release); err != nil {
 		s.log.Error("sse: engine", "err", err) // adopt has closed the connection
 	}
 }
@@ -580,6 +597,11 @@ func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
 
 // stats is the server's own monitor stream.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.openSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
 	sw := s.openStream(w, r)

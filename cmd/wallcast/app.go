@@ -91,6 +91,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	a.http = &http.Server{
 		Handler:           a.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ConnContext:       web.ConnContext,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

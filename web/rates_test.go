@@ -1,0 +1,39 @@
+package web
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRatesRefillAndForget: a bucket refills at its rate; past its size
+// the table forgets buckets that are full again before any other.
+func TestRatesRefillAndForget(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newRates(3)
+	l.now = func() time.Time { return now }
+	for i := range 2 {
+		if ok, _ := l.allow("a", 60, 2); !ok {
+			t.Fatalf("request %d of a burst of 2 refused", i+1)
+		}
+	}
+	if ok, wait := l.allow("a", 60, 2); ok || wait != time.Second {
+		t.Fatalf("third: ok=%v wait=%v, want refused for 1s", ok, wait)
+	}
+	now = now.Add(1500 * time.Millisecond) // 1.5 tokens back
+	if ok, _ := l.allow("a", 60, 2); !ok {
+		t.Fatal("refused after refilling")
+	}
+	if ok, wait := l.allow("a", 60, 2); ok || wait != 500*time.Millisecond {
+		t.Fatalf("after the refill: ok=%v wait=%v", ok, wait)
+	}
+	l.allow("b", 60, 2)
+	l.allow("c", 60, 2)
+	now = now.Add(time.Minute) // a, b and c are full again
+	for i := range 5 {
+		l.allow(fmt.Sprint("new", i), 60, 2)
+	}
+	if len(l.m) > 3 {
+		t.Errorf("%d buckets kept, want at most 3", len(l.m))
+	}
+}
