@@ -1,7 +1,11 @@
 package web_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,14 +24,104 @@ walls:
   - {slug: devconf, hashtags: [devconf], sources: [s], display: {max_posts: 200}}
 `
 
-// TestStuckScreenClosedInTime: a screen that opens a stream with a tiny
-// receive buffer and never reads again is closed within write_timeout of
-// its (small) send buffer filling, though everything posted would fit in
-// a send buffer the kernel autotunes; twenty screens that read keep their
-// latency; the stuck one resumes from its Last-Event-ID when it comes back.
-func TestStuckScreenClosedInTime(t *testing.T) { onBothPaths(t, stuckYAML, stuckScreen) }
+// TestSlowScreensClosedInTime: a screen that opens a stream with a tiny
+// receive buffer and never reads again, one that reads a byte a second,
+// and one behind a proxy that buffers 64 KiB before it passes anything on
+// are each closed within write_timeout of the (small) send buffer filling,
+// though everything posted would fit in a send buffer the kernel
+// autotunes; twenty screens that read keep their latency; the slow one
+// resumes from its Last-Event-ID when it comes back.
+func TestSlowScreensClosedInTime(t *testing.T) {
+	for _, slow := range []struct {
+		name string
+		open func(e *env) func() io.Reader
+	}{
+		{"stops reading", func(e *env) func() io.Reader {
+			br := e.openStuck()
+			return func() io.Reader { return br }
+		}},
+		{"a byte a second", byteASecond},
+		{"buffering proxy", bufferingProxy},
+	} {
+		t.Run(slow.name, func(t *testing.T) {
+			onBothPaths(t, stuckYAML, func(t *testing.T, e *env) { slowScreen(t, e, slow.open) })
+		})
+	}
+}
 
-func stuckScreen(t *testing.T, e *env) {
+// byteASecond opens a stream and reads it one byte a second; once the
+// server has closed it, what it got is read at full speed.
+func byteASecond(e *env) func() io.Reader {
+	br := e.openStuck()
+	var mu sync.Mutex
+	var got bytes.Buffer
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			b, err := br.ReadByte()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got.WriteByte(b)
+			mu.Unlock()
+		}
+	}()
+	return func() io.Reader {
+		close(stop)
+		<-done
+		return io.MultiReader(&got, br)
+	}
+}
+
+// bufferingProxy opens a stream through a proxy that reads the server's
+// answer into a 64 KiB buffer and passes nothing on until the server ends
+// it (as a proxy with response buffering on does for a slow client).
+func bufferingProxy(e *env) func() io.Reader {
+	up, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { up.Close() })
+	up.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(up, "GET /walls/devconf/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	buffered := make(chan []byte, 1)
+	closed := make(chan struct{}) // the server has closed the stream
+	go func() {
+		var buf bytes.Buffer
+		chunk := make([]byte, 4096)
+		for buf.Len() < 64<<10 {
+			n, err := up.Read(chunk)
+			buf.Write(chunk[:n])
+			if err != nil {
+				break
+			}
+		}
+		// Full: the proxy stops reading until the server gives up.
+		<-closed
+		rest, _ := io.ReadAll(up)
+		buffered <- append(buf.Bytes(), rest...)
+	}()
+	return func() io.Reader {
+		close(closed)
+		br := bufio.NewReader(bytes.NewReader(<-buffered))
+		if line, _ := br.ReadString('\n'); !strings.Contains(line, "200") {
+			e.t.Fatalf("through the proxy: %q", line)
+		}
+		return br
+	}
+}
+
+func slowScreen(t *testing.T, e *env, open func(*env) func() io.Reader) {
 	const normal, posts = 20, 85 // 85 posts of 10 KB (text and html): 850 KB
 	type arrival struct {
 		id string
@@ -52,7 +146,7 @@ func stuckScreen(t *testing.T, e *env) {
 		}()
 	}
 
-	br := e.openStuck()
+	eventually := open(e)
 	waitFor(t, "all screens connected", func() bool { return e.srv.Connections() == normal+1 })
 
 	big := strings.Repeat("x", 5<<10)
@@ -64,7 +158,7 @@ func stuckScreen(t *testing.T, e *env) {
 		lastSeq = ev.Seq
 		time.Sleep(2 * time.Millisecond) // a busy wall, not one burst
 	}
-	waitFor(t, "the stuck screen closed", func() bool { return e.srv.Connections() == normal })
+	waitFor(t, "the slow screen closed", func() bool { return e.srv.Connections() == normal })
 	wg.Wait()
 	for i, g := range got {
 		if len(g) != posts {
@@ -81,9 +175,9 @@ func stuckScreen(t *testing.T, e *env) {
 		}
 	}
 
-	// The stuck screen comes back: what reached it, then the rest from its
+	// The slow screen comes back: what reached it, then the rest from its
 	// Last-Event-ID.
-	r := sse.NewReader(br)
+	r := sse.NewReader(eventually())
 	var last string
 	seen := 0
 	for {
@@ -97,7 +191,7 @@ func stuckScreen(t *testing.T, e *env) {
 		}
 	}
 	if seen >= posts {
-		t.Fatalf("the stuck screen had all %d posts queued for it: nothing was held back", seen)
+		t.Fatalf("the slow screen had all %d posts queued for it: nothing was held back", seen)
 	}
 	req, _ := http.NewRequest("GET", e.url+"/walls/devconf/events", nil)
 	req.Header.Set("Last-Event-ID", last)
