@@ -91,7 +91,11 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("storage %s: %w", path, err)
 	}
+	// Readers stay open once opened: a closed SQLite connection leaves its
+	// file open (its locks are shared with the others) until every
+	// connection to the file closes, and reopening costs a schema parse.
 	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
 	db.read = r
 	return db, nil
 }
