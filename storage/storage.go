@@ -100,6 +100,12 @@ func Open(path string) (*DB, error) {
 	return db, nil
 }
 
+// Connections is how many SQLite connections are open: the writer and the
+// readers' pool (at most 8), each holding the database and its WAL open.
+func (db *DB) Connections() int {
+	return db.write.Stats().OpenConnections + db.read.Stats().OpenConnections
+}
+
 // Close closes the database after a final WAL checkpoint.
 func (db *DB) Close() error {
 	_, _ = db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -79,6 +79,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 			func() float64 { return float64(a.pipe.Stats.Stored.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_dropped_total", Help: "Items no wall wanted."},
 			func() float64 { return float64(a.pipe.Stats.Dropped.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_db_connections", Help: "Open SQLite connections (the writer and up to 8 readers)."},
+			func() float64 { return float64(db.Connections()) }),
 	)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

@@ -152,7 +152,7 @@ func RunFaults(t *testing.T, n Network) {
 			}
 			t.Parallel()
 			o := runFault(t, n, f)
-			t.Logf("fault matrix: %s: struck=%v missed=%d duplicates=%d took=%v", f.Name, o.Struck, len(o.Missed), o.Duplicates, o.Took.Round(10*time.Millisecond))
+			t.Logf("fault matrix: %s: struck=%v missed=%d duplicates=%d took=%v", t.Name(), o.Struck, len(o.Missed), o.Duplicates, o.Took.Round(10*time.Millisecond))
 			if len(o.Missed) > 0 {
 				t.Errorf("posts never emitted: %v", o.Missed)
 			}

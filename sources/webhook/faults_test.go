@@ -113,7 +113,7 @@ func TestFaults(t *testing.T) {
 				dups += max(seen["p"+strconv.Itoa(i)]-1, 0)
 			}
 			struck := proxy.Struck() > 0 || f.DNS > 0
-			t.Logf("fault matrix: %s: struck=%v missed=0 duplicates=%d took=%v (requests %d for %d posts)", f.Name, struck, dups, time.Since(start).Round(10*time.Millisecond), tries, sourcetest.Posts)
+			t.Logf("fault matrix: %s: struck=%v missed=0 duplicates=%d took=%v (requests %d for %d posts)", t.Name(), struck, dups, time.Since(start).Round(10*time.Millisecond), tries, sourcetest.Posts)
 			if !struck && f.Proxy.At != nil {
 				t.Error("the fault never struck: the test proves nothing")
 			}
