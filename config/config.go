@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -27,6 +30,39 @@ type Config struct {
 type GlobalFilters struct {
 	BlockedWords   []string `yaml:"blocked_words"`
 	BlockedAuthors []string `yaml:"blocked_authors"`
+	// WordLists, HoldIf, MaxPostsPerAuthor and DuplicatesWithin apply to
+	// every wall, as a wall's own do (lists add up; a wall's own rate and
+	// window win).
+	WordLists         []string `yaml:"word_lists"`
+	HoldIf            []string `yaml:"hold_if"`
+	MaxPostsPerAuthor Rate     `yaml:"max_posts_per_author"`
+	DuplicatesWithin  Duration `yaml:"duplicates_within"`
+}
+
+// Merged is a wall's filters with the top-level ones added.
+func (c *Config) Merged(w *Wall) Filters {
+	f := w.Filters
+	f.BlockedWords = append(slices.Clone(f.BlockedWords), c.Filters.BlockedWords...)
+	f.BlockedAuthors = append(slices.Clone(f.BlockedAuthors), c.Filters.BlockedAuthors...)
+	f.WordLists = unionOf(f.WordLists, c.Filters.WordLists)
+	f.HoldIf = unionOf(f.HoldIf, c.Filters.HoldIf)
+	if f.MaxPostsPerAuthor.N == 0 {
+		f.MaxPostsPerAuthor = c.Filters.MaxPostsPerAuthor
+	}
+	if f.DuplicatesWithin == 0 {
+		f.DuplicatesWithin = c.Filters.DuplicatesWithin
+	}
+	return f
+}
+
+func unionOf(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Server is the HTTP side.
@@ -162,6 +198,15 @@ type Wall struct {
 	Filters      Filters  `yaml:"filters"`
 	Display      Display  `yaml:"display"`
 	EmbedOrigins []string `yaml:"embed_origins"`
+	// Trusted sources and authors skip the queue of a manual wall and the
+	// hold_if rules; never the block lists.
+	Trusted Trusted `yaml:"trusted"`
+}
+
+// Trusted names the sources and authors whose posts need no moderator.
+type Trusted struct {
+	Sources []string `yaml:"sources"`
+	Authors []string `yaml:"authors"`
 }
 
 // Filters drop posts a wall does not want.
@@ -174,8 +219,51 @@ type Filters struct {
 	BlockedAuthors []string `yaml:"blocked_authors"`
 	Languages      []string `yaml:"languages"`
 	// MinAccountAge rejects posts from accounts younger than this, where
-	// the network tells the account's age (Mastodon).
+	// the network tells the account's age (Mastodon); with young_account
+	// in HoldIf it holds them instead.
 	MinAccountAge Duration `yaml:"min_account_age"`
+	// WordLists are the shipped lists of offensive words to apply, by
+	// language (en, fr, de, es, it, pt, nl): a post that uses one is
+	// rejected (held with word_list in HoldIf).
+	WordLists []string `yaml:"word_lists"`
+	// HoldIf sends posts to the pending queue, even on an auto wall, when
+	// they have one of these: word_list, links, media, young_account.
+	HoldIf []string `yaml:"hold_if"`
+	// MaxPostsPerAuthor lets one author show at most N posts in a window
+	// ("3/10m"); the rest are rejected.
+	MaxPostsPerAuthor Rate `yaml:"max_posts_per_author"`
+	// DuplicatesWithin rejects a post whose text is nearly that of a post
+	// the wall took within this time, from any author or network.
+	DuplicatesWithin Duration `yaml:"duplicates_within"`
+}
+
+// HoldReasons are the conditions hold_if takes.
+var HoldReasons = []string{"word_list", "links", "media", "young_account"}
+
+// Rate is a count in a window, written "3/10m".
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// UnmarshalYAML parses "N/duration".
+func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
+	count, per, ok := strings.Cut(n.Value, "/")
+	c, err1 := strconv.Atoi(strings.TrimSpace(count))
+	d, err2 := time.ParseDuration(strings.TrimSpace(per))
+	if !ok || err1 != nil || err2 != nil || c < 1 || d <= 0 {
+		return fmt.Errorf("line %d: %q is not a rate such as \"3/10m\"", n.Line, n.Value)
+	}
+	*r = Rate{N: c, Per: d}
+	return nil
+}
+
+// MarshalYAML writes the rate back as "N/duration".
+func (r Rate) MarshalYAML() (any, error) {
+	if r.N == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%d/%s", r.N, r.Per), nil
 }
 
 // Display is how screens show a wall.

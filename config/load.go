@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wallcast/wallcast/wordlist"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -173,6 +174,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 var secretRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 
 var durationType = reflect.TypeOf(Duration(0))
+var rateType = reflect.TypeOf(Rate{})
 
 // walk checks a node against the Go type it will decode into: it refuses
 // unknown keys, expands ${VAR} in scalars, checks durations, and records the
@@ -190,6 +192,16 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 		p.expand(n, path)
 		if d, err := time.ParseDuration(n.Value); err != nil || d < 0 {
 			p.add(n.Line, fmt.Sprintf("%s: %q is not a duration", path, n.Value), `write a Go duration such as "30s", "5m" or "720h"`)
+		}
+	case t == rateType:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, fmt.Sprintf("%s: expected a rate", path), `write posts per time, such as "3/10m"`)
+			return
+		}
+		p.expand(n, path)
+		var r Rate
+		if err := r.UnmarshalYAML(n); err != nil {
+			p.add(n.Line, fmt.Sprintf("%s: %q is not a rate", path, n.Value), `write posts per time, such as "3/10m"`)
 		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -467,9 +479,34 @@ func (p *parser) validate(c *Config) {
 			}
 		}
 		p.origins(w.EmbedOrigins, at+".embed_origins")
+		p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
+		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "young_account") && merged.MinAccountAge == 0 {
+			p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
+		}
+		for j, name := range w.Trusted.Sources {
+			if _, ok := sources[name]; !ok {
+				p.add(p.line(fmt.Sprintf("%s.trusted.sources[%d]", at, j)), fmt.Sprintf("%s.trusted.sources: no source is named %q", at, name),
+					fmt.Sprintf("use one of: %s", strings.Join(sortedKeys(sources), ", ")))
+			}
+		}
 	}
+	p.filters(c.Filters.WordLists, c.Filters.HoldIf, "filters")
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+// filters checks the moderation keys of a filters block.
+func (p *parser) filters(wordLists, holdIf []string, at string) {
+	for i, l := range wordLists {
+		if !wordlist.Has(l) {
+			p.add(p.line(fmt.Sprintf("%s.word_lists[%d]", at, i)), fmt.Sprintf("%s.word_lists: there is no %q list", at, l), "use some of: "+strings.Join(wordlist.Languages(), ", "))
+		}
+	}
+	for i, h := range holdIf {
+		if !slices.Contains(HoldReasons, h) {
+			p.add(p.line(fmt.Sprintf("%s.hold_if[%d]", at, i)), fmt.Sprintf("%s.hold_if: %q is not a reason to hold a post", at, h), "use some of: "+strings.Join(HoldReasons, ", "))
+		}
 	}
 }
 

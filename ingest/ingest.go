@@ -6,6 +6,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/wall"
+	"github.com/wallcast/wallcast/wordlist"
+	"golang.org/x/net/html"
 )
 
 // Publisher receives the events of each committed batch, in commit order.
@@ -36,6 +39,10 @@ type rule struct {
 	blockedWords   []string
 	blockedAuthors map[string]bool
 	langs          map[string]bool
+	words          *wordlist.Set   // the word lists it applies (nil: none)
+	holdIf         map[string]bool // config.HoldReasons it holds for
+	trustedSources map[string]bool
+	trustedAuthors map[string]bool // authorKey
 }
 
 // Router decides which walls take a post. It is immutable once built, so a
@@ -48,9 +55,9 @@ type Router struct {
 // the rules moderators added while the event runs.
 func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 	r := &Router{bySource: map[string][]*rule{}}
+	sets := map[string]*wordlist.Set{} // walls with the same lists share them
 	for _, w := range c.Walls {
-		w.Filters.BlockedWords = append(slices.Clone(w.Filters.BlockedWords), c.Filters.BlockedWords...)
-		w.Filters.BlockedAuthors = append(slices.Clone(w.Filters.BlockedAuthors), c.Filters.BlockedAuthors...)
+		w.Filters = c.Merged(&w)
 		for _, x := range extra {
 			if x.Wall != "*" && x.Wall != w.Slug {
 				continue
@@ -60,12 +67,31 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 				w.Filters.BlockedAuthors = append(w.Filters.BlockedAuthors, x.Value)
 			case wall.RuleWord:
 				w.Filters.BlockedWords = append(w.Filters.BlockedWords, x.Value)
+			case wall.RuleTrusted:
+				w.Trusted.Authors = append(w.Trusted.Authors, x.Value)
 			}
 		}
 		ru := &rule{
 			slug: w.Slug, manual: w.Moderation == "manual", f: w.Filters,
 			tags: map[string]bool{}, allFrom: map[string]bool{},
 			blockedAuthors: map[string]bool{}, langs: map[string]bool{},
+			holdIf: map[string]bool{}, trustedSources: map[string]bool{}, trustedAuthors: map[string]bool{},
+		}
+		if len(w.Filters.WordLists) > 0 {
+			key := strings.Join(w.Filters.WordLists, ",")
+			if sets[key] == nil {
+				sets[key], _ = wordlist.Load(w.Filters.WordLists...) // config checked the names
+			}
+			ru.words = sets[key]
+		}
+		for _, h := range w.Filters.HoldIf {
+			ru.holdIf[h] = true
+		}
+		for _, s := range w.Trusted.Sources {
+			ru.trustedSources[s] = true
+		}
+		for _, a := range w.Trusted.Authors {
+			ru.trustedAuthors[authorKey(a)] = true
 		}
 		for _, t := range w.Hashtags {
 			if t = match.Tag(t); t != "" {
@@ -169,15 +195,119 @@ func (r *Router) Route(source string, p *wall.Post, only ...string) []wall.Targe
 		if !takes {
 			continue
 		}
-		t := wall.Target{Wall: ru.slug, Status: wall.StatusVisible}
-		if reason := ru.reject(p, &words); reason != "" {
-			t.Status, t.Reason = wall.StatusRejected, reason
-		} else if ru.manual {
-			t.Status = wall.StatusPending
-		}
-		out = append(out, t)
+		out = append(out, ru.fate(source, p, &words))
 	}
 	return out
+}
+
+// fate decides what a wall does with a post it takes: the block lists
+// (the filters, blocked words and authors, the word lists) for everyone;
+// then, unless the source or the author is trusted, the hold_if rules and
+// the queue of a manual wall.
+func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
+	t := wall.Target{Wall: ru.slug, Status: wall.StatusVisible}
+	if reason := ru.reject(p, words); reason != "" {
+		t.Status, t.Reason = wall.StatusRejected, reason
+		return t
+	}
+	if m, field, ok := ru.listed(p); ok {
+		t.Status, t.Reason = wall.StatusRejected, fmt.Sprintf("word list %s (%s: %s)", m.List, field, m.Word)
+		if ru.holdIf["word_list"] {
+			t.Status = wall.StatusPending
+		}
+		return t
+	}
+	if ru.trustedSources[source] || ru.trusts(p.Author) {
+		return t
+	}
+	if why := ru.hold(p); why != "" {
+		t.Status, t.Reason = wall.StatusPending, "held: "+why
+		return t
+	}
+	if ru.manual {
+		t.Status = wall.StatusPending
+	}
+	return t
+}
+
+// listed finds a word of the wall's lists in any field of a post a screen
+// shows: the text (link texts included), the content warning, the display
+// name, the handle, the alt texts.
+func (ru *rule) listed(p *wall.Post) (wordlist.Match, string, bool) {
+	if ru.words == nil {
+		return wordlist.Match{}, "", false
+	}
+	fields := []struct{ name, text string }{
+		{"text", p.Text}, {"content warning", p.ContentWarning}, {"display name", p.Author.Name},
+		{"handle", strings.ReplaceAll(p.Author.Handle, "@", " ")}, // '@' is the handle's own, not a letter
+	}
+	for _, m := range p.Media {
+		fields = append(fields, struct{ name, text string }{"alt text", m.Alt})
+	}
+	for _, f := range fields {
+		if m, ok := ru.words.Find(f.text); ok {
+			return m, f.name, true
+		}
+	}
+	return wordlist.Match{}, "", false
+}
+
+// hold returns why the hold_if rules hold a post, or "".
+func (ru *rule) hold(p *wall.Post) string {
+	switch {
+	case ru.holdIf["links"] && hasLinks(p.HTML):
+		return "links"
+	case ru.holdIf["media"] && len(p.Media) > 0:
+		return "media"
+	case ru.holdIf["young_account"] && ru.young(p.Author):
+		return "account younger than " + ru.f.MinAccountAge.D().String()
+	}
+	return ""
+}
+
+func (ru *rule) young(a wall.Author) bool {
+	return ru.f.MinAccountAge > 0 && !a.Joined.IsZero() && time.Since(a.Joined) < ru.f.MinAccountAge.D()
+}
+
+// trusts reports whether a wall trusts a post's author.
+func (ru *rule) trusts(a wall.Author) bool {
+	for _, k := range authorKeys(a) {
+		if ru.trustedAuthors[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLinks reports whether sanitised HTML links anywhere other than a
+// hashtag or a mention (whose link text starts with # or @).
+func hasLinks(h string) bool {
+	if !strings.Contains(h, "<a ") {
+		return false
+	}
+	z := html.NewTokenizer(strings.NewReader(h))
+	inLink, text := false, ""
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return false
+		case html.StartTagToken:
+			if name, _ := z.TagName(); string(name) == "a" {
+				inLink, text = true, ""
+			}
+		case html.TextToken:
+			if inLink {
+				text += string(z.Text())
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "a" && inLink {
+				inLink = false
+				if t := strings.TrimSpace(text); t != "" && t[0] != '#' && t[0] != '@' {
+					return true
+				}
+			}
+		}
+	}
 }
 
 // reject returns why a wall's filters refuse a post, or "".
@@ -195,7 +325,7 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 		return "language " + p.Lang
 	case ru.blocksAuthor(p.Author):
 		return "blocked author"
-	case ru.f.MinAccountAge > 0 && !p.Author.Joined.IsZero() && time.Since(p.Author.Joined) < ru.f.MinAccountAge.D():
+	case !ru.holdIf["young_account"] && ru.young(p.Author):
 		return "account younger than " + ru.f.MinAccountAge.D().String()
 	}
 	if len(ru.blockedWords) > 0 {
@@ -238,7 +368,7 @@ func authorKeys(a wall.Author) []string {
 // already on screen that it would have kept out.
 func Catches(r wall.Rule, p wall.Post) bool {
 	switch r.Kind {
-	case wall.RuleAuthor:
+	case wall.RuleAuthor, wall.RuleTrusted:
 		return slices.Contains(authorKeys(p.Author), authorKey(r.Value))
 	case wall.RuleWord:
 		ph := match.Phrase(r.Value)

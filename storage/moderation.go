@@ -46,6 +46,22 @@ func (a *applier) loadPost(id string) (wall.Post, error) {
 	return p, err
 }
 
+// approve shows a post on a wall: its post event for the screens, then
+// the approved event for the consoles.
+func (a *applier) approve(slug string, p wall.Post, user string) error {
+	data, _ := json.Marshal(p)
+	seq, err := a.appendEvent(slug, wall.EventPost, p.ID, data, false)
+	if err != nil {
+		return err
+	}
+	if _, err := a.exec(`UPDATE wall_posts SET status = 'visible', reason = '', seq = ? WHERE wall = ? AND post_id = ?`, seq, slug, p.ID); err != nil {
+		return err
+	}
+	q, _ := json.Marshal(wall.QueueItem{ID: p.ID, Status: wall.StatusVisible, By: user, Post: &p})
+	_, err = a.appendEvent(slug, wall.EventApproved, p.ID, q, true)
+	return err
+}
+
 // Moderate applies one action to a post on a wall: the status change, its
 // events (for screens and for the moderation queue) and the audit entry,
 // in one transaction.
@@ -75,15 +91,7 @@ func (db *DB) Moderate(ctx context.Context, slug, postID, action, user string) (
 		switch {
 		case (action == wall.ActApprove && (status == wall.StatusPending || status == wall.StatusRejected)) ||
 			(action == wall.ActRestore && (status == wall.StatusRemoved || status == wall.StatusRejected)):
-			data, _ := json.Marshal(p)
-			seq, err := a.appendEvent(slug, wall.EventPost, postID, data, false)
-			if err != nil {
-				return err
-			}
-			if _, err := a.exec(`UPDATE wall_posts SET status = 'visible', reason = '', seq = ? WHERE wall = ? AND post_id = ?`, seq, slug, postID); err != nil {
-				return err
-			}
-			if _, err := a.appendEvent(slug, wall.EventApproved, postID, queue(wall.StatusVisible), true); err != nil {
+			if err := a.approve(slug, p, user); err != nil {
 				return err
 			}
 		case action == wall.ActReject && (status == wall.StatusPending || status == wall.StatusVisible):

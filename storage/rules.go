@@ -8,21 +8,29 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-// AddRule stores a rule and removes the posts it catches that are on
-// screen now (visible or pending) on the walls it applies to. catches
-// decides for one post.
+// AddRule stores a rule and applies it to the posts on the walls it
+// covers: a ban or a blocked word removes those it catches that are
+// visible or pending; a trusted author's pending posts are approved.
+// catches decides for one post.
 func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches func(wall.Post) bool) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
 		if _, err := a.exec(`INSERT OR IGNORE INTO rules (wall, kind, value, at, user) VALUES (?, ?, ?, ?, ?)`,
 			r.Wall, r.Kind, r.Value, a.now, user); err != nil {
 			return err
 		}
+		statuses := "'visible', 'pending'"
+		if r.Kind == wall.RuleTrusted {
+			statuses = "'pending'"
+		}
 		rows, err := a.tx.QueryContext(a.ctx, `SELECT wp.wall, wp.post_id, p.data FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
-			WHERE (? = '*' OR wp.wall = ?) AND wp.status IN ('visible', 'pending') AND p.deleted = 0 ORDER BY wp.seq`, r.Wall, r.Wall)
+			WHERE (? = '*' OR wp.wall = ?) AND wp.status IN (`+statuses+`) AND p.deleted = 0 ORDER BY wp.seq`, r.Wall, r.Wall)
 		if err != nil {
 			return err
 		}
-		type hit struct{ wall, id string }
+		type hit struct {
+			wall, id string
+			post     wall.Post
+		}
 		var hits []hit
 		for rows.Next() {
 			var slug, id, data string
@@ -32,10 +40,19 @@ func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches fun
 			}
 			var p wall.Post
 			if json.Unmarshal([]byte(data), &p) == nil && catches(p) {
-				hits = append(hits, hit{slug, id})
+				p.ID = id
+				hits = append(hits, hit{slug, id, p})
 			}
 		}
 		rows.Close()
+		if r.Kind == wall.RuleTrusted {
+			for _, h := range hits {
+				if err := a.approve(h.wall, h.post, user); err != nil {
+					return err
+				}
+			}
+			return a.audit(user, r.Wall, "trust-author", r.Value, fmt.Sprintf("%d pending posts approved", len(hits)))
+		}
 		for _, h := range hits {
 			if err := a.setStatus(h.wall, h.id, wall.StatusRemoved, fmt.Sprintf("%s %q blocked by %s", r.Kind, r.Value, user), wall.EventRemove); err != nil {
 				return err

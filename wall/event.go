@@ -149,18 +149,19 @@ type QueueState struct {
 	Audit         []AuditEntry   `json:"audit"`
 }
 
-// Rule is a moderation rule added while the event runs: a banned author
-// or a blocked word, for one wall or for every wall ("*").
+// Rule is a moderation rule added while the event runs: a banned author,
+// a blocked word or a trusted author, for one wall or for every wall ("*").
 type Rule struct {
 	Wall  string `json:"wall"`
-	Kind  string `json:"kind"` // RuleAuthor or RuleWord
+	Kind  string `json:"kind"` // RuleAuthor, RuleWord or RuleTrusted
 	Value string `json:"value"`
 }
 
 // Kinds of rule.
 const (
-	RuleAuthor = "author"
-	RuleWord   = "word"
+	RuleAuthor  = "author"
+	RuleWord    = "word"
+	RuleTrusted = "trusted" // an author whose posts skip the queue
 )
 
 // Session is a logged-in user of the admin console.

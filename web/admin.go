@@ -31,6 +31,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.authed(s.endAnnouncement)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(wall.RuleAuthor))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
 }
@@ -189,7 +190,7 @@ func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 // addRule bans an author or blocks a word on a wall; with "all": true an
 // admin does it for every wall.
 func (s *Server) addRule(kind string) http.HandlerFunc {
-	field := map[string]string{wall.RuleAuthor: "author", wall.RuleWord: "word"}[kind]
+	field := map[string]string{wall.RuleAuthor: "author", wall.RuleWord: "word", wall.RuleTrusted: "author"}[kind]
 	return func(w http.ResponseWriter, r *http.Request) {
 		wc := s.wallOf(w, r)
 		if wc == nil {

@@ -425,11 +425,11 @@ func TestStatsStream(t *testing.T) {
 	e := newEnv(t, 0)
 	s := e.open("/stats")
 	got := map[string]string{}
-	for len(got) < 4 {
+	for len(got) < 5 {
 		ev := s.next(t)
 		got[ev.Type] = ev.Data
 	}
-	if got["connections"] != "1" {
+	if got["connections"] != "1" || got["storage"] != "ok" {
 		t.Errorf("connections = %q", got["connections"])
 	}
 	if got["requests"] == "" || got["uptime"] == "" || !strings.Contains(got["sources"], `"state":"connected"`) {
