@@ -45,7 +45,9 @@ func TestWordListsHoldsAndTrust(t *testing.T) {
 			"rejected: word list en (text: fuck*) | pending: word list en (text: fuck*)"},
 		{"French list in the display name (family's own)", "masto", func(p *wall.Post) { p.Author.Name = "Le Connard" },
 			"rejected: word list fr (display name: connard) | pending"},
-		{"in an alt text", "masto", func(p *wall.Post) { p.Media = []wall.Media{{Type: "image", URL: "https://i.example/a.png", Alt: "a b1tch"}} },
+		{"in an alt text", "masto", func(p *wall.Post) {
+			p.Media = []wall.Media{{Type: "image", URL: "https://i.example/a.png", Alt: "a b1tch"}}
+		},
 			"rejected: word list en (alt text: bitch) | pending: word list en (alt text: bitch)"},
 		{"in the handle", "masto", func(p *wall.Post) { p.Author.Handle = "@sh1thead@m.example" },
 			"rejected: word list en (handle: shithead) | pending: word list en (handle: shithead)"},

@@ -22,17 +22,17 @@ func TestFind(t *testing.T) {
 		{"f-u-c-k", "en:fuck*"},
 		{"f u c k you", "en:fuck*"},
 		{"fuuuuuck", "en:fuck*"},
-		{"ｆｕｃｋ", "en:fuck*"},           // full-width
-		{"f\u200Buck", "en:fuck*"},        // zero-width space
-		{"sh1t happens", "en:shit"},       // 1 → i
-		{"@sshole", "en:asshole"},         // @ → a
-		{"a$$hole", "en:asshole"},         // $ → s
+		{"ｆｕｃｋ", "en:fuck*"},        // full-width
+		{"f\u200Buck", "en:fuck*"},  // zero-width space
+		{"sh1t happens", "en:shit"}, // 1 → i
+		{"@sshole", "en:asshole"},   // @ → a
+		{"a$$hole", "en:asshole"},   // $ → s
 		{"b1tch", "en:bitch"},
-		{"sh!t", ""},                      // '!' is punctuation, not a letter
+		{"sh!t", ""}, // '!' is punctuation, not a letter
 		{"SCHEISSE", "de:scheisse"},
-		{"Scheiße!", "de:scheisse"},       // ß
+		{"Scheiße!", "de:scheisse"}, // ß
 		{"scheißegal", "de:scheiss*"},
-		{"enculé", "fr:encule"},           // accent
+		{"enculé", "fr:encule"}, // accent
 		{"ENCULÉ", "fr:encule"},
 		{"gilipollas", "es:gilipollas"},
 		{"vaffanculo", "it:vaffanculo"},
@@ -44,7 +44,7 @@ func TestFind(t *testing.T) {
 		{"the assessment is due", ""},
 		{"a classic", ""},
 		{"reading Dickens", ""},
-		{"as you like it", ""},            // "as" is not "ass"
+		{"as you like it", ""}, // "as" is not "ass"
 		{"shiitake mushrooms", ""},
 		{"cocktail hour", ""},
 		{"passion", ""},
