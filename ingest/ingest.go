@@ -49,6 +49,7 @@ type rule struct {
 // config reload swaps in a new one.
 type Router struct {
 	bySource map[string][]*rule
+	mem      *Memory // the pipeline's, for floods and duplicates (nil: none)
 }
 
 // NewRouter compiles the walls of a config, with the global filters and
@@ -198,6 +199,30 @@ func (r *Router) Route(source string, p *wall.Post, only ...string) []wall.Targe
 		out = append(out, ru.fate(source, p, &words))
 	}
 	return out
+}
+
+// admit applies the walls' max_posts_per_author (not to trusted sources
+// and authors) and duplicates_within to a new post's targets; the memory
+// keeps what they let through.
+func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
+	if r.mem == nil {
+		return
+	}
+	for i := range targets {
+		t := &targets[i]
+		if t.Status == wall.StatusRejected {
+			continue
+		}
+		i := slices.IndexFunc(r.bySource[source], func(ru *rule) bool { return ru.slug == t.Wall })
+		if i < 0 {
+			continue
+		}
+		ru := r.bySource[source][i]
+		flood := !ru.trustedSources[source] && !ru.trusts(p.Author)
+		if why := r.mem.admit(ru.slug, ru.f.MaxPostsPerAuthor.N, ru.f.MaxPostsPerAuthor.Per, ru.f.DuplicatesWithin.D(), flood, p); why != "" {
+			t.Status, t.Reason = wall.StatusRejected, why
+		}
+	}
 }
 
 // fate decides what a wall does with a post it takes: the block lists
@@ -389,6 +414,7 @@ type Pipeline struct {
 	pub       Publisher
 	sanitizer *Sanitizer
 	router    atomic.Pointer[Router]
+	mem       *Memory
 	log       *slog.Logger
 
 	in       chan wall.Write
@@ -427,11 +453,12 @@ func (p *Pipeline) Failing() (since time.Time, err error) {
 // New starts a pipeline that writes to store and announces to pub.
 func New(store wall.Store, pub Publisher, r *Router, log *slog.Logger) *Pipeline {
 	p := &Pipeline{
-		store: store, pub: pub, sanitizer: NewSanitizer(), log: log,
+		store: store, pub: pub, sanitizer: NewSanitizer(), log: log, mem: NewMemory(),
 		in: make(chan wall.Write, 4096), stopping: make(chan struct{}), done: make(chan struct{}),
 		order: make(chan *pending, 4096), work: make(chan *pending, 4096), seqDone: make(chan struct{}),
 		BatchSize: 512,
 	}
+	r.mem = p.mem
 	p.router.Store(r)
 	for i := 0; i < max(runtime.GOMAXPROCS(0), 1); i++ {
 		go p.worker()
@@ -483,7 +510,10 @@ func (p *Pipeline) sequence() {
 }
 
 // SetRouter swaps the routing rules (on a config reload).
-func (p *Pipeline) SetRouter(r *Router) { p.router.Store(r) }
+func (p *Pipeline) SetRouter(r *Router) {
+	r.mem = p.mem
+	p.router.Store(r)
+}
 
 // ErrClosed is returned by Emit once the pipeline is shutting down.
 var ErrClosed = errors.New("ingest: closed")
@@ -549,6 +579,9 @@ func (p *Pipeline) prepare(source string, it wall.Item) (wall.Write, bool) {
 	}
 	p.clean(post)
 	w.Targets = r.Route(source, post, it.Walls...)
+	if it.Kind == wall.ItemPost {
+		r.admit(source, post, w.Targets)
+	}
 	return w, len(w.Targets) > 0
 }
 

@@ -97,3 +97,110 @@ func TestTrustedRuleFromTheConsole(t *testing.T) {
 		t.Error("Catches does not find the trusted author's post")
 	}
 }
+
+const floodYAML = `
+sources:
+  - {name: masto, type: demo}
+  - {name: bsky, type: demo}
+  - {name: cms, type: demo}
+walls:
+  - slug: conf
+    hashtags: [devconf]
+    sources: [masto, bsky, cms]
+    filters: {max_posts_per_author: 3/10m, duplicates_within: 30m}
+    trusted: {sources: [cms]}
+`
+
+// floodRouter is a router with a memory whose clock the test moves.
+func floodRouter(t *testing.T) (*Router, *time.Time) {
+	r := NewRouter(testConfig(t, floodYAML))
+	now := time.Unix(1_800_000_000, 0)
+	r.mem = NewMemory()
+	r.mem.now = func() time.Time { return now }
+	return r, &now
+}
+
+// route routes a new post through a router and its memory.
+func route(r *Router, source, id, handle, text string) string {
+	p := wall.Post{ID: source + ":" + id, Text: text, Tags: []string{"devconf"}, Author: wall.Author{Handle: handle}}
+	ts := r.Route(source, &p)
+	r.admit(source, &p, ts)
+	if ts[0].Reason != "" {
+		return string(ts[0].Status) + ": " + ts[0].Reason
+	}
+	return string(ts[0].Status)
+}
+
+// TestMaxPostsPerAuthor: three posts by one author in ten minutes, the
+// fourth rejected; another author is not counted; a post seen again is not
+// counted twice; the window slides; a trusted source is not limited.
+func TestMaxPostsPerAuthor(t *testing.T) {
+	r, now := floodRouter(t)
+	for i := range 3 {
+		if got := route(r, "masto", fmt.Sprint(i), "@ana@m.example", fmt.Sprintf("post number %d #devconf", i)); got != "visible" {
+			t.Fatalf("post %d: %s", i, got)
+		}
+	}
+	if got := route(r, "masto", "2", "@ana@m.example", "post number 2 #devconf"); got != "visible" {
+		t.Errorf("the same post again (a re-emit): %s", got)
+	}
+	if got := route(r, "masto", "3", "@ana@m.example", "a fourth one #devconf"); got != "rejected: more than 3 posts in 10m0s by this author" {
+		t.Errorf("fourth: %s", got)
+	}
+	if got := route(r, "masto", "b1", "@bo@m.example", "bo speaks #devconf"); got != "visible" {
+		t.Errorf("another author: %s", got)
+	}
+	*now = now.Add(10 * time.Minute)
+	if got := route(r, "masto", "4", "@ana@m.example", "later on #devconf"); got != "visible" {
+		t.Errorf("ten minutes later: %s", got)
+	}
+	for i := range 5 {
+		if got := route(r, "cms", fmt.Sprint("c", i), "@live@cms.example", fmt.Sprintf("live blog entry %d #devconf", i)); got != "visible" {
+			t.Errorf("trusted source, post %d: %s", i, got)
+		}
+	}
+}
+
+// TestNearDuplicates: what counts as the same text, across authors and
+// networks, and what does not.
+func TestNearDuplicates(t *testing.T) {
+	const campaign = "Vote for the best talk of the year at https://vote.example/now #devconf"
+	for _, tc := range []struct {
+		name        string
+		first, then string
+		dup         bool
+	}{
+		{"a copy by someone else", campaign, campaign, true},
+		{"case, punctuation, links, mentions and other tags do not count", campaign,
+			"VOTE for the BEST talk of the year!!! https://other.example @bo #devconf #vote", true},
+		{"accents and full-width letters do not count", "Le café de la conférence est vraiment excellent ce matin",
+			"le cafe de la ｃｏｎｆｅｒｅｎｃｅ est vraiment excellent ce matin", true},
+		{"one word changed in a long text", "the keynote about compilers was the best talk I have seen this year",
+			"the keynote about compilers was the best talk we have seen this year", true},
+		{"a word added", "the keynote about compilers was the best talk I have seen this year",
+			"honestly the keynote about compilers was the best talk I have seen this year", true},
+		{"short reactions are people, not spam", "Great talk!", "great talk", false},
+		{"five short words", "what a great talk today", "what a great talk today", true},
+		{"same topic, other words", "the keynote about compilers was the best talk I have seen this year",
+			"I did not like the keynote, the compilers part was far too long for me", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, now := floodRouter(t)
+			if got := route(r, "masto", "1", "@ana@m.example", tc.first); got != "visible" {
+				t.Fatalf("first: %s", got)
+			}
+			*now = now.Add(time.Minute)
+			got := route(r, "bsky", "2", "@bo.bsky.example", tc.then)
+			if dup := strings.HasPrefix(got, "rejected: near-duplicate of masto:1"); dup != tc.dup {
+				t.Errorf("second: %s, want duplicate=%v", got, tc.dup)
+			}
+		})
+	}
+	// The window ends: the same text is new again.
+	r, now := floodRouter(t)
+	route(r, "masto", "1", "@ana@m.example", campaign)
+	*now = now.Add(31 * time.Minute)
+	if got := route(r, "bsky", "2", "@bo.bsky.example", campaign); got != "visible" {
+		t.Errorf("after the window: %s", got)
+	}
+}

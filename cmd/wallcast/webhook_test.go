@@ -49,7 +49,12 @@ func push(c *http.Client, addr, id string) (int, error) {
 // pushResp sends one signed post to the hook and returns the answer, its
 // body read and closed.
 func pushResp(c *http.Client, addr, id string) (*http.Response, error) {
-	body := fmt.Sprintf(`{"id":%q,"author":{"name":"CMS"},"text":"post %s #devconf"}`, id, id)
+	return pushBody(c, addr, fmt.Sprintf(`{"id":%q,"author":{"name":"CMS"},"text":"post %s #devconf"}`, id, id))
+}
+
+// pushBody sends a signed body to the hook and returns the answer, its
+// body read and closed.
+func pushBody(c *http.Client, addr, body string) (*http.Response, error) {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	m := hmac.New(sha256.New, []byte(hookSecret))
 	m.Write([]byte(ts + "." + body))

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+const moderationYAML = `server: {listen: "127.0.0.1:0", heartbeat: 1s}
+storage: {path: %q}
+admin: {user: ana, password_hash: "${TEST_HASH}"}
+sources:
+  - {name: hook, type: webhook, flavor: wallcast, secret: "${WALLCAST_TEST_HOOK_SECRET}", max_posts_per_minute: 1000}
+filters: {word_lists: [en]}
+walls:
+  - slug: family
+    hashtags: [devconf]
+    sources: [hook]
+    filters: {hold_if: [links], max_posts_per_author: 2/10m, duplicates_within: 10m}
+    trusted: {authors: ["@host@conf.example"]}
+`
+
+// TestModerationEndToEnd: posts through the webhook meet the word lists,
+// hold_if, the trusted list, the flood limit and the duplicate check; the
+// screens get only what should show, and the console's queue says why
+// the rest is held or rejected.
+func TestModerationEndToEnd(t *testing.T) {
+	h, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	t.Setenv("TEST_HASH", string(h))
+	t.Setenv("WALLCAST_TEST_HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(moderationYAML, filepath.Join(dir, "w.db"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startFile(t, cfg)
+	defer a.shutdown()
+	screen := openStream(t, "http://"+a.addr+"/walls/family/events", "")
+	readUntil(t, screen, "ready")
+
+	post := func(id, handle, text, html string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"id": id, "author": map[string]string{"name": "Someone", "handle": handle}, "text": text, "html": html, "tags": []string{"devconf"}})
+		resp, err := pushBody(http.DefaultClient, a.addr, string(b))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("push %s: %v %v", id, err, resp)
+		}
+	}
+	const speech = "Welcome everyone to the opening keynote of this year's conference"
+	post("ok1", "@ana@m.example", "hello from the hall #devconf", "")
+	post("swear", "@bo@m.example", "this is fucking great #devconf", "")
+	post("link", "@cy@m.example", "", `<p>slides at <a href="https://slides.example/">slides.example</a> #devconf</p>`)
+	post("host", "@host@conf.example", "", `<p>`+speech+` <a href="https://conf.example/live">conf.example/live</a> #devconf</p>`)
+	post("ana2", "@ana@m.example", "second post from me today #devconf", "")
+	post("ana3", "@ana@m.example", "and a third one, too many #devconf", "")
+	post("copy", "@dee@m.example", speech+"!! #devconf", "")
+	post("last", "@zed@m.example", "the last one #devconf", "")
+
+	var shown []string
+	for len(shown) == 0 || shown[len(shown)-1] != "hook:last" {
+		shown = append(shown, readPosts(t, screen, 1)[0].ID)
+	}
+	if got := strings.Join(shown, " "); got != "hook:ok1 hook:host hook:ana2 hook:last" {
+		t.Errorf("screens got %s", got)
+	}
+
+	// The console's queue says why.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get("http://" + a.addr + "/admin/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	resp, err = c.PostForm("http://"+a.addr+"/admin/login", url.Values{"user": {"ana"}, "password": {"correct horse"}, "csrf": {csrf}, "next": {"/admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get("http://" + a.addr + "/admin/api/walls/family/queue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q wall.QueueState
+	json.NewDecoder(resp.Body).Decode(&q)
+	resp.Body.Close()
+	why := map[string]string{}
+	for _, list := range [][]wall.QueueItem{q.Pending, q.Rejected} {
+		for _, it := range list {
+			why[it.ID] = it.Status + ": " + it.Reason
+		}
+	}
+	for id, want := range map[string]string{
+		"hook:swear": "rejected: word list en (text: fuck*)",
+		"hook:link":  "pending: held: links",
+		"hook:ana3":  "rejected: more than 2 posts in 10m0s by this author",
+		"hook:copy":  "rejected: near-duplicate of hook:host",
+	} {
+		if why[id] != want {
+			t.Errorf("%s in the queue: %q, want %q", id, why[id], want)
+		}
+	}
+}
