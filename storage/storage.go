@@ -241,6 +241,9 @@ func (a *applier) apply(w wall.Write) error {
 }
 
 func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
+	if gone, err := a.forgotten(p); err != nil || gone {
+		return err // an author who asked to be forgotten is not stored again
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err

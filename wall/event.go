@@ -176,6 +176,8 @@ type Session struct {
 type AdminStore interface {
 	Moderate(ctx context.Context, wall, postID, action, user string) ([]Event, error)
 	AddRule(ctx context.Context, r Rule, user string, catches func(Post) bool) ([]Event, error)
+	// Forget deletes every post of an author and keeps them from coming back.
+	Forget(ctx context.Context, handle, user string) ([]Event, int, error)
 	Rules(ctx context.Context) ([]Rule, error)
 	Announce(ctx context.Context, wall string, a Announcement, user string) ([]Event, error)
 	EndAnnouncement(ctx context.Context, wall, id, user string) ([]Event, error)

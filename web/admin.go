@@ -32,6 +32,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(wall.RuleAuthor))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
 }
@@ -223,6 +224,35 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			s.log.Info("admin: rule added", "user", sess.User, "wall", rule.Wall, "kind", kind)
 			writeJSON(w, map[string]string{"ok": "added"})
 		}
+	}
+}
+
+// forget deletes every post of an author from the database and the
+// screens, for takedown requests and data-protection law (admins only).
+func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	if sess.Role != "admin" {
+		jsonError(w, http.StatusForbidden, "only admins forget authors")
+		return
+	}
+	f, err := form(r, "author")
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	handle := strings.TrimSpace(f["author"])
+	if strings.TrimPrefix(handle, "@") == "" || len(handle) > 200 {
+		jsonError(w, http.StatusBadRequest, "author (the handle) is required")
+		return
+	}
+	n := 0
+	if s.commit(w, r, "forget", func() ([]wall.Event, error) {
+		ev, count, err := s.admin.Store.Forget(r.Context(), handle, sess.User)
+		n = count
+		return ev, err
+	}) {
+		s.log.Info("admin: author forgotten", "user", sess.User, "posts", n) // no handle in the log either
+		writeJSON(w, map[string]int{"forgotten": n})
 	}
 }
 

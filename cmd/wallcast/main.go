@@ -27,6 +27,7 @@ import (
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/storage"
 )
 
 func main() {
@@ -40,6 +41,7 @@ commands:
   serve           run the walls (the default): -config FILE, -log-level LEVEL
   check           check a config file and print every problem: -config FILE
   hash-password   print the bcrypt hash of the password read from stdin
+  forget          delete every post of an author and keep them out: -config FILE @handle@instance
   bench           measure a running server (wallcast bench -h for its flags)
   help            this text
 `
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(cmd, args, stdout, stderr)
 	case "hash-password":
 		return hashPassword(os.Stdin, stdout, stderr)
+	case "forget":
+		return forget(args, stdout, stderr)
 	case "bench":
 		return runBench(args, stdout, stderr)
 	case "help":
@@ -62,6 +66,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "wallcast: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// forget deletes an author's posts from the database of a config, for a
+// takedown or data-protection request. Screens of a running server drop
+// them when they next connect; the console's action takes them off at once.
+func forget(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wallcast forget", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "the config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || strings.TrimPrefix(fs.Arg(0), "@") == "" {
+		fmt.Fprintf(stderr, "wallcast forget: give one handle, such as @name@instance.example\n\n%s", usage)
+		return 2
+	}
+	cfg, err := sources.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	db, err := storage.Open(cfg.Storage.Path) // as the server opens it
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer db.Close()
+	_, n, err := db.Forget(context.Background(), fs.Arg(0), "cli")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %d posts deleted; their author's posts will not be stored again.\n", fs.Arg(0), n)
+	fmt.Fprintln(stdout, "A running server's screens drop them when they reconnect; the console's forget action takes them off at once.")
+	return 0
 }
 
 // serve runs the walls, or with cmd "check" only checks the config.

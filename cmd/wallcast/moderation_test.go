@@ -114,4 +114,45 @@ func TestModerationEndToEnd(t *testing.T) {
 			t.Errorf("%s in the queue: %q, want %q", id, why[id], want)
 		}
 	}
+
+	// An admin forgets an author: their posts leave the screens at once.
+	resp, err = c.Get("http://" + a.addr + "/admin/walls/family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", token)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"forgotten":3`) {
+		t.Fatalf("forget: %s %s", resp.Status, body)
+	}
+	gone := map[string]bool{}
+	for len(gone) < 2 {
+		ev, err := screen.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "remove" {
+			var p struct{ ID string }
+			json.Unmarshal([]byte(ev.Data), &p)
+			gone[p.ID] = true
+		}
+	}
+	if !gone["hook:ok1"] || !gone["hook:ana2"] {
+		t.Errorf("removed from the screens: %v", gone)
+	}
+	// And from the command line, for another author.
+	var out, errOut strings.Builder
+	if code := run([]string{"forget", "-config", cfg, "@cy@m.example"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "1 posts deleted") {
+		t.Errorf("wallcast forget: %d %q %q", code, out.String(), errOut.String())
+	}
 }

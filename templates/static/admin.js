@@ -75,6 +75,18 @@
       ban.addEventListener("click", function () { banAuthor(a.handle); });
       bar.appendChild(ban);
     }
+    if (a.handle && list === "pending") {
+      var trust = el("button", null, "trust author");
+      trust.type = "button";
+      trust.addEventListener("click", function () { trustAuthor(a.handle); });
+      bar.appendChild(trust);
+    }
+    if (a.handle && document.body.dataset.role === "admin") {
+      var forget = el("button", "danger", "forget author");
+      forget.type = "button";
+      forget.addEventListener("click", function () { forgetAuthor(a.handle); });
+      bar.appendChild(forget);
+    }
     li.appendChild(bar);
     li.addEventListener("click", function () { select(li); });
     return li;
@@ -116,6 +128,24 @@
     if (selected) selected.classList.remove("selected");
     selected = li || null;
     if (selected) { selected.classList.add("selected"); selected.focus({ preventScroll: false }); }
+  }
+
+  function trustAuthor(handle) {
+    if (!confirm("Trust " + handle + " on this wall? Their pending posts show now, and future ones skip the queue (never the word lists).")) return;
+    api("/trusted", { author: handle });
+  }
+
+  // forgetAuthor deletes every post of an author everywhere (a takedown
+  // or data-protection request): not undone.
+  function forgetAuthor(handle) {
+    if (!confirm("Forget " + handle + "? Every stored post of theirs is deleted from all walls and the database, and new ones are not stored. This cannot be undone.")) return;
+    fetch("/admin/api/forget", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ author: handle })
+    }).then(function (r) {
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); flash(j.forgotten + " posts deleted"); refreshAudit(); });
+    }).catch(function (e) { flash(e.message); });
   }
 
   function banAuthor(handle) {
@@ -230,6 +260,7 @@
     var after = li.nextElementSibling || li.previousElementSibling;
     var map = { a: "approve", r: "reject", x: "remove", p: (q.pinned ? "unpin" : "pin") };
     if (e.key === "b" && q.post && q.post.author) { banAuthor(q.post.author.handle); return; }
+    if (e.key === "t" && q.post && q.post.author) { trustAuthor(q.post.author.handle); return; }
     if (!map[e.key]) return;
     if (e.key === "a" && q.status !== "pending" && q.status !== "rejected") return;
     act(q.id, map[e.key]).then(function () { if (after && (e.key === "a" || e.key === "r")) select(after); });

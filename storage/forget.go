@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// ForgetKey is how a forgotten author is remembered: the SHA-256 of the
+// handle, lower case and without its leading '@'.
+func ForgetKey(handle string) string {
+	h := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(handle), "@"))
+	sum := sha256.Sum256([]byte(h))
+	return hex.EncodeToString(sum[:])
+}
+
+// Forget deletes every stored post of an author (by handle, with or
+// without the '@', in any case): their text, media and author fields go
+// from the database, the walls that show them get a remove event, the
+// copies in the consoles' events are emptied, and a tombstone keeps a
+// repeat from upstream from being stored again. The audit entry names the
+// author by the hash of the handle only. It returns how many posts went.
+func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, int, error) {
+	key := ForgetKey(handle)
+	plain := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(handle), "@"))
+	if plain == "" {
+		return nil, 0, fmt.Errorf("storage forget: no handle")
+	}
+	n := 0
+	events, err := db.tx(ctx, func(a *applier) error {
+		if _, err := a.exec(`INSERT OR IGNORE INTO forgotten (author, at) VALUES (?, ?)`, key, a.now); err != nil {
+			return err
+		}
+		rows, err := a.tx.QueryContext(a.ctx, `SELECT id FROM posts
+			WHERE lower(ltrim(COALESCE(json_extract(data, '$.author.handle'), ''), '@')) = ?`, plain)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			walls, err := a.tx.QueryContext(a.ctx, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending')`, id)
+			if err != nil {
+				return err
+			}
+			var shown []string
+			for walls.Next() {
+				var slug string
+				walls.Scan(&slug)
+				shown = append(shown, slug)
+			}
+			walls.Close()
+			for _, slug := range shown {
+				if err := a.setStatus(slug, id, wall.StatusRemoved, "forgotten", wall.EventRemove); err != nil {
+					return err
+				}
+			}
+			// What the consoles' events kept of the post goes too.
+			if _, err := a.exec(`UPDATE wall_events SET data = json_object('id', post_id) WHERE post_id = ? AND data IS NOT NULL`, id); err != nil {
+				return err
+			}
+			if _, err := a.exec(`DELETE FROM wall_posts WHERE post_id = ?`, id); err != nil {
+				return err
+			}
+			if _, err := a.exec(`DELETE FROM posts WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return a.audit(user, "*", "forget-author", "sha256:"+key[:16], fmt.Sprintf("%d posts deleted", n))
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage forget: %w", err)
+	}
+	return events, n, nil
+}
+
+// forgotten reports whether a post's author was forgotten.
+func (a *applier) forgotten(p wall.Post) (bool, error) {
+	if p.Author.Handle == "" {
+		return false, nil
+	}
+	var one int
+	err := a.queryRow(`SELECT COUNT(*) FROM forgotten WHERE author = ?`, ForgetKey(p.Author.Handle)).Scan(&one)
+	return one > 0, err
+}

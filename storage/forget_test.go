@@ -1,0 +1,75 @@
+package storage
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// TestForget: every post of the author goes, from the walls (a remove
+// event where it showed), the posts table and the consoles' event copies;
+// others stay; the audit names a hash; a repeat or a new post of the
+// author is not stored again.
+func TestForget(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	ctx := context.Background()
+	by := func(id, handle, text string) wall.Post {
+		p := post("m", id, text)
+		p.Author = wall.Author{Name: "Private Person", Handle: handle, Avatar: "https://m.example/face.png"}
+		p.Media = []wall.Media{{Type: "image", URL: "https://m.example/photo.jpg"}}
+		return p
+	}
+	held := write("m", by("2", "@pp@m.example", "held one"), "a")
+	held.Targets[0].Status = wall.StatusPending
+	apply(t, db, write("m", by("1", "@pp@m.example", "my words"), "a", "b"), held, write("m", by("3", "@ana@m.example", "stays"), "a"))
+	if _, err := db.Moderate(ctx, "a", "m:2", wall.ActApprove, "mod"); err != nil { // a console event with a copy of the post
+		t.Fatal(err)
+	}
+	events, n, err := db.Forget(ctx, "PP@m.example", "admin")
+	if err != nil || n != 2 {
+		t.Fatalf("forget: %d posts, %v", n, err)
+	}
+	removed := map[string]int{}
+	for _, e := range events {
+		if e.Type == wall.EventRemove {
+			removed[e.Wall]++
+		}
+	}
+	if removed["a"] != 2 || removed["b"] != 1 {
+		t.Errorf("remove events = %v", removed)
+	}
+	var copies int
+	db.write.QueryRow(`SELECT COUNT(*) FROM wall_events WHERE data LIKE '%Private Person%' OR data LIKE '%my words%' OR data LIKE '%held one%'`).Scan(&copies)
+	if copies != 0 {
+		t.Errorf("%d events still hold the author's posts", copies)
+	}
+	snap, _ := db.Snapshot(ctx, "a", 10)
+	if len(snap.Posts) != 1 || snap.Posts[0].ID != "m:3" {
+		t.Errorf("wall a now: %+v", snap.Posts)
+	}
+	q, _ := db.Queue(ctx, "a", 10)
+	for _, list := range [][]wall.QueueItem{q.Pending, q.Visible, q.Rejected, q.Removed} {
+		for _, it := range list {
+			if it.ID == "m:1" || it.ID == "m:2" {
+				t.Errorf("the console still lists %s", it.ID)
+			}
+		}
+	}
+	var audit string
+	db.write.QueryRow(`SELECT target || ' ' || detail FROM audit WHERE action = 'forget-author'`).Scan(&audit)
+	if !strings.HasPrefix(audit, "sha256:") || strings.Contains(audit, "pp") || !strings.Contains(audit, "2 posts deleted") {
+		t.Errorf("audit = %q", audit)
+	}
+	// Upstream sends one again, and a new one: neither is stored.
+	if ev := apply(t, db, write("m", by("1", "@pp@m.example", "my words"), "a"), write("m", by("9", "pp@M.example", "new"), "a")); len(ev) != 0 {
+		t.Errorf("posts of a forgotten author stored again: %+v", ev)
+	}
+	var left int
+	db.write.QueryRow(`SELECT COUNT(*) FROM posts WHERE id IN ('m:1', 'm:9') OR data LIKE '%pp@m.example%'`).Scan(&left)
+	if left != 0 {
+		t.Errorf("%d posts of the forgotten author in the table", left)
+	}
+}
