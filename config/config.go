@@ -227,7 +227,8 @@ type Filters struct {
 	// rejected (held with word_list in HoldIf).
 	WordLists []string `yaml:"word_lists"`
 	// HoldIf sends posts to the pending queue, even on an auto wall, when
-	// they have one of these: word_list, links, media, young_account.
+	// they have one of these: word_list, links, media, new_author (the
+	// author's first post on the wall), young_account.
 	HoldIf []string `yaml:"hold_if"`
 	// MaxPostsPerAuthor lets one author show at most N posts in a window
 	// ("3/10m"); the rest are rejected.
@@ -238,7 +239,7 @@ type Filters struct {
 }
 
 // HoldReasons are the conditions hold_if takes.
-var HoldReasons = []string{"word_list", "links", "media", "young_account"}
+var HoldReasons = []string{"word_list", "links", "media", "new_author", "young_account"}
 
 // Rate is a count in a window, written "3/10m".
 type Rate struct {

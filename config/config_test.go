@@ -103,7 +103,7 @@ func TestErrors(t *testing.T) {
 		{"bad origin", good + "    embed_origins: [news.example]\n", 13, `"news.example" is not an origin`, "https://news.example"},
 		{"unknown word list", good + "    filters: {word_lists: [en, klingon]}\n", 13, `there is no "klingon" list`, "de, en, es, fr, it, nl, pt"},
 		{"unknown top-level word list", "filters: {word_lists: [xx]}\n" + good, 1, `filters.word_lists: there is no "xx" list`, "en"},
-		{"bad hold reason", good + "    filters: {hold_if: [links, swearing]}\n", 13, `"swearing" is not a reason to hold`, "word_list, links, media, young_account"},
+		{"bad hold reason", good + "    filters: {hold_if: [links, swearing]}\n", 13, `"swearing" is not a reason to hold`, "word_list, links, media, new_author, young_account"},
 		{"young account without an age", good + "    filters: {hold_if: [young_account]}\n", 13, "young_account needs min_account_age", "min_account_age: 168h"},
 		{"bad rate", good + "    filters: {max_posts_per_author: lots}\n", 13, `"lots" is not a rate`, "3/10m"},
 		{"trusted source unknown", good + "    trusted: {sources: [cms]}\n", 13, `trusted.sources: no source is named "cms"`, "blog, demo"},

@@ -27,6 +27,7 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{walls: map[string]*wallMemory{}, now: time.Now} }
 
 type wallMemory struct {
+	authors  map[string]bool     // every author the wall has had a post from
 	byAuthor map[string][]taken // oldest first
 	texts    []*text            // oldest first
 	exact    map[string]*text   // by normalised text
@@ -64,6 +65,46 @@ const (
 
 var seed = maphash.MakeSeed()
 
+// wall returns a wall's memory, made on first use. Under mu.
+func (m *Memory) wall(slug string) *wallMemory {
+	wm := m.walls[slug]
+	if wm == nil {
+		wm = &wallMemory{authors: map[string]bool{}, byAuthor: map[string][]taken{}, exact: map[string]*text{}, bands: map[uint64][]*text{}}
+		m.walls[slug] = wm
+	}
+	return wm
+}
+
+// Seed tells the memory which authors each wall has had posts from, as
+// the database knows them at the start (for hold_if new_author).
+func (m *Memory) Seed(authors map[string][]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for slug, list := range authors {
+		wm := m.wall(slug)
+		for _, a := range list {
+			wm.authors[authorKey(a)] = true
+		}
+	}
+}
+
+// firstPost reports whether a post is its author's first on a wall, and
+// from then on the author is known there.
+func (m *Memory) firstPost(slug string, a wall.Author) bool {
+	key := authorKey(a.Handle)
+	if key == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	wm := m.wall(slug)
+	if wm.authors[key] {
+		return false
+	}
+	wm.authors[key] = true
+	return true
+}
+
 // admit decides whether a wall takes one more post from its author and
 // with its text; it returns why not, or "" and remembers the post.
 func (m *Memory) admit(slug string, limitN int, per, within time.Duration, flood bool, p *wall.Post) string {
@@ -73,11 +114,7 @@ func (m *Memory) admit(slug string, limitN int, per, within time.Duration, flood
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	wm := m.walls[slug]
-	if wm == nil {
-		wm = &wallMemory{byAuthor: map[string][]taken{}, exact: map[string]*text{}, bands: map[uint64][]*text{}}
-		m.walls[slug] = wm
-	}
+	wm := m.wall(slug)
 	author := authorKey(p.Author.Handle)
 	if author == "" {
 		author = authorKey(p.Author.Name)

@@ -202,8 +202,8 @@ func (r *Router) Route(source string, p *wall.Post, only ...string) []wall.Targe
 }
 
 // admit applies the walls' max_posts_per_author (not to trusted sources
-// and authors) and duplicates_within to a new post's targets; the memory
-// keeps what they let through.
+// and authors), duplicates_within and hold_if new_author to a new post's
+// targets; the memory keeps what they let through.
 func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
 	if r.mem == nil {
 		return
@@ -218,9 +218,13 @@ func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
 			continue
 		}
 		ru := r.bySource[source][i]
-		flood := !ru.trustedSources[source] && !ru.trusts(p.Author)
-		if why := r.mem.admit(ru.slug, ru.f.MaxPostsPerAuthor.N, ru.f.MaxPostsPerAuthor.Per, ru.f.DuplicatesWithin.D(), flood, p); why != "" {
+		trusted := ru.trustedSources[source] || ru.trusts(p.Author)
+		if why := r.mem.admit(ru.slug, ru.f.MaxPostsPerAuthor.N, ru.f.MaxPostsPerAuthor.Per, ru.f.DuplicatesWithin.D(), !trusted, p); why != "" {
 			t.Status, t.Reason = wall.StatusRejected, why
+			continue
+		}
+		if r.mem.firstPost(ru.slug, p.Author) && ru.holdIf["new_author"] && !trusted && t.Status == wall.StatusVisible {
+			t.Status, t.Reason = wall.StatusPending, "held: first post on this wall"
 		}
 	}
 }
@@ -508,6 +512,9 @@ func (p *Pipeline) sequence() {
 		p.in <- w
 	}
 }
+
+// Memory is what the pipeline remembers of recent posts and authors.
+func (p *Pipeline) Memory() *Memory { return p.mem }
 
 // SetRouter swaps the routing rules (on a config reload).
 func (p *Pipeline) SetRouter(r *Router) {

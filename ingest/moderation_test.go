@@ -204,3 +204,23 @@ func TestNearDuplicates(t *testing.T) {
 		t.Errorf("after the window: %s", got)
 	}
 }
+
+// TestNewAuthorHeld: hold_if new_author holds an author's first post on a
+// wall, not the next, and not that of an author the database knew.
+func TestNewAuthorHeld(t *testing.T) {
+	r := NewRouter(testConfig(t, strings.Replace(floodYAML, "duplicates_within: 30m}", "duplicates_within: 30m, hold_if: [new_author]}", 1)))
+	r.mem = NewMemory()
+	r.mem.Seed(map[string][]string{"conf": {"@old@m.example"}})
+	for _, tc := range []struct{ id, handle, want string }{
+		{"1", "@new@m.example", "pending: held: first post on this wall"},
+		{"2", "@new@m.example", "visible"},
+		{"3", "@OLD@m.example", "visible"},
+	} {
+		if got := route(r, "masto", tc.id, tc.handle, "post "+tc.id+" #devconf"); got != tc.want {
+			t.Errorf("%s by %s: %s, want %s", tc.id, tc.handle, got, tc.want)
+		}
+	}
+	if got := route(r, "cms", "c1", "@cms@x.example", "from the trusted source #devconf"); got != "visible" {
+		t.Errorf("trusted source: %s", got)
+	}
+}

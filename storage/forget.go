@@ -96,3 +96,23 @@ func (a *applier) forgotten(p wall.Post) (bool, error) {
 	err := a.queryRow(`SELECT COUNT(*) FROM forgotten WHERE author = ?`, ForgetKey(p.Author.Handle)).Scan(&one)
 	return one > 0, err
 }
+
+// Authors returns, per wall, the handles of every author it has a post
+// from, whatever its status (the known authors of hold_if new_author).
+func (db *DB) Authors(ctx context.Context) (map[string][]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT wp.wall, json_extract(p.data, '$.author.handle')
+		FROM wall_posts wp JOIN posts p ON p.id = wp.post_id WHERE json_extract(p.data, '$.author.handle') != ''`)
+	if err != nil {
+		return nil, fmt.Errorf("storage authors: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var slug, handle string
+		if err := rows.Scan(&slug, &handle); err != nil {
+			return nil, err
+		}
+		out[slug] = append(out[slug], handle)
+	}
+	return out, rows.Err()
+}

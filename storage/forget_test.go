@@ -28,6 +28,10 @@ func TestForget(t *testing.T) {
 	if _, err := db.Moderate(ctx, "a", "m:2", wall.ActApprove, "mod"); err != nil { // a console event with a copy of the post
 		t.Fatal(err)
 	}
+	authors, err := db.Authors(ctx)
+	if err != nil || len(authors["a"]) != 2 || len(authors["b"]) != 1 {
+		t.Errorf("authors = %v, %v", authors, err)
+	}
 	events, n, err := db.Forget(ctx, "PP@m.example", "admin")
 	if err != nil || n != 2 {
 		t.Fatalf("forget: %d posts, %v", n, err)

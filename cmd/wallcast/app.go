@@ -57,6 +57,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
 	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
+	if authors, err := db.Authors(ctx); err != nil {
+		log.Error("start: cannot read the walls' authors; hold_if new_author treats everyone as new", "err", err)
+	} else {
+		a.pipe.Memory().Seed(authors)
+	}
 	a.sup = supervisor.New(db.Cursor, log)
 	a.hooks = webhook.NewHooks()
 	a.srv = web.NewServer(web.Options{
