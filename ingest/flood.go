@@ -27,7 +27,7 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{walls: map[string]*wallMemory{}, now: time.Now} }
 
 type wallMemory struct {
-	authors  map[string]bool     // every author the wall has had a post from
+	authors  map[string]bool    // every author the wall has had a post from
 	byAuthor map[string][]taken // oldest first
 	texts    []*text            // oldest first
 	exact    map[string]*text   // by normalised text
