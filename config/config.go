@@ -24,6 +24,29 @@ type Config struct {
 	Walls   []Wall   `yaml:"walls"`
 	// Filters apply to every wall, on top of each wall's own.
 	Filters GlobalFilters `yaml:"filters"`
+	// Moderation holds what helps moderators beyond the filters.
+	Moderation Moderation `yaml:"moderation"`
+}
+
+// Moderation holds what helps moderators beyond the filters.
+type Moderation struct {
+	// Classifier is a team's own model that scores posts (nil: none).
+	Classifier *Classifier `yaml:"classifier"`
+}
+
+// Classifier is a scoring service: Wallcast POSTs a post's JSON and reads
+// {"score": 0..1, "labels": [...]}. Walls with classifier in hold_if
+// hold each post until it answers.
+type Classifier struct {
+	URL         string   `yaml:"url"`
+	Timeout     Duration `yaml:"timeout"`
+	HoldAbove   float64  `yaml:"hold_above"`
+	RejectAbove float64  `yaml:"reject_above"`
+	// OnError is what a post becomes when the classifier fails, times out
+	// or answers nonsense: hold (for a moderator) or pass.
+	OnError string `yaml:"on_error"`
+	// Concurrency bounds the calls in flight.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // GlobalFilters are the blocked words and authors of every wall.
@@ -239,7 +262,7 @@ type Filters struct {
 }
 
 // HoldReasons are the conditions hold_if takes.
-var HoldReasons = []string{"word_list", "links", "media", "new_author", "young_account"}
+var HoldReasons = []string{"word_list", "links", "media", "new_author", "young_account", "classifier"}
 
 // Rate is a count in a window, written "3/10m".
 type Rate struct {
@@ -341,6 +364,19 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Storage.Path, "wallcast.db")
+	if cl := c.Moderation.Classifier; cl != nil {
+		defd(&cl.Timeout, 300*time.Millisecond)
+		if cl.HoldAbove == 0 {
+			cl.HoldAbove = 0.8
+		}
+		if cl.RejectAbove == 0 {
+			cl.RejectAbove = 0.97
+		}
+		def(&cl.OnError, "hold")
+		if cl.Concurrency == 0 {
+			cl.Concurrency = 4
+		}
+	}
 	defd(&c.Admin.SessionTTL, 12*time.Hour)
 	for i := range c.Admin.Users {
 		def(&c.Admin.Users[i].Role, "moderator")

@@ -107,6 +107,8 @@ func TestErrors(t *testing.T) {
 		{"young account without an age", good + "    filters: {hold_if: [young_account]}\n", 13, "young_account needs min_account_age", "min_account_age: 168h"},
 		{"bad rate", good + "    filters: {max_posts_per_author: lots}\n", 13, `"lots" is not a rate`, "3/10m"},
 		{"trusted source unknown", good + "    trusted: {sources: [cms]}\n", 13, `trusted.sources: no source is named "cms"`, "blog, demo"},
+		{"classifier hold without a classifier", good + "    filters: {hold_if: [classifier]}\n", 13, "hold_if classifier needs a classifier", "moderation: {classifier"},
+		{"classifier on_error", "moderation: {classifier: {url: \"http://127.0.0.1:9/score\", on_error: shrug}}\n" + good, 1, `"shrug" is not a choice`, "hold"},
 		{"not yaml", "walls: [\n", 1, "not valid YAML", "indentation"},
 		{"wrong shape", "walls: {slug: x}\n", 1, "walls: expected a list", "list"},
 		{"no walls", "sources: []\n", 1, "no walls are defined", "add a wall"},

@@ -184,6 +184,8 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 		p.lines[path] = n.Line
 	}
 	switch {
+	case t.Kind() == reflect.Pointer:
+		p.walk(n, t.Elem(), path)
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {
 			p.add(n.Line, fmt.Sprintf("%s: expected a duration", path), `write a Go duration such as "30s", "5m" or "720h"`)
@@ -480,6 +482,9 @@ func (p *parser) validate(c *Config) {
 		}
 		p.origins(w.EmbedOrigins, at+".embed_origins")
 		p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
+		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "classifier") && c.Moderation.Classifier == nil {
+			p.add(p.line(at+".filters"), at+": hold_if classifier needs a classifier", "add moderation: {classifier: {url: ...}} at the top level")
+		}
 		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "young_account") && merged.MinAccountAge == 0 {
 			p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
 		}
@@ -491,6 +496,21 @@ func (p *parser) validate(c *Config) {
 		}
 	}
 	p.filters(c.Filters.WordLists, c.Filters.HoldIf, "filters")
+	if cl := c.Moderation.Classifier; cl != nil {
+		at := "moderation.classifier"
+		if !HTTPURL(cl.URL) {
+			p.add(p.line(at+".url"), at+".url: the classifier needs an http(s) URL", `write url: "http://127.0.0.1:9000/score"`)
+		}
+		if cl.HoldAbove < 0 || cl.HoldAbove > 1 || cl.RejectAbove < 0 || cl.RejectAbove > 1 || cl.HoldAbove > cl.RejectAbove {
+			p.add(p.line(at), at+": hold_above and reject_above are scores from 0 to 1, hold_above not above reject_above", "write hold_above: 0.8 and reject_above: 0.97")
+		}
+		if cl.OnError != "hold" && cl.OnError != "pass" {
+			p.add(p.line(at+".on_error"), fmt.Sprintf("%s.on_error: %q is not a choice", at, cl.OnError), "use hold (a moderator decides) or pass (the post shows)")
+		}
+		if cl.Concurrency < 1 || cl.Concurrency > 256 {
+			p.add(p.line(at+".concurrency"), at+".concurrency: out of range", "use a number of calls at once from 1 to 256")
+		}
+	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
 	}

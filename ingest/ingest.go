@@ -253,10 +253,26 @@ func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
 		t.Status, t.Reason = wall.StatusPending, "held: "+why
 		return t
 	}
+	if ru.holdIf["classifier"] {
+		t.Status, t.Reason, t.Classify = wall.StatusPending, "held: waiting for the classifier", true
+		return t
+	}
 	if ru.manual {
 		t.Status = wall.StatusPending
 	}
 	return t
+}
+
+// Manual reports whether a wall holds every post for a moderator.
+func (r *Router) Manual(slug string) bool {
+	for _, rules := range r.bySource {
+		for _, ru := range rules {
+			if ru.slug == slug {
+				return ru.manual
+			}
+		}
+	}
+	return false
 }
 
 // listed finds a word of the wall's lists in any field of a post a screen
@@ -419,6 +435,7 @@ type Pipeline struct {
 	sanitizer *Sanitizer
 	router    atomic.Pointer[Router]
 	mem       *Memory
+	judge     atomic.Pointer[Classifier]
 	log       *slog.Logger
 
 	in       chan wall.Write
@@ -512,6 +529,9 @@ func (p *Pipeline) sequence() {
 		p.in <- w
 	}
 }
+
+// Manual reports whether a wall of the current config holds every post.
+func (p *Pipeline) Manual(slug string) bool { return p.router.Load().Manual(slug) }
 
 // Memory is what the pipeline remembers of recent posts and authors.
 func (p *Pipeline) Memory() *Memory { return p.mem }
@@ -712,6 +732,7 @@ func (p *Pipeline) commit(batch []wall.Write) error {
 	for attempt := 1; ; attempt++ {
 		events, err := p.store.Apply(context.Background(), batch)
 		if err == nil {
+			p.classify(batch)
 			if f := p.failing.Swap(nil); f != nil {
 				p.log.Info("ingest: storage takes writes again", "after", time.Since(f.since).Round(time.Second))
 			}

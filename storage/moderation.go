@@ -46,6 +46,40 @@ func (a *applier) loadPost(id string) (wall.Post, error) {
 	return p, err
 }
 
+// Verdict applies a decision taken after ingest (the classifier's) to a
+// post that is still pending on a wall: visible shows it, rejected
+// rejects it, pending keeps it held with a new reason. A post a moderator
+// has dealt with meanwhile is left alone.
+func (db *DB) Verdict(ctx context.Context, slug, postID, status, reason, by string) ([]wall.Event, error) {
+	return db.tx(ctx, func(a *applier) error {
+		var cur string
+		err := a.queryRow(`SELECT status FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, postID).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && cur != wall.StatusPending) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p, err := a.loadPost(postID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // deleted upstream meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if status == wall.StatusVisible {
+			return a.approve(slug, p, by)
+		}
+		if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ? WHERE wall = ? AND post_id = ?`, status, reason, slug, postID); err != nil {
+			return err
+		}
+		typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[status]
+		q, _ := json.Marshal(wall.QueueItem{ID: postID, Status: status, Reason: reason, By: by, Post: &p})
+		_, err = a.appendEvent(slug, typ, postID, q, true)
+		return err
+	})
+}
+
 // approve shows a post on a wall: its post event for the screens, then
 // the approved event for the consoles.
 func (a *applier) approve(slug string, p wall.Post, user string) error {

@@ -84,7 +84,9 @@ var ErrNotFound = errors.New("no such post on this wall")
 type Target struct {
 	Wall   string
 	Status string // StatusVisible, StatusPending or StatusRejected
-	Reason string // why a post was rejected
+	Reason string // why a post was rejected or held
+	// Classify: the post waits as pending for the classifier's verdict.
+	Classify bool
 }
 
 // Write is one item of an ingest batch: a sanitised item and its walls.

@@ -33,6 +33,7 @@ type app struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	db     *storage.DB
+	judge  *ingest.Classifier // nil: no classifier
 	hub    *fanout.Hub
 	pipe   *ingest.Pipeline
 	sup    *supervisor.Supervisor
@@ -119,6 +120,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 			a.shutdown()
 			return nil, err
 		}
+	}
+	if cl := cfg.Moderation.Classifier; cl != nil {
+		a.judge = ingest.NewClassifier(*cl, func(slug, postID, status, reason string) error {
+			return a.pipe.Do(func() ([]wall.Event, error) { return db.Verdict(bg, slug, postID, status, reason, "classifier") })
+		}, a.pipe.Manual, log)
+		a.judge.Start(bg)
+		a.pipe.SetClassifier(a.judge)
 	}
 	go a.retention(bg)
 	return a, nil
@@ -265,6 +273,9 @@ func (a *app) shutdown() error {
 		a.cancel()
 	}
 	a.sup.Wait()
+	if a.judge != nil {
+		a.judge.Wait()
+	}
 	a.pipe.Close()
 	if err := a.db.Close(); err != nil {
 		errs = append(errs, err)

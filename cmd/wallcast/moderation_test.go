@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -154,5 +157,60 @@ func TestModerationEndToEnd(t *testing.T) {
 	var out, errOut strings.Builder
 	if code := run([]string{"forget", "-config", cfg, "@cy@m.example"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "1 posts deleted") {
 		t.Errorf("wallcast forget: %d %q %q", code, out.String(), errOut.String())
+	}
+}
+
+// TestClassifierEndToEnd: with a classifier configured, a wall that holds
+// for it shows the post the model finds fine and not the one it scores
+// above reject_above, whose reason the console shows.
+func TestClassifierEndToEnd(t *testing.T) {
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p wall.Post
+		json.NewDecoder(r.Body).Decode(&p)
+		score := "0.02"
+		if strings.Contains(p.Text, "nasty") {
+			score = "0.99"
+		}
+		fmt.Fprintf(w, `{"score": %s, "labels": ["toxicity"]}`, score)
+	}))
+	defer model.Close()
+	t.Setenv("WALLCAST_TEST_HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`server: {listen: "127.0.0.1:0", heartbeat: 1s}
+storage: {path: %q}
+moderation:
+  classifier: {url: %q, timeout: 2s}
+sources:
+  - {name: hook, type: webhook, flavor: wallcast, secret: "${WALLCAST_TEST_HOOK_SECRET}"}
+walls:
+  - {slug: scored, hashtags: [devconf], sources: [hook], filters: {hold_if: [classifier]}}
+`, filepath.Join(dir, "w.db"), model.URL)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startFile(t, cfg)
+	defer a.shutdown()
+	screen := openStream(t, "http://"+a.addr+"/walls/scored/events", "")
+	readUntil(t, screen, "ready")
+	for _, p := range []string{`{"id":"nasty","author":{"name":"X"},"text":"a nasty one #devconf"}`, `{"id":"fine","author":{"name":"Y"},"text":"a fine one #devconf"}`} {
+		if resp, err := pushBody(http.DefaultClient, a.addr, p); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("push: %v %v", err, resp)
+		}
+	}
+	if got := readPosts(t, screen, 1)[0].ID; got != "hook:fine" {
+		t.Errorf("the screen got %s first", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		q, err := a.db.Queue(context.Background(), "scored", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(q.Rejected) == 1 && q.Rejected[0].ID == "hook:nasty" && q.Rejected[0].Reason == "classifier 0.99 (toxicity)" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rejected = %+v, pending = %+v", q.Rejected, q.Pending)
+		}
 	}
 }

@@ -258,6 +258,9 @@ func Poll(ctx context.Context, every time.Duration, fn func() error) error {
 			return nil
 		}
 		if err := fn(); err != nil {
+			if ctx.Err() != nil {
+				return nil // cut short by the end, not failed
+			}
 			return err
 		}
 	}

@@ -1,0 +1,160 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+const classifierYAML = `
+moderation:
+  classifier: {url: %q, timeout: 200ms, hold_above: 0.8, reject_above: 0.97, on_error: %s}
+sources:
+  - {name: masto, type: demo}
+walls:
+  - slug: auto
+    hashtags: [devconf]
+    sources: [masto]
+    filters: {hold_if: [classifier]}
+  - slug: manual
+    hashtags: [devconf]
+    sources: [masto]
+    moderation: manual
+    filters: {hold_if: [classifier]}
+`
+
+// fakeClassifier scores a post by the word its text starts with: "score
+// 0.91 …", "slow" (answers after the timeout), "fail" (500), "garbage"
+// (not JSON), "outside" (a score of 7).
+func fakeClassifier(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p wall.Post
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		word := strings.Fields(p.Text + " x")[0]
+		switch word {
+		case "slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(2 * time.Second):
+			}
+			return
+		case "fail":
+			http.Error(w, "model crashed", 500)
+			return
+		case "garbage":
+			io.WriteString(w, "<html>")
+			return
+		case "outside":
+			io.WriteString(w, `{"score": 7}`)
+			return
+		case "score":
+			fmt.Fprintf(w, `{"score": %s, "labels": ["insult", "toxicity"]}`, strings.Fields(p.Text)[1])
+			return
+		}
+		io.WriteString(w, `{"score": 0.05, "labels": []}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestClassifier: posts wait as pending for the verdict, which shows,
+// holds or rejects them with the score and labels in the reason; a slow,
+// failing or nonsensical classifier gets the on_error fate; a manual wall
+// keeps everything for a moderator, score in view.
+func TestClassifier(t *testing.T) {
+	for _, onError := range []string{"hold", "pass"} {
+		t.Run("on_error "+onError, func(t *testing.T) {
+			srv := fakeClassifier(t)
+			cfg := testConfig(t, fmt.Sprintf(classifierYAML, srv.URL, onError))
+			db := testDB(t)
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(cfg), log)
+			ctx, cancel := context.WithCancel(context.Background())
+			c := NewClassifier(*cfg.Moderation.Classifier, func(slug, id, status, reason string) error {
+				return p.Do(func() ([]wall.Event, error) { return db.Verdict(ctx, slug, id, status, reason, "classifier") })
+			}, p.Manual, log)
+			c.Start(ctx)
+			p.SetClassifier(c)
+			defer func() { cancel(); c.Wait(); p.Close() }()
+
+			texts := map[string]string{"ok": "hello #devconf", "hold": "score 0.91 #devconf", "reject": "score 0.99 #devconf",
+				"slow": "slow #devconf", "fail": "fail #devconf", "garbage": "garbage #devconf", "outside": "outside #devconf"}
+			for id, text := range texts {
+				post := wall.Post{NativeID: id, Text: text, Author: wall.Author{Name: "A", Handle: "@a@m.example"}}
+				if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: post}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			failed := func(why string) string {
+				if onError == "hold" {
+					return "pending: held: classifier failed (" + why + ")"
+				}
+				return "visible: "
+			}
+			want := map[string]string{
+				"ok":      "visible: ",
+				"hold":    "pending: held: classifier 0.91 (insult, toxicity)",
+				"reject":  "rejected: classifier 0.99 (insult, toxicity)",
+				"slow":    failed("no answer within 200ms"),
+				"fail":    failed("HTTP 500"),
+				"garbage": failed(`not {"score": 0..1, "labels": [...]}`),
+				"outside": failed(`not {"score": 0..1, "labels": [...]}`),
+			}
+			fates := func(slug string) map[string]string {
+				q, err := db.Queue(ctx, slug, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]string{}
+				for _, list := range [][]wall.QueueItem{q.Pending, q.Visible, q.Rejected} {
+					for _, it := range list {
+						out[strings.TrimPrefix(it.ID, "masto:")] = it.Status + ": " + it.Reason
+					}
+				}
+				return out
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got := fates("auto")
+				done := true
+				for id, w := range want {
+					done = done && got[id] == w
+				}
+				if done {
+					break
+				}
+				if time.Now().After(deadline) {
+					for id, w := range want {
+						if got[id] != w {
+							t.Errorf("auto wall, %s: %q, want %q", id, got[id], w)
+						}
+					}
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// On the manual wall nothing shows by itself; the score is in view.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				got := fates("manual")
+				if got["ok"] == "pending: classifier 0.05" && got["reject"] == "rejected: classifier 0.99 (insult, toxicity)" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("manual wall: %v", got)
+				}
+			}
+		})
+	}
+}
