@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -104,11 +105,17 @@ func (s *Set) Find(text string) (Match, bool) {
 }
 
 func (s *Set) lookup(w string) (entry, bool) {
-	rs := runsOf(w)
+	var buf [32]run
+	rs := appendRuns(buf[:0], w)
 	if len(rs) == 0 {
 		return entry{}, false
 	}
-	for _, e := range s.exact[collapsed(rs)] {
+	var kb [128]byte
+	key := kb[:0]
+	for _, r := range rs {
+		key = utf8.AppendRune(key, r.r)
+	}
+	for _, e := range s.exact[string(key)] { // no allocation: a map index
 		if covers(rs, e.runs) {
 			return e, true
 		}
@@ -135,8 +142,9 @@ func covers(word, e []run) bool {
 	return true
 }
 
-func runsOf(w string) []run {
-	var out []run
+func runsOf(w string) []run { return appendRuns(nil, w) }
+
+func appendRuns(out []run, w string) []run {
 	for _, r := range w {
 		if n := len(out); n > 0 && out[n-1].r == r {
 			out[n-1].n++
@@ -176,7 +184,11 @@ func invisible(r rune) bool {
 // case, invisible characters removed, leetspeak read as letters.
 func fold(text string) string {
 	var b strings.Builder
-	for _, r := range norm.NFD.String(norm.NFKC.String(text)) {
+	b.Grow(len(text))
+	if !isASCII(text) {
+		text = norm.NFD.String(norm.NFKC.String(text))
+	}
+	for _, r := range text {
 		switch {
 		case invisible(r), unicode.Is(unicode.Mn, r):
 			continue
@@ -191,6 +203,15 @@ func fold(text string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // words calls yield with every word of text a list could name: the words
