@@ -223,7 +223,9 @@ func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
 			t.Status, t.Reason = wall.StatusRejected, why
 			continue
 		}
-		if r.mem.firstPost(ru.slug, p.Author) && ru.holdIf["new_author"] && !trusted && t.Status == wall.StatusVisible {
+		// Authors are noted only where new_author is on: it costs a map
+		// and a lock per post.
+		if ru.holdIf["new_author"] && r.mem.firstPost(ru.slug, p.Author) && !trusted && t.Status == wall.StatusVisible {
 			t.Status, t.Reason = wall.StatusPending, "held: first post on this wall"
 		}
 	}

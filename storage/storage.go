@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver
@@ -31,6 +32,9 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	// forgetting: some author was forgotten, so each new post is checked
+	// against the tombstones (none: no query per post).
+	forgetting atomic.Bool
 }
 
 var _ wall.Store = (*DB)(nil)
@@ -97,6 +101,12 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db.read = r
+	var any bool
+	if err := w.QueryRow(`SELECT EXISTS (SELECT 1 FROM forgotten)`).Scan(&any); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	db.forgetting.Store(any)
 	return db, nil
 }
 
@@ -160,7 +170,7 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 		return nil, fmt.Errorf("storage apply: %w", err)
 	}
 	defer tx.Rollback()
-	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()}
+	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), forgetting: db.forgetting.Load()}
 	for _, w := range batch {
 		if err := a.apply(w); err != nil {
 			return nil, fmt.Errorf("storage apply %s: %w", w.Source, err)
@@ -173,11 +183,12 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 }
 
 type applier struct {
-	tx     *sql.Tx
-	ctx    context.Context
-	now    int64
-	events []wall.Event
-	stmts  map[string]*sql.Stmt
+	forgetting bool // check new posts against the forgotten authors
+	tx         *sql.Tx
+	ctx        context.Context
+	now        int64
+	events     []wall.Event
+	stmts      map[string]*sql.Stmt
 }
 
 // stmt prepares a query once per transaction: a batch runs the same few
