@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wallcast/wallcast/wall"
@@ -101,70 +102,163 @@ func (a *applier) approve(slug string, p wall.Post, user string) error {
 // in one transaction.
 func (db *DB) Moderate(ctx context.Context, slug, postID, action, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
-		var status string
-		var pinned bool
-		err := a.queryRow(`SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, postID).Scan(&status, &pinned)
-		if errors.Is(err, sql.ErrNoRows) {
-			return wall.ErrNotFound
-		}
-		if err != nil {
+		if _, err := a.moderate(slug, postID, action, user); err != nil {
 			return err
-		}
-		p, err := a.loadPost(postID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return wall.ErrNotFound // deleted upstream
-		}
-		if err != nil {
-			return err
-		}
-		queue := func(st string) []byte {
-			q := p
-			b, _ := json.Marshal(wall.QueueItem{ID: postID, Status: st, By: user, Post: &q})
-			return b
-		}
-		switch {
-		case (action == wall.ActApprove && (status == wall.StatusPending || status == wall.StatusRejected)) ||
-			(action == wall.ActRestore && (status == wall.StatusRemoved || status == wall.StatusRejected)):
-			if err := a.approve(slug, p, user); err != nil {
-				return err
-			}
-		case action == wall.ActReject && (status == wall.StatusPending || status == wall.StatusVisible):
-			if status == wall.StatusVisible {
-				if err := a.setStatus(slug, postID, wall.StatusRejected, "rejected by "+user, wall.EventRemove); err != nil {
-					return err
-				}
-			} else if _, err := a.exec(`UPDATE wall_posts SET status = 'rejected', reason = ? WHERE wall = ? AND post_id = ?`, "rejected by "+user, slug, postID); err != nil {
-				return err
-			}
-			if _, err := a.appendEvent(slug, wall.EventRejected, postID, queue(wall.StatusRejected), true); err != nil {
-				return err
-			}
-		case action == wall.ActRemove && (status == wall.StatusVisible || status == wall.StatusPending):
-			if err := a.setStatus(slug, postID, wall.StatusRemoved, "removed by "+user, wall.EventRemove); err != nil {
-				return err
-			}
-		case action == wall.ActPin && status == wall.StatusVisible && !pinned:
-			if _, err := a.exec(`UPDATE wall_posts SET pinned = 1 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
-				return err
-			}
-			p.Pinned = true
-			data, _ := json.Marshal(p)
-			if _, err := a.appendEvent(slug, wall.EventPin, postID, data, true); err != nil {
-				return err
-			}
-		case action == wall.ActUnpin && pinned:
-			if _, err := a.exec(`UPDATE wall_posts SET pinned = 0 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
-				return err
-			}
-			d, _ := json.Marshal(queueEntry{ID: postID})
-			if _, err := a.appendEvent(slug, wall.EventUnpin, postID, d, true); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("%s a %s post: %w", action, status, wall.ErrConflict)
 		}
 		return a.audit(user, slug, action, postID, "")
 	})
+}
+
+// ModerateMany applies one action to several posts of a wall in one
+// transaction with one audit entry listing them, and returns what each
+// changed post was before, for an undo. Posts the action does not fit (or
+// that are gone) are skipped; with a single post named, that is an error
+// (ErrConflict or ErrNotFound), as Moderate has it.
+func (db *DB) ModerateMany(ctx context.Context, slug string, ids []string, action, user string) ([]wall.Event, []wall.Change, error) {
+	var changes []wall.Change
+	events, err := db.tx(ctx, func(a *applier) error {
+		for _, id := range ids {
+			from, err := a.moderate(slug, id, action, user)
+			if len(ids) > 1 && (errors.Is(err, wall.ErrConflict) || errors.Is(err, wall.ErrNotFound)) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			changes = append(changes, wall.Change{ID: id, From: from})
+		}
+		done := make([]string, len(changes))
+		for i, c := range changes {
+			done[i] = c.ID
+		}
+		if len(ids) == 1 {
+			return a.audit(user, slug, action, ids[0], "")
+		}
+		return a.audit(user, slug, "bulk-"+action, fmt.Sprintf("%d posts", len(done)), strings.Join(done, " "))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return events, changes, nil
+}
+
+// Undo puts posts back as they were before an action: shown again,
+// pending again, or off the screens again, with the events screens and
+// consoles need, and one audit entry.
+func (db *DB) Undo(ctx context.Context, slug string, changes []wall.Change, user string) ([]wall.Event, error) {
+	return db.tx(ctx, func(a *applier) error {
+		var ids []string
+		for _, c := range changes {
+			var cur string
+			err := a.queryRow(`SELECT status FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, c.ID).Scan(&cur)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if cur == c.From {
+				continue
+			}
+			p, err := a.loadPost(c.ID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if c.From == wall.StatusVisible {
+				if err := a.approve(slug, p, user); err != nil {
+					return err
+				}
+				ids = append(ids, c.ID)
+				continue
+			}
+			if cur == wall.StatusVisible {
+				if err := a.setStatus(slug, c.ID, c.From, "", wall.EventRemove); err != nil {
+					return err
+				}
+			} else if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = '' WHERE wall = ? AND post_id = ?`, c.From, slug, c.ID); err != nil {
+				return err
+			}
+			typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[c.From]
+			if typ != "" {
+				q, _ := json.Marshal(wall.QueueItem{ID: c.ID, Status: c.From, By: user, Post: &p})
+				if _, err := a.appendEvent(slug, typ, c.ID, q, true); err != nil {
+					return err
+				}
+			}
+			ids = append(ids, c.ID)
+		}
+		return a.audit(user, slug, "undo", fmt.Sprintf("%d posts", len(ids)), strings.Join(ids, " "))
+	})
+}
+
+// moderate applies one action to one post and returns its status before.
+func (a *applier) moderate(slug, postID, action, user string) (string, error) {
+	var status string
+	var pinned bool
+	err := a.queryRow(`SELECT status, pinned FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, postID).Scan(&status, &pinned)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", wall.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	p, err := a.loadPost(postID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", wall.ErrNotFound // deleted upstream
+	}
+	if err != nil {
+		return "", err
+	}
+	queue := func(st string) []byte {
+		q := p
+		b, _ := json.Marshal(wall.QueueItem{ID: postID, Status: st, By: user, Post: &q})
+		return b
+	}
+	switch {
+	case (action == wall.ActApprove && (status == wall.StatusPending || status == wall.StatusRejected)) ||
+		(action == wall.ActRestore && (status == wall.StatusRemoved || status == wall.StatusRejected)):
+		if err := a.approve(slug, p, user); err != nil {
+			return "", err
+		}
+	case action == wall.ActReject && (status == wall.StatusPending || status == wall.StatusVisible):
+		if status == wall.StatusVisible {
+			if err := a.setStatus(slug, postID, wall.StatusRejected, "rejected by "+user, wall.EventRemove); err != nil {
+				return "", err
+			}
+		} else if _, err := a.exec(`UPDATE wall_posts SET status = 'rejected', reason = ? WHERE wall = ? AND post_id = ?`, "rejected by "+user, slug, postID); err != nil {
+			return "", err
+		}
+		if _, err := a.appendEvent(slug, wall.EventRejected, postID, queue(wall.StatusRejected), true); err != nil {
+			return "", err
+		}
+	case action == wall.ActRemove && (status == wall.StatusVisible || status == wall.StatusPending):
+		if err := a.setStatus(slug, postID, wall.StatusRemoved, "removed by "+user, wall.EventRemove); err != nil {
+			return "", err
+		}
+	case action == wall.ActPin && status == wall.StatusVisible && !pinned:
+		if _, err := a.exec(`UPDATE wall_posts SET pinned = 1 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
+			return "", err
+		}
+		p.Pinned = true
+		data, _ := json.Marshal(p)
+		if _, err := a.appendEvent(slug, wall.EventPin, postID, data, true); err != nil {
+			return "", err
+		}
+	case action == wall.ActUnpin && pinned:
+		if _, err := a.exec(`UPDATE wall_posts SET pinned = 0 WHERE wall = ? AND post_id = ?`, slug, postID); err != nil {
+			return "", err
+		}
+		d, _ := json.Marshal(queueEntry{ID: postID})
+		if _, err := a.appendEvent(slug, wall.EventUnpin, postID, d, true); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("%s a %s post: %w", action, status, wall.ErrConflict)
+	}
+	return status, nil
 }
 
 // Queue is what the moderation page starts from.

@@ -120,6 +120,13 @@ type Store interface {
 	Cursor(ctx context.Context, source string) (string, error)
 }
 
+// Change is what a moderator's action did to one post: its status before,
+// so the action can be undone.
+type Change struct {
+	ID   string `json:"id"`
+	From string `json:"from"`
+}
+
 // Announcement is a moderator's message on a wall.
 type Announcement struct {
 	ID        string    `json:"id"`
@@ -178,6 +185,10 @@ type Session struct {
 type AdminStore interface {
 	Moderate(ctx context.Context, wall, postID, action, user string) ([]Event, error)
 	AddRule(ctx context.Context, r Rule, user string, catches func(Post) bool) ([]Event, error)
+	// ModerateMany applies one action to several posts and says what each
+	// was before; Undo puts them back.
+	ModerateMany(ctx context.Context, wall string, ids []string, action, user string) ([]Event, []Change, error)
+	Undo(ctx context.Context, wall string, changes []Change, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.
 	Forget(ctx context.Context, handle, user string) ([]Event, int, error)
 	Rules(ctx context.Context) ([]Rule, error)

@@ -33,6 +33,8 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
 }
@@ -103,11 +105,79 @@ func (s *Server) moderate(w http.ResponseWriter, r *http.Request) {
 	}
 	v := mux.Vars(r)
 	sess := sessionOf(r)
+	if !undoable[v["action"]] { // pin and unpin undo each other
+		if s.commit(w, r, "moderate", func() ([]wall.Event, error) {
+			return s.admin.Store.Moderate(r.Context(), wc.Slug, v["id"], v["action"], sess.User)
+		}) {
+			s.log.Info("admin: moderated", "user", sess.User, "wall", wc.Slug, "post", v["id"], "action", v["action"])
+			writeJSON(w, map[string]string{"ok": v["action"]})
+		}
+		return
+	}
+	s.moderateMany(w, r, wc.Slug, []string{v["id"]}, v["action"])
+}
+
+// undoable are the actions the console can take back for UndoFor.
+var undoable = map[string]bool{wall.ActApprove: true, wall.ActReject: true, wall.ActRemove: true, wall.ActRestore: true}
+
+// bulk applies one action to several posts in one request:
+// {"action": "approve", "ids": [...]}.
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	var body struct {
+		Action string   `json:"action"`
+		IDs    []string `json:"ids"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(&body); err != nil {
+		jsonError(w, http.StatusBadRequest, "body is not {\"action\": …, \"ids\": […]}")
+		return
+	}
+	if !undoable[body.Action] || len(body.IDs) == 0 || len(body.IDs) > 500 {
+		jsonError(w, http.StatusBadRequest, "action is approve, reject, remove or restore, with 1 to 500 ids")
+		return
+	}
+	s.moderateMany(w, r, wc.Slug, body.IDs, body.Action)
+}
+
+// moderateMany applies an action and answers with a token that undoes it
+// for UndoFor.
+func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug string, ids []string, action string) {
+	sess := sessionOf(r)
+	var changes []wall.Change
 	if s.commit(w, r, "moderate", func() ([]wall.Event, error) {
-		return s.admin.Store.Moderate(r.Context(), wc.Slug, v["id"], v["action"], sess.User)
+		ev, ch, err := s.admin.Store.ModerateMany(r.Context(), slug, ids, action, sess.User)
+		changes = ch
+		return ev, err
 	}) {
-		s.log.Info("admin: moderated", "user", sess.User, "wall", wc.Slug, "post", v["id"], "action", v["action"])
-		writeJSON(w, map[string]string{"ok": v["action"]})
+		s.log.Info("admin: moderated", "user", sess.User, "wall", slug, "posts", len(changes), "action", action)
+		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes)})
+	}
+}
+
+// undo takes back an action whose token is less than UndoFor old.
+func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	f, err := form(r, "token")
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	sess := sessionOf(r)
+	changes, ok := s.undos.take(f["token"], wc.Slug)
+	if !ok {
+		jsonError(w, http.StatusGone, fmt.Sprintf("too late to undo: an action can be undone for %s", UndoFor))
+		return
+	}
+	if s.commit(w, r, "undo", func() ([]wall.Event, error) {
+		return s.admin.Store.Undo(r.Context(), wc.Slug, changes, sess.User)
+	}) {
+		writeJSON(w, map[string]any{"ok": "undone", "posts": len(changes)})
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wallcast/wallcast/wall"
 )
 
 // TestRatesRefillAndForget: a bucket refills at its rate; past its size
@@ -35,5 +37,28 @@ func TestRatesRefillAndForget(t *testing.T) {
 	}
 	if len(l.m) > 3 {
 		t.Errorf("%d buckets kept, want at most 3", len(l.m))
+	}
+}
+
+// TestUndoExpires: a token undoes once, for its wall, within UndoFor.
+func TestUndoExpires(t *testing.T) {
+	now := time.Unix(0, 0)
+	u := &undos{}
+	u.now = func() time.Time { return now }
+	changes := []wall.Change{{ID: "s:1", From: wall.StatusPending}}
+	tok := u.keep("w", changes)
+	if _, ok := u.take(tok, "other"); ok {
+		t.Error("taken for another wall")
+	}
+	now = now.Add(UndoFor + time.Millisecond)
+	if _, ok := u.take(tok, "w"); ok {
+		t.Error("taken after UndoFor")
+	}
+	tok = u.keep("w", changes)
+	if got, ok := u.take(tok, "w"); !ok || len(got) != 1 {
+		t.Errorf("in time: %v %v", got, ok)
+	}
+	if _, ok := u.take(tok, "w"); ok {
+		t.Error("taken twice")
 	}
 }

@@ -46,6 +46,7 @@ type Server struct {
 	streams                         streams
 	apiRates                        *rates
 	refusedStreams, limitedRequests atomic.Int64
+	undos                           undos // actions the console can take back
 	closing                         chan struct{}
 	admin                           Admin
 	logins                          *limiter

@@ -1,0 +1,84 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestBulkAndUndo: one request approves several posts, with one audit
+// entry listing them; its token undoes it once, and the screens follow
+// both ways; a single action can be undone too; a spent token is refused.
+func TestBulkAndUndo(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	screen := ae.open("/walls/devconf/events")
+	ae.ingest("1", "@ana@m.example", "one #devconf")
+	ae.ingest("2", "@bo@m.example", "two #devconf")
+	ae.ingest("3", "@cy@m.example", "three #devconf")
+
+	var ans struct {
+		Posts int    `json:"posts"`
+		Undo  string `json:"undo"`
+	}
+	resp, body := b.post("/admin/api/walls/devconf/bulk", map[string]any{"action": "approve", "ids": []string{"s:1", "s:2", "s:3", "s:nope"}})
+	if json.Unmarshal([]byte(body), &ans); resp.StatusCode != 200 || ans.Posts != 3 || ans.Undo == "" {
+		t.Fatalf("bulk approve: %s %s", resp.Status, body)
+	}
+	got := func(n int) string {
+		var out []string
+		for len(out) < n {
+			ev := screen.next(t)
+			if ev.Type == "ready" {
+				continue
+			}
+			var p struct{ ID string }
+			json.Unmarshal([]byte(ev.Data), &p)
+			out = append(out, ev.Type+" "+p.ID)
+		}
+		return strings.Join(out, ", ")
+	}
+	if g := got(3); g != "post s:1, post s:2, post s:3" {
+		t.Errorf("screen after the bulk approve: %s", g)
+	}
+	q, _ := ae.db.Queue(context.Background(), "devconf", 10)
+	if len(q.Audit) == 0 || q.Audit[0].Action != "bulk-approve" || q.Audit[0].Detail != "s:1 s:2 s:3" {
+		t.Errorf("audit = %+v", q.Audit)
+	}
+
+	resp, body = b.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"posts":3`) {
+		t.Fatalf("undo: %s %s", resp.Status, body)
+	}
+	if g := got(3); g != "remove s:1, remove s:2, remove s:3" {
+		t.Errorf("screen after the undo: %s", g)
+	}
+	q, _ = ae.db.Queue(context.Background(), "devconf", 10)
+	if len(q.Pending) != 3 || len(q.Visible) != 0 {
+		t.Errorf("after the undo: %d pending, %d visible", len(q.Pending), len(q.Visible))
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo}); resp.StatusCode != http.StatusGone {
+		t.Errorf("the same undo twice: %s", resp.Status)
+	}
+
+	// A single action answers with its own undo.
+	resp, body = b.post("/admin/api/walls/devconf/posts/s:2/reject", nil)
+	json.Unmarshal([]byte(body), &ans)
+	if resp.StatusCode != 200 || ans.Undo == "" {
+		t.Fatalf("reject: %s %s", resp.Status, body)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo}); resp.StatusCode != 200 {
+		t.Fatalf("undo the reject: %s", resp.Status)
+	}
+	q, _ = ae.db.Queue(context.Background(), "devconf", 10)
+	if len(q.Pending) != 3 || len(q.Rejected) != 0 {
+		t.Errorf("after undoing the reject: %d pending, %d rejected", len(q.Pending), len(q.Rejected))
+	}
+	// Bad requests.
+	if resp, _ := b.post("/admin/api/walls/devconf/bulk", map[string]any{"action": "pin", "ids": []string{"s:1"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bulk pin: %s", resp.Status)
+	}
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"sync"
+	"time"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// UndoFor is how long a moderator's action can be taken back.
+const UndoFor = 10 * time.Second
+
+// undos holds what the last actions changed, by token, for UndoFor.
+type undos struct {
+	mu  sync.Mutex
+	m   map[string]undoEntry
+	now func() time.Time
+}
+
+type undoEntry struct {
+	wall    string
+	changes []wall.Change
+	until   time.Time
+}
+
+// keep remembers an action's changes and returns the token that undoes
+// it ("" when it changed nothing).
+func (u *undos) keep(slug string, changes []wall.Change) string {
+	if len(changes) == 0 {
+		return ""
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[string]undoEntry{}
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	now := u.now()
+	for k, e := range u.m {
+		if now.After(e.until) {
+			delete(u.m, k)
+		}
+	}
+	t := randomToken()
+	u.m[t] = undoEntry{wall: slug, changes: changes, until: now.Add(UndoFor)}
+	return t
+}
+
+// take returns, once, the changes of a token still in time for slug.
+func (u *undos) take(token, slug string) ([]wall.Change, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e, ok := u.m[token]
+	if !ok || e.wall != slug {
+		return nil, false
+	}
+	delete(u.m, token)
+	if u.now().After(e.until) {
+		return nil, false
+	}
+	return e.changes, true
+}
