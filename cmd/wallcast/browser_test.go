@@ -399,3 +399,52 @@ func TestBrowserAdminConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserBulkUndo: in the console, shift+j selects three pending
+// posts, a approves them in one action, the wall shows them; u undoes it
+// and they leave the wall and are pending again.
+func TestBrowserBulkUndo(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
+		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	if err := e.a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
+		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
+		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
+		chromedp.Submit(chromedp.CSS("form")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `location.pathname === "/admin/walls/devconf" && document.getElementById("conn").textContent === "live"`, 10*time.Second)
+	e.feed.add(3)
+	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 3 && document.querySelector("#pending li.selected") !== null`, 10*time.Second)
+
+	wallTab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!!document.getElementById("empty") && !document.getElementById("empty").hidden`, 5*time.Second)
+
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("J"), chromedp.KeyEvent("J")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll("#pending li.picked").length === 3`, 5*time.Second)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 0 && document.querySelectorAll("#visible li").length === 3 && !document.getElementById("undo").hidden`, 5*time.Second)
+	waitJS(t, wallTab, cards+` === 3`, 5*time.Second)
+
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("u")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 3 && document.querySelectorAll("#visible li").length === 0`, 5*time.Second)
+	waitJS(t, wallTab, cards+` === 0`, 5*time.Second)
+}

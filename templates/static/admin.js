@@ -7,6 +7,7 @@
   var lists = { pending: byId("pending"), visible: byId("visible"), rejected: byId("rejected") };
   var items = new Map(); // post id -> {item, li}
   var selected = null;
+  var picked = new Set(); // ids selected for a bulk action
   var lastId = 0;
 
   function byId(id) { return document.getElementById(id); }
@@ -29,7 +30,71 @@
     }).catch(function (e) { flash(e.message); });
   }
 
-  function act(id, action) { return api("/posts/" + encodeURIComponent(id) + "/" + action); }
+  function act(id, action) { return api("/posts/" + encodeURIComponent(id) + "/" + action).then(offerUndo(action, 1)); }
+
+  // bulk applies an action to the picked posts in one request.
+  function bulk(action) {
+    var ids = Array.from(picked);
+    if (!ids.length) return Promise.resolve();
+    return api("/bulk", { action: action, ids: ids }).then(function (j) {
+      clearPicked();
+      return offerUndo(action, j && j.posts)(j);
+    });
+  }
+
+  // offerUndo shows, for 10 s, a way to take an action back.
+  var undoToken = "", undoTimer = null;
+  function offerUndo(action, n) {
+    return function (j) {
+      if (!j || !j.undo) return j;
+      undoToken = j.undo;
+      var box = byId("undo");
+      box.querySelector("span").textContent = action + ": " + n + (n === 1 ? " post" : " posts");
+      box.hidden = false;
+      clearTimeout(undoTimer);
+      undoTimer = setTimeout(function () { box.hidden = true; undoToken = ""; }, 10000);
+      return j;
+    };
+  }
+  function undo() {
+    if (!undoToken) return;
+    var t = undoToken;
+    undoToken = "";
+    byId("undo").hidden = true;
+    api("/undo", { token: t }).then(function (j) { if (j) flash("undone: " + j.posts + " posts"); });
+  }
+  byId("undo").querySelector("button").addEventListener("click", undo);
+
+  function pick(li, on) {
+    if (!li || !li.dataset.id) return;
+    if (on) { picked.add(li.dataset.id); li.classList.add("picked"); } else { picked.delete(li.dataset.id); li.classList.remove("picked"); }
+    byId("n-picked").textContent = picked.size + " selected";
+  }
+  function clearPicked() {
+    picked.forEach(function (id) { var it = items.get(id); if (it) it.li.classList.remove("picked"); });
+    picked.clear();
+    byId("n-picked").textContent = "0 selected";
+  }
+  // pickPending selects every pending post that matches.
+  function pickPending(match) {
+    clearPicked();
+    Array.prototype.forEach.call(lists.pending.children, function (li) {
+      var it = items.get(li.dataset.id);
+      if (it && match(it.item.post || {})) pick(li, true);
+    });
+  }
+  document.querySelectorAll("[data-bulk]").forEach(function (b) { b.addEventListener("click", function () { bulk(b.dataset.bulk); }); });
+  byId("pick-clear").addEventListener("click", clearPicked);
+  byId("pick-author").addEventListener("click", function () {
+    var it = selected && items.get(selected.dataset.id);
+    var h = it && it.item.post && it.item.post.author && it.item.post.author.handle;
+    if (h) pickPending(function (p) { return p.author && p.author.handle === h; });
+  });
+  byId("pick-word").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var w = e.target.word.value.trim().toLowerCase();
+    if (w) pickPending(function (p) { return ((p.text || "") + " " + (p.content_warning || "")).toLowerCase().indexOf(w) >= 0; });
+  });
 
   var actions = {
     pending: ["approve", "reject", "remove"],
@@ -88,7 +153,7 @@
       bar.appendChild(forget);
     }
     li.appendChild(bar);
-    li.addEventListener("click", function () { select(li); });
+    li.addEventListener("click", function (e) { if (e.shiftKey) { pick(li, !picked.has(q.id)); return; } select(li); });
     return li;
   }
 
@@ -247,9 +312,17 @@
   document.addEventListener("keydown", function (e) {
     if (e.target.closest("form") || e.ctrlKey || e.metaKey || e.altKey) return;
     var li = selected;
-    if (e.key === "j" || e.key === "k") {
-      var next = li ? (e.key === "j" ? li.nextElementSibling : li.previousElementSibling) : lists.pending.firstChild;
+    if (e.key === "u") { undo(); e.preventDefault(); return; }
+    if (e.key === "j" || e.key === "k" || e.key === "J" || e.key === "K") {
+      var down = e.key.toLowerCase() === "j";
+      var next = li ? (down ? li.nextElementSibling : li.previousElementSibling) : lists.pending.firstChild;
+      if (e.shiftKey || e.key === "J" || e.key === "K") { pick(li, true); pick(next, true); } else { clearPicked(); }
       if (next) select(next);
+      e.preventDefault();
+      return;
+    }
+    if (picked.size > 1 && { a: 1, r: 1, x: 1 }[e.key]) {
+      bulk({ a: "approve", r: "reject", x: "remove" }[e.key]);
       e.preventDefault();
       return;
     }
