@@ -189,6 +189,8 @@ type AdminStore interface {
 	// was before; Undo puts them back.
 	ModerateMany(ctx context.Context, wall string, ids []string, action, user string) ([]Event, []Change, error)
 	Undo(ctx context.Context, wall string, changes []Change, user string) ([]Event, error)
+	// Adjust changes how a post's media shows on every screen.
+	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.
 	Forget(ctx context.Context, handle, user string) ([]Event, int, error)
 	Rules(ctx context.Context) ([]Rule, error)

@@ -49,6 +49,22 @@ type Media struct {
 	URL     string `json:"url"`
 	Preview string `json:"preview,omitempty"`
 	Alt     string `json:"alt,omitempty"`
+	// A moderator's adjustments for the screen, which leave what the
+	// author posted alone: Hidden is not shown, Blur is shown blurred,
+	// AltByModerator tells that Alt was added by a moderator.
+	Hidden         bool `json:"hidden,omitempty"`
+	Blur           bool `json:"blur,omitempty"`
+	AltByModerator bool `json:"alt_by_moderator,omitempty"`
+}
+
+// Adjustment is a moderator's change to one media item of a post, for
+// the screen: hide or show it, blur or unblur it, or give it an alt text
+// where it has none.
+type Adjustment struct {
+	Media int     `json:"media"`
+	Hide  *bool   `json:"hide,omitempty"`
+	Blur  *bool   `json:"blur,omitempty"`
+	Alt   *string `json:"alt,omitempty"`
 }
 
 // networks are the networks a post may name; screens style a post by it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.authed(s.adjust)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
@@ -154,6 +156,33 @@ func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug strin
 	}) {
 		s.log.Info("admin: moderated", "user", sess.User, "wall", slug, "posts", len(changes), "action", action)
 		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes)})
+	}
+}
+
+// adjust changes how one media item of a post shows on the screens:
+// {"hide": true}, {"blur": true}, {"alt": "…"} (where the author gave none).
+func (s *Server) adjust(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	var adj wall.Adjustment
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10)).Decode(&adj); err != nil || (adj.Hide == nil && adj.Blur == nil && adj.Alt == nil) {
+		jsonError(w, http.StatusBadRequest, `body is {"hide": bool}, {"blur": bool} or {"alt": "text"}`)
+		return
+	}
+	if adj.Alt != nil && len(*adj.Alt) > 1000 {
+		jsonError(w, http.StatusBadRequest, "alt text longer than 1000 bytes")
+		return
+	}
+	v := mux.Vars(r)
+	adj.Media, _ = strconv.Atoi(v["n"])
+	sess := sessionOf(r)
+	if s.commit(w, r, "adjust", func() ([]wall.Event, error) {
+		return s.admin.Store.Adjust(r.Context(), wc.Slug, v["id"], adj, sess.User)
+	}) {
+		s.log.Info("admin: adjusted", "user", sess.User, "wall", wc.Slug, "post", v["id"], "media", adj.Media)
+		writeJSON(w, map[string]string{"ok": "adjusted"})
 	}
 }
 

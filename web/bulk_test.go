@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wallcast/wallcast/wall"
 )
 
 // TestBulkAndUndo: one request approves several posts, with one audit
@@ -80,5 +83,32 @@ func TestBulkAndUndo(t *testing.T) {
 	// Bad requests.
 	if resp, _ := b.post("/admin/api/walls/devconf/bulk", map[string]any{"action": "pin", "ids": []string{"s:1"}}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("bulk pin: %s", resp.Status)
+	}
+}
+
+// TestAdjustReachesScreens: hiding an image from the console reaches the
+// screens as an update carrying the adjusted post.
+func TestAdjustReachesScreens(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	p := wall.Post{ID: "s:9", Source: "s", NativeID: "9", Network: "demo", Text: "photo #devconf", HTML: "<p>photo #devconf</p>",
+		Media: []wall.Media{{Type: "image", URL: "https://i.example/a.jpg"}}, CreatedAt: time.Now().UTC()}
+	ae.apply(wall.Write{Source: "s", Item: wall.Item{Kind: wall.ItemPost, Post: p}, Targets: []wall.Target{{Wall: "devconf", Status: wall.StatusVisible}}})
+	screen := ae.open("/walls/devconf/events")
+	if ev := screen.next(t); ev.Type != "post" { // the backfill
+		t.Fatalf("backfill: %s %s", ev.Type, ev.Data)
+	}
+	if resp, body := b.post("/admin/api/walls/devconf/posts/s:9/media/0", map[string]bool{"hide": true}); resp.StatusCode != 200 {
+		t.Fatalf("hide: %s %s", resp.Status, body)
+	}
+	ev := screen.next(t)
+	var got wall.Post
+	json.Unmarshal([]byte(ev.Data), &got)
+	if ev.Type != "update" || len(got.Media) != 1 || !got.Media[0].Hidden || got.Text != "photo #devconf" {
+		t.Errorf("screen got %s %s", ev.Type, ev.Data)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/posts/s:9/media/0", map[string]string{}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an empty adjustment: %s", resp.Status)
 	}
 }

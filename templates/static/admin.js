@@ -119,8 +119,27 @@
     li.appendChild(el("div", "body", p.text || ""));
     if (p.media && p.media.length) {
       var th = el("div", "thumbs");
-      p.media.slice(0, 4).forEach(function (m) {
-        var i = el("img"); i.loading = "lazy"; i.src = m.preview || m.url; i.alt = m.alt || ""; th.appendChild(i);
+      p.media.slice(0, 4).forEach(function (m, n) {
+        var fig = el("figure", m.hidden ? "hidden" : (m.blur ? "blurred" : ""));
+        var i = el("img"); i.loading = "lazy"; i.src = m.preview || m.url; i.alt = m.alt || ""; fig.appendChild(i);
+        // Adjust the media for the screen, not what the author wrote.
+        var tools = el("figcaption");
+        [[m.hidden ? "show" : "hide", { hide: !m.hidden }], [m.blur ? "unblur" : "blur", { blur: !m.blur }]].forEach(function (b) {
+          var btn = el("button", null, b[0]); btn.type = "button";
+          btn.addEventListener("click", function (e) { e.stopPropagation(); api("/posts/" + encodeURIComponent(q.id) + "/media/" + n, b[1]); });
+          tools.appendChild(btn);
+        });
+        if (!m.alt || m.alt_by_moderator) {
+          var altBtn = el("button", null, m.alt ? "edit alt" : "add alt"); altBtn.type = "button";
+          altBtn.addEventListener("click", function (e) {
+            e.stopPropagation();
+            var text = prompt("Alt text for this image (what it shows, for those who cannot see it):", m.alt || "");
+            if (text !== null) api("/posts/" + encodeURIComponent(q.id) + "/media/" + n, { alt: text });
+          });
+          tools.appendChild(altBtn);
+        }
+        fig.appendChild(tools);
+        th.appendChild(fig);
       });
       li.appendChild(th);
     }

@@ -68,7 +68,7 @@
   function hideOnError(node, what) { node.addEventListener("error", function () { what.remove(); }); }
 
   function media(m) {
-    var box = el("div", "media");
+    var box = el("div", m.blur ? "media blur" : "media");
     var node;
     if (m.type === "video" || m.type === "gifv") {
       node = document.createElement("video");
@@ -152,9 +152,10 @@
       holder = d;
     }
     holder.appendChild(content);
-    if (p.media && p.media.length) {
-      var gallery = el("div", "gallery n" + Math.min(p.media.length, 4));
-      p.media.slice(0, 4).forEach(function (m) { gallery.appendChild(media(m)); });
+    var shown = (p.media || []).filter(function (m) { return !m.hidden; }); // a moderator may hide one
+    if (shown.length) {
+      var gallery = el("div", "gallery n" + Math.min(shown.length, 4));
+      shown.slice(0, 4).forEach(function (m) { gallery.appendChild(media(m)); });
       holder.appendChild(gallery);
     }
     return card;
