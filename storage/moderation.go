@@ -144,11 +144,21 @@ func (db *DB) ModerateMany(ctx context.Context, slug string, ids []string, actio
 
 // Undo puts posts back as they were before an action: shown again,
 // pending again, or off the screens again, with the events screens and
-// consoles need, and one audit entry.
-func (db *DB) Undo(ctx context.Context, slug string, changes []wall.Change, user string) ([]wall.Event, error) {
+// consoles need, and one audit entry; with a rule, the rule the action
+// added goes too.
+func (db *DB) Undo(ctx context.Context, slug string, changes []wall.Change, rule *wall.Rule, user string) ([]wall.Event, error) {
 	return db.tx(ctx, func(a *applier) error {
+		if rule != nil {
+			if _, err := a.exec(`DELETE FROM rules WHERE wall = ? AND kind = ? AND value = ?`, rule.Wall, rule.Kind, rule.Value); err != nil {
+				return err
+			}
+		}
 		var ids []string
 		for _, c := range changes {
+			slug := slug
+			if c.Wall != "" {
+				slug = c.Wall
+			}
 			var cur string
 			err := a.queryRow(`SELECT status FROM wall_posts WHERE wall = ? AND post_id = ?`, slug, c.ID).Scan(&cur)
 			if errors.Is(err, sql.ErrNoRows) {

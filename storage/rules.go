@@ -12,17 +12,22 @@ import (
 // covers: a ban or a blocked word removes those it catches that are
 // visible or pending; a trusted author's pending posts are approved.
 // catches decides for one post.
-func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches func(wall.Post) bool) ([]wall.Event, error) {
-	return db.tx(ctx, func(a *applier) error {
-		if _, err := a.exec(`INSERT OR IGNORE INTO rules (wall, kind, value, at, user) VALUES (?, ?, ?, ?, ?)`,
-			r.Wall, r.Kind, r.Value, a.now, user); err != nil {
+func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches func(wall.Post) bool) ([]wall.Event, []wall.Change, bool, error) {
+	var changes []wall.Change
+	var added bool
+	events, err := db.tx(ctx, func(a *applier) error {
+		res, err := a.exec(`INSERT OR IGNORE INTO rules (wall, kind, value, at, user) VALUES (?, ?, ?, ?, ?)`,
+			r.Wall, r.Kind, r.Value, a.now, user)
+		if err != nil {
 			return err
 		}
+		n, _ := res.RowsAffected()
+		added = n > 0
 		statuses := "'visible', 'pending'"
 		if r.Kind == wall.RuleTrusted {
 			statuses = "'pending'"
 		}
-		rows, err := a.tx.QueryContext(a.ctx, `SELECT wp.wall, wp.post_id, p.data FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+		rows, err := a.tx.QueryContext(a.ctx, `SELECT wp.wall, wp.post_id, wp.status, p.data FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
 			WHERE (? = '*' OR wp.wall = ?) AND wp.status IN (`+statuses+`) AND p.deleted = 0 ORDER BY wp.seq`, r.Wall, r.Wall)
 		if err != nil {
 			return err
@@ -33,8 +38,8 @@ func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches fun
 		}
 		var hits []hit
 		for rows.Next() {
-			var slug, id, data string
-			if err := rows.Scan(&slug, &id, &data); err != nil {
+			var slug, id, status, data string
+			if err := rows.Scan(&slug, &id, &status, &data); err != nil {
 				rows.Close()
 				return err
 			}
@@ -42,6 +47,7 @@ func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches fun
 			if json.Unmarshal([]byte(data), &p) == nil && catches(p) {
 				p.ID = id
 				hits = append(hits, hit{slug, id, p})
+				changes = append(changes, wall.Change{Wall: slug, ID: id, From: status})
 			}
 		}
 		rows.Close()
@@ -60,6 +66,10 @@ func (db *DB) AddRule(ctx context.Context, r wall.Rule, user string, catches fun
 		}
 		return a.audit(user, r.Wall, "block-"+r.Kind, r.Value, fmt.Sprintf("%d posts removed", len(hits)))
 	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return events, changes, added, nil
 }
 
 // Rules lists the rules added at run time.

@@ -123,6 +123,7 @@ type Store interface {
 // Change is what a moderator's action did to one post: its status before,
 // so the action can be undone.
 type Change struct {
+	Wall string `json:"wall,omitempty"` // "" for the wall the action was on
 	ID   string `json:"id"`
 	From string `json:"from"`
 }
@@ -184,11 +185,13 @@ type Session struct {
 // AdminStore is what the admin console needs from storage.
 type AdminStore interface {
 	Moderate(ctx context.Context, wall, postID, action, user string) ([]Event, error)
-	AddRule(ctx context.Context, r Rule, user string, catches func(Post) bool) ([]Event, error)
+	// AddRule stores a rule and applies it; it returns what it changed and
+	// whether the rule is new (an undo takes a new one back).
+	AddRule(ctx context.Context, r Rule, user string, catches func(Post) bool) ([]Event, []Change, bool, error)
 	// ModerateMany applies one action to several posts and says what each
 	// was before; Undo puts them back.
 	ModerateMany(ctx context.Context, wall string, ids []string, action, user string) ([]Event, []Change, error)
-	Undo(ctx context.Context, wall string, changes []Change, user string) ([]Event, error)
+	Undo(ctx context.Context, wall string, changes []Change, rule *Rule, user string) ([]Event, error)
 	// Adjust changes how a post's media shows on every screen.
 	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.

@@ -155,7 +155,7 @@ func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug strin
 		return ev, err
 	}) {
 		s.log.Info("admin: moderated", "user", sess.User, "wall", slug, "posts", len(changes), "action", action)
-		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes)})
+		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes, nil)})
 	}
 }
 
@@ -198,15 +198,18 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := sessionOf(r)
-	changes, ok := s.undos.take(f["token"], wc.Slug)
+	e, ok := s.undos.take(f["token"], wc.Slug)
 	if !ok {
 		jsonError(w, http.StatusGone, fmt.Sprintf("too late to undo: an action can be undone for %s", UndoFor))
 		return
 	}
 	if s.commit(w, r, "undo", func() ([]wall.Event, error) {
-		return s.admin.Store.Undo(r.Context(), wc.Slug, changes, sess.User)
+		return s.admin.Store.Undo(r.Context(), wc.Slug, e.changes, e.rule, sess.User)
 	}) {
-		writeJSON(w, map[string]any{"ok": "undone", "posts": len(changes)})
+		if e.rule != nil && s.admin.RulesChanged != nil {
+			s.admin.RulesChanged(r.Context())
+		}
+		writeJSON(w, map[string]any{"ok": "undone", "posts": len(e.changes)})
 	}
 }
 
@@ -314,14 +317,22 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			}
 			rule.Wall = "*"
 		}
+		var changes []wall.Change
+		var added bool
 		if s.commit(w, r, "add rule", func() ([]wall.Event, error) {
-			return s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return ingest.Catches(rule, p) })
+			ev, ch, isNew, err := s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return ingest.Catches(rule, p) })
+			changes, added = ch, isNew
+			return ev, err
 		}) {
 			if s.admin.RulesChanged != nil {
 				s.admin.RulesChanged(r.Context())
 			}
 			s.log.Info("admin: rule added", "user", sess.User, "wall", rule.Wall, "kind", kind)
-			writeJSON(w, map[string]string{"ok": "added"})
+			var undoRule *wall.Rule
+			if added {
+				undoRule = &rule
+			}
+			writeJSON(w, map[string]any{"ok": "added", "posts": len(changes), "undo": s.undos.keep(wc.Slug, changes, undoRule)})
 		}
 	}
 }

@@ -112,3 +112,38 @@ func TestAdjustReachesScreens(t *testing.T) {
 		t.Errorf("an empty adjustment: %s", resp.Status)
 	}
 }
+
+// TestUndoBan: a ban's undo brings back the posts it took off the wall
+// and removes the rule, so the author's next post is let in.
+func TestUndoBan(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	ae.ingest("1", "@bo@m.example", "one #devconf")
+	if resp, body := b.post("/admin/api/walls/devconf/posts/s:1/approve", nil); resp.StatusCode != 200 {
+		t.Fatalf("approve: %s %s", resp.Status, body)
+	}
+	var ans struct {
+		Posts int    `json:"posts"`
+		Undo  string `json:"undo"`
+	}
+	resp, body := b.post("/admin/api/walls/devconf/bans", map[string]string{"author": "@bo@m.example"})
+	if json.Unmarshal([]byte(body), &ans); resp.StatusCode != 200 || ans.Posts != 1 || ans.Undo == "" {
+		t.Fatalf("ban: %s %s", resp.Status, body)
+	}
+	if resp, body := b.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo}); resp.StatusCode != 200 {
+		t.Fatalf("undo: %s %s", resp.Status, body)
+	}
+	q, _ := ae.db.Queue(context.Background(), "devconf", 10)
+	if len(q.Visible) != 1 || q.Visible[0].ID != "s:1" {
+		t.Errorf("after undoing the ban: %+v", q.Visible)
+	}
+	if rules, _ := ae.db.Rules(context.Background()); len(rules) != 0 {
+		t.Errorf("rules after the undo: %+v", rules)
+	}
+	ae.ingest("2", "@bo@m.example", "two #devconf")
+	q, _ = ae.db.Queue(context.Background(), "devconf", 10)
+	if len(q.Pending) != 1 || q.Pending[0].ID != "s:2" {
+		t.Errorf("the author's next post: pending %+v, rejected %+v", q.Pending, q.Rejected)
+	}
+}

@@ -46,7 +46,7 @@ func TestUndoExpires(t *testing.T) {
 	u := &undos{}
 	u.now = func() time.Time { return now }
 	changes := []wall.Change{{ID: "s:1", From: wall.StatusPending}}
-	tok := u.keep("w", changes)
+	tok := u.keep("w", changes, nil)
 	if _, ok := u.take(tok, "other"); ok {
 		t.Error("taken for another wall")
 	}
@@ -54,8 +54,8 @@ func TestUndoExpires(t *testing.T) {
 	if _, ok := u.take(tok, "w"); ok {
 		t.Error("taken after UndoFor")
 	}
-	tok = u.keep("w", changes)
-	if got, ok := u.take(tok, "w"); !ok || len(got) != 1 {
+	tok = u.keep("w", changes, nil)
+	if got, ok := u.take(tok, "w"); !ok || len(got.changes) != 1 {
 		t.Errorf("in time: %v %v", got, ok)
 	}
 	if _, ok := u.take(tok, "w"); ok {

@@ -20,13 +20,14 @@ type undos struct {
 type undoEntry struct {
 	wall    string
 	changes []wall.Change
+	rule    *wall.Rule // a rule the action added, which an undo removes
 	until   time.Time
 }
 
-// keep remembers an action's changes and returns the token that undoes
-// it ("" when it changed nothing).
-func (u *undos) keep(slug string, changes []wall.Change) string {
-	if len(changes) == 0 {
+// keep remembers an action's changes (and the rule it added, if any) and
+// returns the token that undoes it ("" when it changed nothing).
+func (u *undos) keep(slug string, changes []wall.Change, rule *wall.Rule) string {
+	if len(changes) == 0 && rule == nil {
 		return ""
 	}
 	u.mu.Lock()
@@ -44,21 +45,21 @@ func (u *undos) keep(slug string, changes []wall.Change) string {
 		}
 	}
 	t := randomToken()
-	u.m[t] = undoEntry{wall: slug, changes: changes, until: now.Add(UndoFor)}
+	u.m[t] = undoEntry{wall: slug, changes: changes, rule: rule, until: now.Add(UndoFor)}
 	return t
 }
 
-// take returns, once, the changes of a token still in time for slug.
-func (u *undos) take(token, slug string) ([]wall.Change, bool) {
+// take returns, once, what a token still in time for slug undoes.
+func (u *undos) take(token, slug string) (undoEntry, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	e, ok := u.m[token]
 	if !ok || e.wall != slug {
-		return nil, false
+		return undoEntry{}, false
 	}
 	delete(u.m, token)
 	if u.now().After(e.until) {
-		return nil, false
+		return undoEntry{}, false
 	}
-	return e.changes, true
+	return e, true
 }

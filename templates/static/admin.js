@@ -47,6 +47,7 @@
   function offerUndo(action, n) {
     return function (j) {
       if (!j || !j.undo) return j;
+      if (n == null) n = j.posts || 0;
       undoToken = j.undo;
       var box = byId("undo");
       box.querySelector("span").textContent = action + ": " + n + (n === 1 ? " post" : " posts");
@@ -216,7 +217,7 @@
 
   function trustAuthor(handle) {
     if (!confirm("Trust " + handle + " on this wall? Their pending posts show now, and future ones skip the queue (never the word lists).")) return;
-    api("/trusted", { author: handle });
+    api("/trusted", { author: handle }).then(offerUndo("trust " + handle));
   }
 
   // forgetAuthor deletes every post of an author everywhere (a takedown
@@ -234,7 +235,7 @@
 
   function banAuthor(handle) {
     if (!confirm("Ban " + handle + " from this wall? Their posts go now, and future ones are dropped.")) return;
-    api("/bans", { author: handle });
+    api("/bans", { author: handle }).then(offerUndo("ban " + handle));
   }
 
   function renderAnnouncements(list) {
@@ -324,9 +325,9 @@
     return o;
   }
   byId("announce").addEventListener("submit", function (e) { e.preventDefault(); api("/announcements", formJSON(e.target)).then(function () { e.target.reset(); }); });
-  byId("ban").addEventListener("submit", function (e) { e.preventDefault(); api("/bans", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("ban").addEventListener("submit", function (e) { e.preventDefault(); api("/bans", formJSON(e.target)).then(offerUndo("ban")).then(function () { e.target.reset(); }); });
   byId("display").addEventListener("submit", function (e) { e.preventDefault(); api("/display", formJSON(e.target)); });
-  byId("word").addEventListener("submit", function (e) { e.preventDefault(); api("/blocked_words", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("word").addEventListener("submit", function (e) { e.preventDefault(); api("/blocked_words", formJSON(e.target)).then(offerUndo("block word")).then(function () { e.target.reset(); }); });
 
   document.addEventListener("keydown", function (e) {
     if (e.target.closest("form") || e.ctrlKey || e.metaKey || e.altKey) return;
