@@ -20,6 +20,7 @@ const (
 	EventReset    = "reset"
 	EventConfig   = "config"
 	EventReady    = "ready" // ends a backfill; its id is where the screen resumes
+	EventShow     = "show" // show control: pause, a featured post, a holding slide
 	EventPending  = "pending"
 	EventApproved = "approved"
 	EventRejected = "rejected"
@@ -128,6 +129,38 @@ type Change struct {
 	From string `json:"from"`
 }
 
+// Show is what the crew puts on a wall's screens beyond its posts. Each
+// change is a show event carrying the whole state, and a screen that
+// connects gets the current one.
+type Show struct {
+	// Paused screens hold what they show; posts wait until resumed.
+	Paused bool `json:"paused,omitempty"`
+	// Feature is one post full screen on every screen until Until.
+	Feature *Post     `json:"feature,omitempty"`
+	Until   time.Time `json:"until,omitzero"`
+	// Slide is shown in place of the wall ("Back at 14:00").
+	Slide *Slide `json:"slide,omitempty"`
+	// Step moves a spotlight wall: 1 next, -1 previous. It is a command
+	// carried by one event, not kept in the state.
+	Step int `json:"step,omitempty"`
+}
+
+// Slide is a holding slide: a message, an image, or both.
+type Slide struct {
+	Text  string `json:"text,omitempty"`
+	Image string `json:"image,omitempty"`
+}
+
+// ShowChange is one show-control action: pause, resume, feature (a post,
+// for Seconds), unfeature, slide (Text, Image), unslide, next, previous.
+type ShowChange struct {
+	Action  string `json:"action"`
+	PostID  string `json:"id,omitempty"`
+	Seconds int    `json:"seconds,omitempty"`
+	Text    string `json:"text,omitempty"`
+	Image   string `json:"image,omitempty"`
+}
+
 // Announcement is a moderator's message on a wall.
 type Announcement struct {
 	ID        string    `json:"id"`
@@ -192,6 +225,10 @@ type AdminStore interface {
 	// was before; Undo puts them back.
 	ModerateMany(ctx context.Context, wall string, ids []string, action, user string) ([]Event, []Change, error)
 	Undo(ctx context.Context, wall string, changes []Change, rule *Rule, user string) ([]Event, error)
+	// Show applies a show-control action and returns the new state;
+	// ShowState is the current one.
+	Show(ctx context.Context, wall string, c ShowChange, user string) ([]Event, Show, error)
+	ShowState(ctx context.Context, wall string) (Show, error)
 	// Adjust changes how a post's media shows on every screen.
 	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.

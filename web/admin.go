@@ -15,6 +15,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
+	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -35,6 +36,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/show", s.authed(s.show)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.authed(s.adjust)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
@@ -156,6 +158,38 @@ func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug strin
 	}) {
 		s.log.Info("admin: moderated", "user", sess.User, "wall", slug, "posts", len(changes), "action", action)
 		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes, nil)})
+	}
+}
+
+// show is show control: pause and resume the screens, feature a post
+// full screen for some seconds, put up a holding slide, step a spotlight.
+func (s *Server) show(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	var c wall.ShowChange
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10)).Decode(&c); err != nil {
+		jsonError(w, http.StatusBadRequest, `body is {"action": "pause" | "resume" | "feature" (with "id", "seconds") | "unfeature" | "slide" (with "text", "image") | "unslide" | "next" | "previous"}`)
+		return
+	}
+	if c.Image != "" && match.SafeURL(c.Image) == "" {
+		jsonError(w, http.StatusBadRequest, "image must be an http(s) URL")
+		return
+	}
+	if len(c.Text) > 500 {
+		jsonError(w, http.StatusBadRequest, "a slide's text is at most 500 bytes")
+		return
+	}
+	sess := sessionOf(r)
+	var st wall.Show
+	if s.commit(w, r, "show", func() ([]wall.Event, error) {
+		ev, state, err := s.admin.Store.Show(r.Context(), wc.Slug, c, sess.User)
+		st = state
+		return ev, err
+	}) {
+		s.log.Info("admin: show", "user", sess.User, "wall", wc.Slug, "action", c.Action)
+		writeJSON(w, st)
 	}
 }
 

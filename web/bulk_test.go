@@ -147,3 +147,31 @@ func TestUndoBan(t *testing.T) {
 		t.Errorf("the author's next post: pending %+v, rejected %+v", q.Pending, q.Rejected)
 	}
 }
+
+// TestShowControl: a show action reaches the screens as a show event with
+// the whole state, and a screen that connects later joins the show where
+// it stands.
+func TestShowControl(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	screen := ae.open("/walls/devconf/events")
+	resp, body := b.post("/admin/api/walls/devconf/show", map[string]string{"action": "slide", "text": "Back at 14:00"})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Back at 14:00") {
+		t.Fatalf("slide: %s %s", resp.Status, body)
+	}
+	if ev := screen.next(t); ev.Type != "show" || !strings.Contains(ev.Data, `"slide":{"text":"Back at 14:00"}`) {
+		t.Errorf("screen got %s %s", ev.Type, ev.Data)
+	}
+	b.post("/admin/api/walls/devconf/show", map[string]string{"action": "pause"})
+	later := ae.open("/walls/devconf/events")
+	if ev := later.next(t); ev.Type != "show" || !strings.Contains(ev.Data, `"paused":true`) || !strings.Contains(ev.Data, "Back at 14:00") {
+		t.Errorf("a new screen's catch-up: %s %s", ev.Type, ev.Data)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/show", map[string]string{"action": "feature", "id": "s:404"}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("featuring a post not on the wall: %s", resp.Status)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/show", map[string]string{"action": "slide", "image": "javascript:alert(1)"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a slide image that is not http(s): %s", resp.Status)
+	}
+}

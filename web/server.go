@@ -578,6 +578,15 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 			data, _ := json.Marshal(a)
 			out.Write(fanout.Encode(wall.Event{Type: wall.EventAnnounce, Data: data}))
 		}
+		// The screen joins the show where it stands.
+		st, err := s.admin.Store.ShowState(ctx, wc.Slug)
+		if err != nil {
+			return 0, err
+		}
+		if st.Paused || st.Feature != nil || st.Slide != nil {
+			data, _ := json.Marshal(st)
+			out.Write(fanout.Encode(wall.Event{Type: wall.EventShow, Data: data}))
+		}
 	}
 	// The resume point rides on an event with data: a bare id line would
 	// do for browsers, but some widely used client parsers take an id only

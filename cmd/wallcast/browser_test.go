@@ -448,3 +448,65 @@ func TestBrowserBulkUndo(t *testing.T) {
 	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 3 && document.querySelectorAll("#visible li").length === 0`, 5*time.Second)
 	waitJS(t, wallTab, cards+` === 0`, 5*time.Second)
 }
+
+// TestBrowserShowControl: from the console, s pauses the wall (a new post
+// waits; it appears on resume), f features the selected post full screen
+// and the screen returns to the wall when its seconds are up, h puts up a
+// holding slide.
+func TestBrowserShowControl(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	e.feed.add(1)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
+		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
+		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
+		chromedp.Submit(chromedp.CSS("form")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.getElementById("conn").textContent === "live" && document.querySelectorAll("#visible li").length === 1`, 10*time.Second)
+	wallTab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, cards+` === 1`, 10*time.Second)
+
+	// Pause: the next post waits.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("s")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `document.body.classList.contains("paused")`, 5*time.Second)
+	e.feed.add(1)
+	waitJS(t, ctx, `document.querySelectorAll("#visible li").length === 2`, 10*time.Second)
+	if n := evalJS[int](t, wallTab, cards); n != 1 {
+		t.Errorf("paused wall shows %d posts, want 1", n)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("s")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!document.body.classList.contains("paused") && `+cards+` === 2`, 5*time.Second)
+
+	// Feature the selected post for 3 s: full screen, then back.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#feature-secs"), "3"),
+		chromedp.Click(chromedp.CSS("#visible li")),
+		chromedp.KeyEvent("f")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!document.getElementById("feature").hidden && !!document.querySelector("#feature article.post.featured")`, 5*time.Second)
+	waitJS(t, wallTab, `document.getElementById("feature").hidden`, 10*time.Second)
+
+	// A holding slide.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`#slide input[name=text]`), "Back at 14:00"), chromedp.KeyEvent("h")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!document.getElementById("slide").hidden && document.getElementById("slide").textContent === "Back at 14:00"`, 5*time.Second)
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(wallTab, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(dir, "holding-slide.png"), png, 0o644)
+		}
+	}
+}

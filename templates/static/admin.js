@@ -66,6 +66,35 @@
   }
   byId("undo").querySelector("button").addEventListener("click", undo);
 
+  // --- show control ---
+  var showState = {};
+  function renderShow(s) {
+    showState = s || {};
+    var parts = [];
+    if (showState.paused) parts.push("paused");
+    if (showState.feature && Date.parse(showState.until) > Date.now()) parts.push("featuring " + ((showState.feature.author || {}).name || showState.feature.id));
+    if (showState.slide) parts.push("holding slide");
+    byId("show-state").textContent = parts.length ? parts.join(" · ") : "live";
+    byId("show-pause").textContent = showState.paused ? "resume (s)" : "pause (s)";
+  }
+  function showAction(body) { return api("/show", body).then(function (s) { if (s) renderShow(s); }); }
+  function featureSelected() {
+    if (!selected) return;
+    showAction({ action: "feature", id: selected.dataset.id, seconds: parseInt(byId("feature-secs").value, 10) || 15 });
+  }
+  function toggleSlide() {
+    if (showState.slide) { showAction({ action: "unslide" }); return; }
+    var f = byId("slide");
+    showAction({ action: "slide", text: f.text.value, image: f.image.value });
+  }
+  byId("show-pause").addEventListener("click", function () { showAction({ action: showState.paused ? "resume" : "pause" }); });
+  byId("show-feature").addEventListener("click", featureSelected);
+  byId("show-unfeature").addEventListener("click", function () { showAction({ action: "unfeature" }); });
+  byId("show-next").addEventListener("click", function () { showAction({ action: "next" }); });
+  byId("show-prev").addEventListener("click", function () { showAction({ action: "previous" }); });
+  byId("show-unslide").addEventListener("click", function () { showAction({ action: "unslide" }); });
+  byId("slide").addEventListener("submit", function (e) { e.preventDefault(); toggleSlide(); });
+
   function pick(li, on) {
     if (!li || !li.dataset.id) return;
     if (on) { picked.add(li.dataset.id); li.classList.add("picked"); } else { picked.delete(li.dataset.id); li.classList.remove("picked"); }
@@ -285,6 +314,7 @@
     src.onopen = function () { byId("conn").textContent = "live"; byId("conn").className = "state ok"; };
     src.onerror = function () { byId("conn").textContent = "reconnecting…"; byId("conn").className = "state bad"; };
     src.addEventListener("pending", function (e) { var q = json(e); if (q) put(q); });
+    src.addEventListener("show", function (e) { var s = json(e); if (s) renderShow(s); });
     src.addEventListener("rejected", function (e) { var q = json(e); if (q) put(q); });
     src.addEventListener("approved", function (e) { var q = json(e); if (q) setStatus(q.id, "visible"); });
     src.addEventListener("post", function (e) {
@@ -333,6 +363,9 @@
     if (e.target.closest("form") || e.ctrlKey || e.metaKey || e.altKey) return;
     var li = selected;
     if (e.key === "u") { undo(); e.preventDefault(); return; }
+    var showKeys = { s: function () { showAction({ action: showState.paused ? "resume" : "pause" }); }, f: featureSelected,
+      "]": function () { showAction({ action: "next" }); }, "[": function () { showAction({ action: "previous" }); }, h: toggleSlide };
+    if (showKeys[e.key]) { showKeys[e.key](); e.preventDefault(); return; }
     if (e.key === "j" || e.key === "k" || e.key === "J" || e.key === "K") {
       var down = e.key.toLowerCase() === "j";
       var next = li ? (down ? li.nextElementSibling : li.previousElementSibling) : lists.pending.firstChild;

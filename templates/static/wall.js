@@ -269,6 +269,18 @@
         if (kind() === "spotlight" || (kind() === "ticker" && reduceMotion)) next();
         else if (kind() === "ticker") { offset = 0; last = 0; raf = requestAnimationFrame(scroll); }
       },
+      // step moves a spotlight one post on or back, on the crew's command.
+      step: function (n) {
+        if (kind() !== "spotlight") return;
+        if (n > 0) { next(); return; }
+        var cards = Array.prototype.slice.call(list.querySelectorAll("article.post"));
+        var cur = list.querySelector(".current");
+        var i = cur ? cards.indexOf(cur) : 0;
+        queue = [];
+        queue.push(cards[(i - 1 + cards.length) % cards.length]);
+        next();
+      },
+      pause: function () { stop(); },
       added: function (card) {
         if (kind() === "spotlight" || (kind() === "ticker" && reduceMotion)) {
           queue.push(card);
@@ -303,6 +315,51 @@
     if (left !== Infinity) annTimers[a.id] = setTimeout(function () { endAnnouncement(a.id); }, left);
   }
 
+  // --- show control: pause, a featured post, a holding slide ---
+  var paused = false, waiting = [], featureTimer = null;
+  var featureBox = el("div", "feature"); featureBox.id = "feature"; featureBox.hidden = true;
+  var slideBox = el("div", "slide"); slideBox.id = "slide"; slideBox.hidden = true;
+  document.body.appendChild(featureBox);
+  document.body.appendChild(slideBox);
+  // held runs what changes the posts now, or once the crew resumes.
+  function held(fn) {
+    return function (d, live) { if (paused) waiting.push(function () { fn(d, live); }); else fn(d, live); };
+  }
+  function show(s) {
+    if (s.paused && !paused) { paused = true; body.classList.add("paused"); layout.pause(); }
+    if (!s.paused && paused) {
+      paused = false; body.classList.remove("paused");
+      var w = waiting; waiting = [];
+      w.forEach(function (f) { f(); });
+      layout.restart();
+    }
+    clearTimeout(featureTimer);
+    var left = s.feature && s.until ? Date.parse(s.until) - Date.now() : 0;
+    featureBox.textContent = "";
+    if (s.feature && left > 0) {
+      var card = render(s.feature);
+      card.classList.add("featured");
+      featureBox.appendChild(card);
+      featureBox.hidden = false;
+      body.classList.add("featuring");
+      featureTimer = setTimeout(function () { featureBox.hidden = true; body.classList.remove("featuring"); }, left);
+    } else {
+      featureBox.hidden = true;
+      body.classList.remove("featuring");
+    }
+    slideBox.textContent = "";
+    if (s.slide) {
+      if (s.slide.image) { var im = document.createElement("img"); im.src = s.slide.image; im.alt = ""; hideOnError(im, im); slideBox.appendChild(im); }
+      if (s.slide.text) slideBox.appendChild(el("p", null, s.slide.text));
+      slideBox.hidden = false;
+      body.classList.add("holding");
+    } else {
+      slideBox.hidden = true;
+      body.classList.remove("holding");
+    }
+    if (s.step) layout.step(s.step);
+  }
+
   // --- the stream ---
   // EventSource reconnects by itself after a network error; when the
   // server answered with an error (it was restarting), it gives up, so
@@ -330,13 +387,14 @@
     var seen = lastId;
     function carriesId(e) { var c = e.lastEventId !== seen; seen = e.lastEventId; if (e.lastEventId) lastId = e.lastEventId; return c; }
     function on(type, fn) { src.addEventListener(type, function (e) { var live = carriesId(e); var d = json(e); if (d) fn(d, live); }); }
-    on("post", function (p, live) { add(p, live); });
-    on("update", function (p) { add(p, false); });
-    on("remove", function (p) { remove(p.id); });
+    on("post", held(function (p, live) { add(p, live); }));
+    on("update", held(function (p) { add(p, false); }));
+    on("remove", held(function (p) { remove(p.id); }));
+    on("show", show);
     on("pin", function (p) { var c = byId.get(p.id); if (c) { c.classList.add("pinned"); c.remove(); place(c); } else { add(p, true); } });
     on("unpin", function (p) { var c = byId.get(p.id); if (c) { c.classList.remove("pinned"); c.remove(); place(c); } });
     on("announce", announce);
-    on("reset", function () { clear(); });
+    on("reset", function () { waiting = []; clear(); });
     on("config", function (s) { apply(s); });
     on("ready", function () {}); // the backfill is in: its id is the resume point
     src.onopen = function () { retryDelay = 1000; setOnline(true); };
