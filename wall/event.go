@@ -20,7 +20,7 @@ const (
 	EventReset    = "reset"
 	EventConfig   = "config"
 	EventReady    = "ready" // ends a backfill; its id is where the screen resumes
-	EventShow     = "show" // show control: pause, a featured post, a holding slide
+	EventShow     = "show"  // show control: pause, a featured post, a holding slide
 	EventPending  = "pending"
 	EventApproved = "approved"
 	EventRejected = "rejected"
