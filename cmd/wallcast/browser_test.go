@@ -469,6 +469,20 @@ func TestBrowserShowControl(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById("conn").textContent === "live" && document.querySelectorAll("#visible li").length === 1`, 10*time.Second)
 	wallTab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
+	shots := os.Getenv("WALLCAST_SCREENSHOTS")
+	if shots != "" {
+		if err := chromedp.Do(wallTab, chromedp.EmulateViewport(1920, 1080)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shoot := func(name string) {
+		if shots == "" {
+			return
+		}
+		if png, err := chromedp.Run(wallTab, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		}
+	}
 	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
 		t.Fatal(err)
 	}
@@ -497,6 +511,7 @@ func TestBrowserShowControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, wallTab, `!document.getElementById("feature").hidden && !!document.querySelector("#feature article.post.featured")`, 5*time.Second)
+	shoot("feature-1920x1080.png")
 	waitJS(t, wallTab, `document.getElementById("feature").hidden`, 10*time.Second)
 
 	// A holding slide.
@@ -504,9 +519,5 @@ func TestBrowserShowControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, wallTab, `!document.getElementById("slide").hidden && document.getElementById("slide").textContent === "Back at 14:00"`, 5*time.Second)
-	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
-		if png, err := chromedp.Run(wallTab, chromedp.CaptureScreenshot()); err == nil {
-			os.WriteFile(filepath.Join(dir, "holding-slide.png"), png, 0o644)
-		}
-	}
+	shoot("holding-slide-1920x1080.png")
 }
