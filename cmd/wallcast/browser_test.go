@@ -131,6 +131,33 @@ func newBrowserEnv(t *testing.T, origin string) *browserEnv {
 	return e
 }
 
+// manual makes the wall manual: every post waits for a moderator.
+func (e *browserEnv) manual() {
+	e.t.Helper()
+	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
+		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	if err := e.a.reload(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// console logs in through the login form and waits for the wall's
+// console to be live.
+func (e *browserEnv) console(ctx context.Context) {
+	e.t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
+		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
+		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
+		chromedp.Submit(chromedp.CSS("form")),
+	)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	waitJS(e.t, ctx, `location.pathname === "/admin/walls/devconf" && document.getElementById("conn").textContent === "live"`, 10*time.Second)
+}
+
 // admin logs in over HTTP and returns a function that posts to the admin API.
 func (e *browserEnv) admin() func(path string) {
 	jar, _ := cookiejar.New(nil)
@@ -357,22 +384,8 @@ walls:
 func TestBrowserAdminConsole(t *testing.T) {
 	ctx := browser(t)
 	e := newBrowserEnv(t, "https://news.example")
-	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
-		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
-	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
-	if err := e.a.reload(); err != nil {
-		t.Fatal(err)
-	}
-	err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
-		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
-		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
-		chromedp.Submit(chromedp.CSS("form")),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJS(t, ctx, `location.pathname === "/admin/walls/devconf" && document.getElementById("conn").textContent === "live"`, 10*time.Second)
+	e.manual()
+	e.console(ctx)
 	e.feed.add(1)
 	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 1 && document.querySelector("#pending li.selected") !== null`, 10*time.Second)
 
@@ -406,22 +419,8 @@ func TestBrowserAdminConsole(t *testing.T) {
 func TestBrowserBulkUndo(t *testing.T) {
 	ctx := browser(t)
 	e := newBrowserEnv(t, "https://news.example")
-	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
-		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
-	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
-	if err := e.a.reload(); err != nil {
-		t.Fatal(err)
-	}
-	err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
-		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
-		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
-		chromedp.Submit(chromedp.CSS("form")),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJS(t, ctx, `location.pathname === "/admin/walls/devconf" && document.getElementById("conn").textContent === "live"`, 10*time.Second)
+	e.manual()
+	e.console(ctx)
 	e.feed.add(3)
 	waitJS(t, ctx, `document.querySelectorAll("#pending li").length === 3 && document.querySelector("#pending li.selected") !== null`, 10*time.Second)
 
@@ -457,16 +456,8 @@ func TestBrowserShowControl(t *testing.T) {
 	ctx := browser(t)
 	e := newBrowserEnv(t, "https://news.example")
 	e.feed.add(1)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf"),
-		chromedp.SendKeys(chromedp.CSS("input[name=user]"), "ana"),
-		chromedp.SendKeys(chromedp.CSS("input[name=password]"), "correct horse"),
-		chromedp.Submit(chromedp.CSS("form")),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJS(t, ctx, `document.getElementById("conn").textContent === "live" && document.querySelectorAll("#visible li").length === 1`, 10*time.Second)
+	e.console(ctx)
+	waitJS(t, ctx, `document.querySelectorAll("#visible li").length === 1`, 10*time.Second)
 	wallTab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
 	shots := os.Getenv("WALLCAST_SCREENSHOTS")

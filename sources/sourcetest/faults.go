@@ -166,31 +166,41 @@ func RunFaults(t *testing.T, n Network) {
 	}
 }
 
-func runFault(t *testing.T, n Network, f Fault) Outcome {
-	feed := NewFeed()
-	srv := httptest.NewUnstartedServer(n.Upstream(feed))
+// Faulty serves h (over TLS when f.TLS) behind a proxy with f's fault,
+// and returns the base URL to reach it ("http(s)://upstream.example") and
+// a client with the production client's settings that dials through the
+// proxy (lookups fail f.DNS times first; a TLS handshake gets 500 ms).
+// All of it closes when the test ends.
+func Faulty(t testing.TB, h http.Handler, f Fault) (base string, client *http.Client, proxy *faultnet.Proxy) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	if f.TLS {
 		srv.StartTLS()
 	} else {
 		srv.Start()
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	proxy, err := faultnet.Listen(srv.Listener.Addr().String(), f.Proxy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proxy.Close()
-
+	t.Cleanup(func() { proxy.Close() })
 	tr := upstream.NewClient().Transport.(*http.Transport).Clone()
 	tr.Proxy = nil
 	tr.DialContext = faultnet.FailingDNS(proxy.Addr(), f.DNS)
 	tr.TLSHandshakeTimeout = 500 * time.Millisecond
-	base := "http://upstream.example"
+	base = "http://upstream.example"
 	if f.TLS {
 		base = "https://upstream.example"
 		tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
 	}
-	src := n.Open(base, &http.Client{Transport: tr})
+	return base, &http.Client{Transport: tr}, proxy
+}
+
+func runFault(t *testing.T, n Network, f Fault) Outcome {
+	feed := NewFeed()
+	base, client, proxy := Faulty(t, n.Upstream(feed), f)
+	src := n.Open(base, client)
 
 	var mu sync.Mutex
 	seen := map[int]int{}

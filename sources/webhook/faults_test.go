@@ -3,11 +3,9 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/wallcast/wallcast/internal/faultnet"
 	"github.com/wallcast/wallcast/sources/sourcetest"
-	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -38,13 +35,9 @@ func TestFaults(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			t.Parallel()
 			hooks := NewHooks()
-			srv := httptest.NewUnstartedServer(hooks)
-			if f.TLS {
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
+			base, client, proxy := sourcetest.Faulty(t, hooks, f)
+			client.Timeout = time.Second
+			u := base + "/hooks/hook"
 			var mu sync.Mutex
 			seen := map[string]int{}
 			emit := func(_ context.Context, it wall.Item) error {
@@ -59,22 +52,6 @@ func TestFaults(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- s.Run(ctx, wall.Subscription{}, emit) }()
 			defer func() { cancel(); <-done }()
-
-			proxy, err := faultnet.Listen(srv.Listener.Addr().String(), f.Proxy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer proxy.Close()
-			tr := upstream.NewClient().Transport.(*http.Transport).Clone()
-			tr.Proxy = nil
-			tr.DialContext = faultnet.FailingDNS(proxy.Addr(), f.DNS)
-			tr.TLSHandshakeTimeout = 500 * time.Millisecond
-			u := "http://wallcast.example/hooks/hook"
-			if f.TLS {
-				u = "https://wallcast.example/hooks/hook"
-				tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
-			}
-			client := &http.Client{Transport: tr, Timeout: time.Second}
 
 			start := time.Now()
 			tries := 0
