@@ -49,8 +49,10 @@ func New(interval time.Duration, mediaBase string) *Source {
 	return &Source{interval: interval, mediaBase: strings.TrimRight(mediaBase, "/")}
 }
 
-// Run emits sample posts until ctx ends. The cursor is the number of posts
-// emitted so far, so a restart carries on where it stopped.
+// Run emits each sample post once, one every interval, then stays quiet
+// (the screens bring back earlier posts while nothing new comes): a
+// sample is never a new post twice. The cursor is the number of samples
+// emitted, so a restart carries on where it stopped.
 func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit) error {
 	n, _ := strconv.Atoi(sub.Cursor)
 	tags := sub.Hashtags
@@ -61,6 +63,11 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {
+		if n >= len(samples) {
+			upstream.SetState(ctx, wall.StateConnected, "every sample shown")
+			<-ctx.Done()
+			return nil
+		}
 		p := s.post(n, tags)
 		n++
 		if err := emit(ctx, wall.Item{Kind: wall.ItemPost, Post: p, Cursor: strconv.Itoa(n)}); err != nil {
@@ -75,7 +82,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 }
 
 func (s *Source) post(n int, tags []string) wall.Post {
-	sm := samples[n%len(samples)]
+	sm := samples[n]
 	tag := tags[n%len(tags)]
 	p := wall.Post{
 		NativeID:  strconv.Itoa(n),
