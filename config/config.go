@@ -311,6 +311,9 @@ type Display struct {
 	QR *bool `yaml:"qr"`
 	// SpotlightSeconds is how long the spotlight layout shows one post.
 	SpotlightSeconds int `yaml:"spotlight_seconds"`
+	// RecycleAfter: when no new post has come for this long, screens bring
+	// back earlier posts of the last hours in turn (0: never).
+	RecycleAfter Duration `yaml:"recycle_after"`
 }
 
 // ShowQR reports whether the call-to-action bar has a QR code (default yes).

@@ -124,6 +124,7 @@ type DisplaySettings struct {
 	ShowSensitive    bool    `json:"show_sensitive"`
 	QR               bool    `json:"qr"`
 	SpotlightSeconds int     `json:"spotlight_seconds"`
+	RecycleAfter     int     `json:"recycle_after,omitempty"` // seconds; 0: never
 	Title            string  `json:"title"`
 	Locale           string  `json:"locale"`
 }
@@ -132,7 +133,7 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 	d := wc.Display
 	return DisplaySettings{Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
-		SpotlightSeconds: d.SpotlightSeconds, Title: wc.Title, Locale: d.Locale}
+		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale}
 }
 
 // ConfigEvent is the data of a config event for a wall.

@@ -512,3 +512,39 @@ func TestBrowserShowControl(t *testing.T) {
 	waitJS(t, wallTab, `!document.getElementById("slide").hidden && document.getElementById("slide").textContent === "Back at 14:00"`, 5*time.Second)
 	shoot("holding-slide-1920x1080.png")
 }
+
+// TestBrowserGridOrderAndRecycle: in the grid the newest post is at the
+// top left and the others follow row by row; when nothing new comes for
+// recycle_after, an earlier post no longer on the screen comes back,
+// without a duplicate.
+func TestBrowserGridOrderAndRecycle(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
+		"max_posts: 100,", "max_posts: 3, recycle_after: 2s, spotlight_seconds: 2,", 1)
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	if err := e.a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!!document.getElementById("empty")`, 5*time.Second)
+	for i := range 4 {
+		e.feed.add(1)
+		waitJS(t, ctx, fmt.Sprintf(`!!document.querySelector('[data-id="feed:item-%03d"]')`, i), 10*time.Second)
+	}
+	// Three on screen (max_posts), newest first, row by row.
+	order := `Array.from(document.querySelectorAll("#posts article.post")).map(c => c.dataset.id).join(" ")`
+	if got := evalJS[string](t, ctx, order); got != "feed:item-003 feed:item-002 feed:item-001" {
+		t.Errorf("order = %s", got)
+	}
+	rows := `(() => { const r = Array.from(document.querySelectorAll("#posts article.post")).map(c => c.getBoundingClientRect());
+		return r[0].top === r[1].top && r[0].left < r[1].left && r[1].left < r[2].left; })()`
+	waitJS(t, ctx, rows, 5*time.Second)
+	// Quiet: item-000, no longer on the screen, comes back once.
+	waitJS(t, ctx, `!!document.querySelector('[data-id="feed:item-000"]')`, 15*time.Second)
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('[data-id="feed:item-000"]').length`); n != 1 {
+		t.Errorf("item-000 on the screen %d times", n)
+	}
+}

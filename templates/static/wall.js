@@ -168,6 +168,25 @@
     list.insertBefore(card, first);
   }
 
+  // flip runs a change to the grid and moves the cards already there to
+  // their new places smoothly, instead of jumping.
+  function flip(change) {
+    if (reduceMotion || (settings.layout || "grid") !== "grid") { change(); return; }
+    var cards = Array.prototype.slice.call(list.children, 0, 80);
+    var before = cards.map(function (c) { return c.getBoundingClientRect(); });
+    change();
+    cards.forEach(function (c, i) {
+      var a = before[i], b = c.getBoundingClientRect();
+      var dx = a.left - b.left, dy = a.top - b.top;
+      if (!dx && !dy) return;
+      c.style.transition = "none";
+      c.style.transform = "translate(" + dx + "px, " + dy + "px)";
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () { c.style.transition = "transform .5s ease"; c.style.transform = ""; });
+      });
+    });
+  }
+
   function add(p, animate) {
     var old = byId.get(p.id);
     var card = render(p);
@@ -175,7 +194,7 @@
       if (old.classList.contains("current")) card.classList.add("current");
       old.replaceWith(card);
     } else {
-      place(card);
+      if (animate) flip(function () { place(card); }); else place(card); // a backfill does not move
     }
     byId.set(p.id, card);
     if (animate && !old && !reduceMotion) card.classList.add("enter");
@@ -315,6 +334,38 @@
     if (left !== Infinity) annTimers[a.id] = setTimeout(function () { endAnnouncement(a.id); }, left);
   }
 
+  // --- a wall that never looks frozen ---
+  // When no new post has come for recycle_after seconds, earlier posts of
+  // the wall come back in turn, one every spotlight_seconds: first
+  // those no longer on the screen (fetched from the posts API, older and
+  // older), then, when every one is on screen, the oldest card moves to
+  // the front. Nothing is sent as a new event and no post shows twice.
+  var quietTimer = null, recycleTimer = null, olderThan = "", offScreen = [];
+  function live() {
+    clearTimeout(quietTimer); clearTimeout(recycleTimer); recycleTimer = null;
+    var after = settings.recycle_after || 0;
+    if (after > 0) quietTimer = setTimeout(recycle, after * 1000);
+  }
+  function recycle() {
+    var every = (settings.spotlight_seconds || 8) * 1000;
+    recycleTimer = setTimeout(recycle, every);
+    if (paused) return;
+    var p = null;
+    while (offScreen.length && !p) { var c = offScreen.shift(); if (!byId.has(c.id)) p = c; }
+    if (p) { p.recycled = true; add(p, true); return; }
+    var url = "/api/walls/" + encodeURIComponent(slug) + "/posts?limit=50" + (olderThan ? "&before=" + encodeURIComponent(olderThan) : "");
+    fetch(url).then(function (r) { return r.json(); }).then(function (j) {
+      offScreen = (j.posts || []).filter(function (q) { return !byId.has(q.id); });
+      olderThan = j.next && offScreen.length ? String(j.next) : "";
+      if (!offScreen.length) {
+        // Every recent post is on screen: the oldest card comes to the front.
+        var cards = list.querySelectorAll("article.post:not(.pinned)");
+        var last = cards[cards.length - 1];
+        if (last && cards.length > 1) { last.remove(); place(last); last.classList.add("recycled"); }
+      }
+    }).catch(function () {});
+  }
+
   // --- show control: pause, a featured post, a holding slide ---
   var paused = false, waiting = [], featureTimer = null;
   var featureBox = el("div", "feature"); featureBox.id = "feature"; featureBox.hidden = true;
@@ -387,7 +438,7 @@
     var seen = lastId;
     function carriesId(e) { var c = e.lastEventId !== seen; seen = e.lastEventId; if (e.lastEventId) lastId = e.lastEventId; return c; }
     function on(type, fn) { src.addEventListener(type, function (e) { var live = carriesId(e); var d = json(e); if (d) fn(d, live); }); }
-    on("post", held(function (p, live) { add(p, live); }));
+    on("post", held(function (p, isLive) { add(p, isLive); if (isLive) live(); }));
     on("update", held(function (p) { add(p, false); }));
     on("remove", held(function (p) { remove(p.id); }));
     on("show", show);
@@ -420,6 +471,7 @@
 
   apply(settings);
   connect();
+  live();
   setInterval(function () {
     list.querySelectorAll("time.ago").forEach(function (t) { t.textContent = ago(t.dateTime); });
   }, 30000);
