@@ -167,6 +167,7 @@ type Announcement struct {
 	Text      string    `json:"text,omitempty"`
 	URL       string    `json:"url,omitempty"`
 	Image     string    `json:"image,omitempty"`
+	StartsAt  time.Time `json:"starts_at,omitzero"` // scheduled: screens show it from then
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Ended     bool      `json:"ended,omitempty"`
 }

@@ -273,7 +273,7 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 	if wc == nil {
 		return
 	}
-	f, err := form(r, "text", "url", "image", "expires_at", "minutes")
+	f, err := form(r, "text", "url", "image", "starts_at", "expires_at", "minutes")
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
@@ -289,6 +289,14 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f["starts_at"] != "" {
+		t, err := time.Parse(time.RFC3339, f["starts_at"])
+		if err != nil {
+			jsonError(w, http.StatusBadRequest, "starts_at must be an RFC 3339 time such as 2026-11-25T14:00:00Z")
+			return
+		}
+		a.StartsAt = t.UTC()
+	}
 	switch {
 	case f["expires_at"] != "":
 		t, err := time.Parse(time.RFC3339, f["expires_at"])
@@ -303,7 +311,15 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 			jsonError(w, http.StatusBadRequest, "minutes must be a number")
 			return
 		}
-		a.ExpiresAt = time.Now().Add(time.Duration(m) * time.Minute).UTC().Truncate(time.Second)
+		from := time.Now()
+		if a.StartsAt.After(from) {
+			from = a.StartsAt // minutes of showing, from the start
+		}
+		a.ExpiresAt = from.Add(time.Duration(m) * time.Minute).UTC().Truncate(time.Second)
+	}
+	if !a.ExpiresAt.IsZero() && !a.StartsAt.IsZero() && !a.ExpiresAt.After(a.StartsAt) {
+		jsonError(w, http.StatusBadRequest, "expires_at must come after starts_at")
+		return
 	}
 	sess := sessionOf(r)
 	if s.commit(w, r, "announce", func() ([]wall.Event, error) { return s.admin.Store.Announce(r.Context(), wc.Slug, a, sess.User) }) {

@@ -402,7 +402,20 @@ func TestAnnouncements(t *testing.T) {
 	if ev := screen.next(t); ev.Type != "announce" || !strings.Contains(ev.Data, `"ended":true`) {
 		t.Errorf("end event = %s %s", ev.Type, ev.Data)
 	}
-	for _, bad := range []map[string]any{{"text": ""}, {"text": "x", "url": "javascript:alert(1)"}, {"text": "x", "expires_at": "tomorrow"}} {
+	// Scheduled: it starts later, and its minutes count from the start.
+	start := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	resp, body = b.post("/admin/api/walls/devconf/announcements", map[string]any{"text": "Back at 14:00", "starts_at": start.Format(time.RFC3339), "minutes": 10})
+	if resp.StatusCode != 200 {
+		t.Fatalf("scheduled: %s %s", resp.Status, body)
+	}
+	ev = screen.next(t)
+	a = wall.Announcement{}
+	json.Unmarshal([]byte(ev.Data), &a)
+	if !a.StartsAt.Equal(start) || !a.ExpiresAt.Equal(start.Add(10*time.Minute)) {
+		t.Errorf("scheduled announcement = %s", ev.Data)
+	}
+	for _, bad := range []map[string]any{{"text": ""}, {"text": "x", "url": "javascript:alert(1)"}, {"text": "x", "expires_at": "tomorrow"},
+		{"text": "x", "starts_at": "soon"}, {"text": "x", "starts_at": start.Format(time.RFC3339), "expires_at": start.Add(-time.Minute).Format(time.RFC3339)}} {
 		if resp, _ := b.post("/admin/api/walls/devconf/announcements", bad); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("announce %v: %s", bad, resp.Status)
 		}

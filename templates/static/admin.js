@@ -271,7 +271,7 @@
     var ul = byId("announcements");
     ul.textContent = "";
     list.forEach(function (a) {
-      var li = el("li", null, a.text + (a.expires_at ? " (until " + new Date(a.expires_at).toLocaleTimeString() + ")" : ""));
+      var li = el("li", null, a.text + (a.starts_at ? " (from " + new Date(a.starts_at).toLocaleTimeString() + ")" : "") + (a.expires_at ? " (until " + new Date(a.expires_at).toLocaleTimeString() + ")" : ""));
       var b = el("button", null, "end");
       b.type = "button";
       b.addEventListener("click", function () { api("/announcements/" + encodeURIComponent(a.id) + "/end"); });
@@ -354,7 +354,18 @@
     new FormData(form).forEach(function (v, k) { o[k] = v; });
     return o;
   }
-  byId("announce").addEventListener("submit", function (e) { e.preventDefault(); api("/announcements", formJSON(e.target)).then(function () { e.target.reset(); }); });
+  byId("announce").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var o = formJSON(e.target);
+    if (o.start) { // today at that time, or tomorrow if it has passed
+      var parts = o.start.split(":"), d = new Date();
+      d.setHours(+parts[0], +parts[1], 0, 0);
+      if (d < new Date()) d.setDate(d.getDate() + 1);
+      o.starts_at = d.toISOString().replace(/\.\d+Z$/, "Z");
+    }
+    delete o.start;
+    api("/announcements", o).then(function () { e.target.reset(); });
+  });
   byId("ban").addEventListener("submit", function (e) { e.preventDefault(); api("/bans", formJSON(e.target)).then(offerUndo("ban")).then(function () { e.target.reset(); }); });
   byId("display").addEventListener("submit", function (e) { e.preventDefault(); api("/display", formJSON(e.target)); });
   byId("word").addEventListener("submit", function (e) { e.preventDefault(); api("/blocked_words", formJSON(e.target)).then(offerUndo("block word")).then(function () { e.target.reset(); }); });

@@ -323,6 +323,11 @@
     if (a.ended) return;
     var left = a.expires_at ? new Date(a.expires_at).getTime() - Date.now() : Infinity;
     if (left <= 0) return;
+    var wait = a.starts_at ? new Date(a.starts_at).getTime() - Date.now() : 0;
+    if (wait > 0) { // scheduled: shown from its start
+      annTimers[a.id] = setTimeout(function () { announce(Object.assign({}, a, { starts_at: "" })); }, wait);
+      return;
+    }
     var card = el("div", "announcement");
     card.dataset.id = a.id;
     if (a.image) { var im = document.createElement("img"); im.src = a.image; im.alt = ""; hideOnError(im, im); card.appendChild(im); }
