@@ -264,6 +264,15 @@ type Filters struct {
 // HoldReasons are the conditions hold_if takes.
 var HoldReasons = []string{"word_list", "links", "media", "new_author", "young_account", "classifier"}
 
+// Sponsor is one sponsor's card: an image (a file relative to the config,
+// or an http(s) URL), where it links, and how long it shows.
+type Sponsor struct {
+	Name    string `yaml:"name"`
+	Image   string `yaml:"image"`
+	URL     string `yaml:"url"`
+	Seconds int    `yaml:"seconds"`
+}
+
 // Rate is a count in a window, written "3/10m".
 type Rate struct {
 	N   int
@@ -312,8 +321,13 @@ type Display struct {
 	// SpotlightSeconds is how long the spotlight layout shows one post.
 	SpotlightSeconds int `yaml:"spotlight_seconds"`
 	// RecycleAfter: when no new post has come for this long, screens bring
-	// back earlier posts of the last hours in turn (0: never).
+	// back earlier posts of the wall in turn (0: never).
 	RecycleAfter Duration `yaml:"recycle_after"`
+	// Sponsors are cards shown in turn, one every SponsorEveryPosts new
+	// posts or SponsorEverySeconds, whichever comes first.
+	Sponsors            []Sponsor `yaml:"sponsors"`
+	SponsorEveryPosts   int       `yaml:"sponsor_every_posts"`
+	SponsorEverySeconds int       `yaml:"sponsor_every_seconds"`
 }
 
 // ShowQR reports whether the call-to-action bar has a QR code (default yes).
@@ -404,6 +418,14 @@ func (c *Config) defaults() {
 		}
 		if w.Display.FontScale == 0 {
 			w.Display.FontScale = 1
+		}
+		for j := range w.Display.Sponsors {
+			if w.Display.Sponsors[j].Seconds == 0 {
+				w.Display.Sponsors[j].Seconds = 8
+			}
+		}
+		if len(w.Display.Sponsors) > 0 && w.Display.SponsorEveryPosts == 0 && w.Display.SponsorEverySeconds == 0 {
+			w.Display.SponsorEverySeconds = 120
 		}
 		if w.Display.SpotlightSeconds == 0 {
 			w.Display.SpotlightSeconds = 8

@@ -109,6 +109,8 @@ func TestErrors(t *testing.T) {
 		{"trusted source unknown", good + "    trusted: {sources: [cms]}\n", 13, `trusted.sources: no source is named "cms"`, "blog, demo"},
 		{"classifier hold without a classifier", good + "    filters: {hold_if: [classifier]}\n", 13, "hold_if classifier needs a classifier", "moderation: {classifier"},
 		{"classifier on_error", "moderation: {classifier: {url: \"http://127.0.0.1:9/score\", on_error: shrug}}\n" + good, 1, `"shrug" is not a choice`, "hold"},
+		{"sponsor without an image", good + "    display: {sponsors: [{name: ACME}]}\n", 13, "the sponsor needs an image", "sponsors/acme.png"},
+		{"sponsor link", good + "    display: {sponsors: [{image: \"https://acme.example/a.png\", url: \"acme.example\"}]}\n", 13, "url: not an http(s) URL", "https://acme.example"},
 		{"not yaml", "walls: [\n", 1, "not valid YAML", "indentation"},
 		{"wrong shape", "walls: {slug: x}\n", 1, "walls: expected a list", "list"},
 		{"no walls", "sources: []\n", 1, "no walls are defined", "add a wall"},

@@ -480,6 +480,18 @@ func (p *parser) validate(c *Config) {
 				p.add(p.line(at+".display."+key), fmt.Sprintf("%s.display.%s: cannot read %q", at, key, file), "give a file path relative to the config file"+map[bool]string{true: "", false: ", or an http(s) URL"}[key == "custom_css"])
 			}
 		}
+		for j, sp := range w.Display.Sponsors {
+			sat := fmt.Sprintf("%s.display.sponsors[%d]", at, j)
+			if sp.Image == "" || (!HTTPURL(sp.Image) && func() bool { _, err := os.Stat(Resolve(p.file, sp.Image)); return err != nil }()) {
+				p.add(p.line(sat), sat+": the sponsor needs an image: a file next to the config or an http(s) URL", `write image: "sponsors/acme.png"`)
+			}
+			if sp.URL != "" && !HTTPURL(sp.URL) {
+				p.add(p.line(sat+".url"), sat+".url: not an http(s) URL", `write url: "https://acme.example"`)
+			}
+			if sp.Seconds < 2 || sp.Seconds > 120 {
+				p.add(p.line(sat+".seconds"), sat+".seconds: out of range", "use a number of seconds from 2 to 120")
+			}
+		}
 		p.origins(w.EmbedOrigins, at+".embed_origins")
 		p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
 		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "classifier") && c.Moderation.Classifier == nil {

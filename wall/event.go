@@ -145,6 +145,14 @@ type Show struct {
 	Step int `json:"step,omitempty"`
 }
 
+// Impressions are a sponsor's showings on a wall's screens.
+type Impressions struct {
+	Sponsor       string  `json:"sponsor"`
+	Shows         int64   `json:"shows"`          // cards shown, all screens together
+	ScreenMinutes float64 `json:"screen_minutes"` // screens × minutes on show
+	Minutes       int64   `json:"minutes"`        // minutes in which it was shown
+}
+
 // Slide is a holding slide: a message, an image, or both.
 type Slide struct {
 	Text  string `json:"text,omitempty"`
@@ -230,6 +238,9 @@ type AdminStore interface {
 	// ShowState is the current one.
 	Show(ctx context.Context, wall string, c ShowChange, user string) ([]Event, Show, error)
 	ShowState(ctx context.Context, wall string) (Show, error)
+	// Impression counts a sponsor card shown on a screen; Impressions sums them.
+	Impression(ctx context.Context, wall, sponsor string, seconds int) error
+	Impressions(ctx context.Context, wall string) ([]Impressions, error)
 	// Adjust changes how a post's media shows on every screen.
 	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.

@@ -37,6 +37,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/show", s.authed(s.show)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/sponsors", s.authed(s.sponsors)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.authed(s.adjust)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
@@ -191,6 +192,21 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("admin: show", "user", sess.User, "wall", wc.Slug, "action", c.Action)
 		writeJSON(w, st)
 	}
+}
+
+// sponsors reads the sponsors' showings on a wall's screens.
+func (s *Server) sponsors(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	im, err := s.admin.Store.Impressions(r.Context(), wc.Slug)
+	if err != nil {
+		s.log.Error("admin: sponsors", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, map[string]any{"impressions": im})
 }
 
 // adjust changes how one media item of a post shows on the screens:

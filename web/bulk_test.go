@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -173,5 +174,38 @@ func TestShowControl(t *testing.T) {
 	}
 	if resp, _ := b.post("/admin/api/walls/devconf/show", map[string]string{"action": "slide", "image": "javascript:alert(1)"}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a slide image that is not http(s): %s", resp.Status)
+	}
+}
+
+// TestImpressions: a screen reports a sponsor's showing; only the wall's
+// sponsors count, at most for the card's seconds; the console reads them.
+func TestImpressions(t *testing.T) {
+	ae := newAdminEnv(t)
+	cfg := *ae.srv.Config()
+	walls := append([]config.Wall(nil), cfg.Walls...)
+	walls[0].Display.Sponsors = []config.Sponsor{{Name: "ACME", Image: "https://acme.example/a.png", Seconds: 8}}
+	cfg.Walls = walls
+	ae.srv.SetConfig(&cfg)
+	post := func(body string) int {
+		resp, err := http.Post(ae.url+"/walls/devconf/impressions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"sponsor": 0, "seconds": 60}`); code != http.StatusNoContent {
+		t.Fatalf("impression: %d", code)
+	}
+	for _, bad := range []string{`{"sponsor": 1, "seconds": 5}`, `{"sponsor": -1, "seconds": 5}`, `{"sponsor": 0, "seconds": 0}`, `nonsense`} {
+		if code := post(bad); code != http.StatusBadRequest {
+			t.Errorf("%s: %d", bad, code)
+		}
+	}
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	_, body := b.do("GET", "/admin/api/walls/devconf/sponsors", nil)
+	if !strings.Contains(body, `"sponsor":"ACME","shows":1,"screen_minutes":0.13333`) {
+		t.Errorf("sponsors = %s", body)
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
 	"rsc.io/qr"
 
+	"github.com/gorilla/mux"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/templates"
 )
@@ -125,13 +128,38 @@ type DisplaySettings struct {
 	QR               bool    `json:"qr"`
 	SpotlightSeconds int     `json:"spotlight_seconds"`
 	RecycleAfter     int     `json:"recycle_after,omitempty"` // seconds; 0: never
-	Title            string  `json:"title"`
-	Locale           string  `json:"locale"`
+	// Sponsors rotate one card every SponsorEveryPosts new posts or
+	// SponsorEverySeconds, whichever comes first.
+	Sponsors            []SponsorCard `json:"sponsors,omitempty"`
+	SponsorEveryPosts   int           `json:"sponsor_every_posts,omitempty"`
+	SponsorEverySeconds int           `json:"sponsor_every_seconds,omitempty"`
+	Title               string        `json:"title"`
+	Locale              string        `json:"locale"`
+}
+
+// SponsorCard is a sponsor as screens show it.
+type SponsorCard struct {
+	Name    string `json:"name"`
+	Image   string `json:"image"` // a URL the page can load
+	URL     string `json:"url,omitempty"`
+	Seconds int    `json:"seconds"`
 }
 
 func displaySettings(wc *config.Wall) DisplaySettings {
 	d := wc.Display
-	return DisplaySettings{Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
+	var cards []SponsorCard
+	for i, sp := range d.Sponsors {
+		img := sp.Image
+		if !config.HTTPURL(img) {
+			img = fmt.Sprintf("/walls/%s/sponsors/%d", url.PathEscape(wc.Slug), i)
+		}
+		name := sp.Name
+		if name == "" {
+			name = fmt.Sprintf("sponsor %d", i+1)
+		}
+		cards = append(cards, SponsorCard{Name: name, Image: img, URL: sp.URL, Seconds: sp.Seconds})
+	}
+	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
 		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale}
 }
@@ -171,6 +199,53 @@ func (s *Server) file(name string) http.HandlerFunc {
 		brandingHeaders(w, v)
 		http.ServeFile(w, r, config.Resolve(s.Config().File, v))
 	}
+}
+
+// sponsorImage serves a sponsor's image file.
+func (s *Server) sponsorImage(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	n, _ := strconv.Atoi(mux.Vars(r)["n"])
+	if n < 0 || n >= len(wc.Display.Sponsors) || config.HTTPURL(wc.Display.Sponsors[n].Image) {
+		http.NotFound(w, r)
+		return
+	}
+	v := wc.Display.Sponsors[n].Image
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	brandingHeaders(w, v)
+	http.ServeFile(w, r, config.Resolve(s.Config().File, v))
+}
+
+// impression counts one showing of a sponsor's card, reported by a screen:
+// {"sponsor": n, "seconds": s}. Screens are anonymous, so the count is
+// bounded: a known sponsor, at most its seconds, the API's rate per client.
+func (s *Server) impression(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	var body struct {
+		Sponsor int `json:"sponsor"`
+		Seconds int `json:"seconds"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<10)).Decode(&body); err != nil ||
+		body.Sponsor < 0 || body.Sponsor >= len(wc.Display.Sponsors) || body.Seconds < 1 {
+		http.Error(w, `body is {"sponsor": n, "seconds": s} for a sponsor of this wall`, http.StatusBadRequest)
+		return
+	}
+	if s.admin.Store == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	sp := displaySettings(wc).Sponsors[body.Sponsor]
+	if err := s.admin.Store.Impression(r.Context(), wc.Slug, sp.Name, min(body.Seconds, sp.Seconds)); err != nil {
+		s.log.Error("sponsor impression", "err", err)
+		http.Error(w, "not counted", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // brandingCSP is the policy of a branding file or QR code opened on its

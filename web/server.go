@@ -139,6 +139,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/walls/{slug}/logo", s.file("logo")).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}/background", s.file("background")).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/sponsors/{n:[0-9]+}", s.sponsorImage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/impressions", s.limitAPI(s.impression)).Methods(http.MethodPost)
 	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/walls/{slug}/posts", s.limitAPI(s.posts)).Methods(http.MethodGet, http.MethodOptions)
 	if s.hooks != nil {

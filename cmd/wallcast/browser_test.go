@@ -548,3 +548,38 @@ func TestBrowserGridOrderAndRecycle(t *testing.T) {
 		t.Errorf("item-000 on the screen %d times", n)
 	}
 }
+
+// TestBrowserSponsors: a sponsor's card shows after every_posts new posts
+// for its seconds, then goes, and the showing is counted.
+func TestBrowserSponsors(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	os.WriteFile(filepath.Join(e.dir, "acme.svg"), []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="200" height="80"><rect width="200" height="80" fill="#2563eb"/></svg>`), 0o600)
+	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
+		"max_posts: 100,", `max_posts: 100, sponsors: [{name: ACME, image: acme.svg, url: "https://acme.example", seconds: 2}], sponsor_every_posts: 2,`, 1)
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	if err := e.a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!!document.getElementById("sponsor")`, 5*time.Second)
+	e.feed.add(1)
+	waitJS(t, ctx, cards+` === 1`, 10*time.Second)
+	if evalJS[bool](t, ctx, `!document.getElementById("sponsor").hidden`) {
+		t.Error("the sponsor showed after one post (every_posts: 2)")
+	}
+	e.feed.add(1)
+	waitJS(t, ctx, `!document.getElementById("sponsor").hidden && document.querySelector("#sponsor img").complete && document.querySelector("#sponsor img").naturalWidth > 0`, 10*time.Second)
+	waitJS(t, ctx, `document.getElementById("sponsor").hidden`, 10*time.Second)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		im, err := e.a.db.Impressions(context.Background(), "devconf")
+		if err == nil && len(im) == 1 && im[0].Sponsor == "ACME" && im[0].Shows == 1 && im[0].ScreenMinutes > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("impressions = %+v, %v", im, err)
+		}
+	}
+}

@@ -371,6 +371,43 @@
     }).catch(function () {});
   }
 
+  // --- sponsors: a card in turn, every sponsor_every_posts new posts or
+  // sponsor_every_seconds; each showing is reported for the report ---
+  var sponsorBox = el("aside", "sponsor"); sponsorBox.id = "sponsor"; sponsorBox.hidden = true;
+  document.body.appendChild(sponsorBox);
+  var sponsorNext = 0, postsSince = 0, sponsorTimer = null, sponsorShowing = false;
+  function armSponsors() {
+    clearTimeout(sponsorTimer);
+    var every = settings.sponsor_every_seconds || 0;
+    if ((settings.sponsors || []).length && every > 0) sponsorTimer = setTimeout(showSponsor, every * 1000);
+  }
+  function showSponsor() {
+    var cards = settings.sponsors || [];
+    if (!cards.length || sponsorShowing) return;
+    if (paused) { armSponsors(); return; }
+    var i = sponsorNext % cards.length, sp = cards[i];
+    sponsorNext++;
+    postsSince = 0;
+    clearTimeout(sponsorTimer);
+    sponsorBox.textContent = "";
+    var img = document.createElement("img"); img.src = sp.image; img.alt = sp.name;
+    sponsorBox.appendChild(img);
+    sponsorBox.hidden = false;
+    sponsorShowing = true;
+    var started = Date.now();
+    setTimeout(function () {
+      sponsorBox.hidden = true;
+      sponsorShowing = false;
+      fetch("/walls/" + encodeURIComponent(slug) + "/impressions", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sponsor: i, seconds: Math.max(1, Math.round((Date.now() - started) / 1000)) }) }).catch(function () {});
+      armSponsors();
+    }, (sp.seconds || 8) * 1000);
+  }
+  function postForSponsors() {
+    var n = settings.sponsor_every_posts || 0;
+    if (n > 0 && ++postsSince >= n) showSponsor();
+  }
+
   // --- show control: pause, a featured post, a holding slide ---
   var paused = false, waiting = [], featureTimer = null;
   var featureBox = el("div", "feature"); featureBox.id = "feature"; featureBox.hidden = true;
@@ -443,7 +480,7 @@
     var seen = lastId;
     function carriesId(e) { var c = e.lastEventId !== seen; seen = e.lastEventId; if (e.lastEventId) lastId = e.lastEventId; return c; }
     function on(type, fn) { src.addEventListener(type, function (e) { var live = carriesId(e); var d = json(e); if (d) fn(d, live); }); }
-    on("post", held(function (p, isLive) { add(p, isLive); if (isLive) live(); }));
+    on("post", held(function (p, isLive) { add(p, isLive); if (isLive) { live(); postForSponsors(); } }));
     on("update", held(function (p) { add(p, false); }));
     on("remove", held(function (p) { remove(p.id); }));
     on("show", show);
@@ -477,6 +514,7 @@
   apply(settings);
   connect();
   live();
+  armSponsors();
   setInterval(function () {
     list.querySelectorAll("time.ago").forEach(function (t) { t.textContent = ago(t.dateTime); });
   }, 30000);

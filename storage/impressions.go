@@ -1,0 +1,41 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wallcast/wallcast/wall"
+)
+
+// Impression counts one showing of a sponsor's card on one screen, for
+// seconds, in the minute it ends.
+func (db *DB) Impression(ctx context.Context, slug, sponsor string, seconds int) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO impressions (wall, sponsor, minute, shows, seconds) VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (wall, sponsor, minute) DO UPDATE SET shows = shows + 1, seconds = seconds + excluded.seconds`,
+		slug, sponsor, db.now().Unix()/60, seconds)
+	if err != nil {
+		return fmt.Errorf("storage impression: %w", err)
+	}
+	return nil
+}
+
+// Impressions sums a wall's sponsor showings: per sponsor, the showings,
+// the screen-minutes and the minutes in which it was shown.
+func (db *DB) Impressions(ctx context.Context, slug string) ([]wall.Impressions, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT sponsor, SUM(shows), SUM(seconds), COUNT(*) FROM impressions WHERE wall = ? GROUP BY sponsor ORDER BY sponsor`, slug)
+	if err != nil {
+		return nil, fmt.Errorf("storage impressions: %w", err)
+	}
+	defer rows.Close()
+	var out []wall.Impressions
+	for rows.Next() {
+		var im wall.Impressions
+		var secs int64
+		if err := rows.Scan(&im.Sponsor, &im.Shows, &secs, &im.Minutes); err != nil {
+			return nil, err
+		}
+		im.ScreenMinutes = float64(secs) / 60
+		out = append(out, im)
+	}
+	return out, rows.Err()
+}
