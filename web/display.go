@@ -195,10 +195,16 @@ func (s *Server) file(name string) http.HandlerFunc {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		brandingHeaders(w, v)
-		http.ServeFile(w, r, config.Resolve(s.Config().File, v))
+		s.serveBranding(w, r, v)
 	}
+}
+
+// serveBranding serves a branding file named in the config (relative to
+// the config file), inert when opened on its own.
+func (s *Server) serveBranding(w http.ResponseWriter, r *http.Request, name string) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	brandingHeaders(w, name)
+	http.ServeFile(w, r, config.Resolve(s.Config().File, name))
 }
 
 // sponsorImage serves a sponsor's image file.
@@ -212,10 +218,7 @@ func (s *Server) sponsorImage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	v := wc.Display.Sponsors[n].Image
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	brandingHeaders(w, v)
-	http.ServeFile(w, r, config.Resolve(s.Config().File, v))
+	s.serveBranding(w, r, wc.Display.Sponsors[n].Image)
 }
 
 // impression counts one showing of a sponsor's card, reported by a screen:
