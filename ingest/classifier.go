@@ -24,7 +24,7 @@ import (
 type Classifier struct {
 	cfg    config.Classifier
 	client *http.Client
-	jobs   chan job
+	jobs   chan job // bounded: QueueSize
 	// verdict commits a decision in turn with ingest.
 	verdict func(slug, postID, status, reason string) error
 	manual  func(slug string) bool
@@ -37,6 +37,10 @@ type job struct {
 	post wall.Post
 }
 
+// QueueSize is how many posts may wait for the classifier; past it, the
+// on_error rule decides.
+var QueueSize = 10000
+
 // Score is the classifier's answer.
 type Score struct {
 	Score  *float64 `json:"score"`
@@ -47,7 +51,7 @@ type Score struct {
 // (status visible, pending or rejected, with the reason), manual tells the
 // walls that hold every post anyway.
 func NewClassifier(cfg config.Classifier, verdict func(slug, postID, status, reason string) error, manual func(string) bool, log *slog.Logger) *Classifier {
-	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D()}, jobs: make(chan job, 10000),
+	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D()}, jobs: make(chan job, QueueSize),
 		verdict: verdict, manual: manual, log: log}
 }
 
@@ -73,12 +77,13 @@ func (c *Classifier) Start(ctx context.Context) {
 func (c *Classifier) Wait() { c.wg.Wait() }
 
 // submit queues a post; with the queue full the on_error rule decides at
-// once.
+// once. It runs on ingest's writer, which holds the commit lock that a
+// verdict needs: that verdict is committed from a goroutine of its own.
 func (c *Classifier) submit(j job) {
 	select {
 	case c.jobs <- j:
 	default:
-		c.decide(j, Score{}, errors.New("too many posts waiting for the classifier"))
+		go c.decide(j, Score{}, errors.New("too many posts waiting for the classifier"))
 	}
 }
 

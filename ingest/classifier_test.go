@@ -158,3 +158,34 @@ func TestClassifier(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifierQueueFull: with the queue full, the on_error rule decides
+// at once, without waiting on the writer that holds the commit lock.
+func TestClassifierQueueFull(t *testing.T) {
+	saved := QueueSize
+	QueueSize = 0 // and no worker: every post overflows
+	defer func() { QueueSize = saved }()
+	srv := fakeClassifier(t)
+	cfg := testConfig(t, fmt.Sprintf(classifierYAML, srv.URL, "hold"))
+	db := testDB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(cfg), log)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewClassifier(*cfg.Moderation.Classifier, func(slug, id, status, reason string) error {
+		return p.Do(func() ([]wall.Event, error) { return db.Verdict(ctx, slug, id, status, reason, "classifier") })
+	}, p.Manual, log)
+	p.SetClassifier(c)
+	defer func() { cancel(); c.Wait(); p.Close() }()
+	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1", Text: "hello #devconf", Author: wall.Author{Name: "A"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		q, _ := db.Queue(ctx, "auto", 10)
+		if len(q.Pending) == 1 && strings.Contains(q.Pending[0].Reason, "too many posts waiting") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending = %+v (a deadlock would end here)", q.Pending)
+		}
+	}
+}
