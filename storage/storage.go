@@ -35,6 +35,8 @@ type DB struct {
 	// forgetting: some author was forgotten, so each new post is checked
 	// against the tombstones (none: no query per post).
 	forgetting atomic.Bool
+	// polling: some poll was opened, so new posts are checked for votes.
+	polling atomic.Bool
 }
 
 var _ wall.Store = (*DB)(nil)
@@ -107,6 +109,11 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("storage %s: %w", path, err)
 	}
 	db.forgetting.Store(any)
+	if err := w.QueryRow(`SELECT EXISTS (SELECT 1 FROM polls WHERE closed = 0)`).Scan(&any); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	db.polling.Store(any)
 	return db, nil
 }
 
@@ -170,10 +177,16 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 		return nil, fmt.Errorf("storage apply: %w", err)
 	}
 	defer tx.Rollback()
-	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), forgetting: db.forgetting.Load()}
+	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), forgetting: db.forgetting.Load(), polling: db.polling.Load()}
 	for _, w := range batch {
 		if err := a.apply(w); err != nil {
 			return nil, fmt.Errorf("storage apply %s: %w", w.Source, err)
+		}
+	}
+	// One poll event per poll a batch voted in, with its counts.
+	for id, slug := range a.polls {
+		if err := a.pollEvent(slug, id); err != nil {
+			return nil, fmt.Errorf("storage apply: poll: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -183,7 +196,9 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 }
 
 type applier struct {
-	forgetting bool // check new posts against the forgotten authors
+	forgetting bool             // check new posts against the forgotten authors
+	polling    bool             // check new posts for votes
+	polls      map[int64]string // polls voted in during the batch, and their walls
 	tx         *sql.Tx
 	ctx        context.Context
 	now        int64
@@ -303,6 +318,11 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 		if _, err := a.exec(`INSERT INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, ?)`,
 			t.Wall, p.ID, t.Status, t.Reason, seq); err != nil {
 			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
+		}
+		if t.Status != wall.StatusRejected {
+			if err := a.vote(t.Wall, p); err != nil {
+				return fmt.Errorf("wall %s post %s: vote: %w", t.Wall, p.ID, err)
+			}
 		}
 	}
 	return nil

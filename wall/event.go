@@ -21,6 +21,7 @@ const (
 	EventConfig   = "config"
 	EventReady    = "ready" // ends a backfill; its id is where the screen resumes
 	EventShow     = "show"  // show control: pause, a featured post, a holding slide
+	EventPoll     = "poll"  // a live poll and its counts
 	EventPending  = "pending"
 	EventApproved = "approved"
 	EventRejected = "rejected"
@@ -153,6 +154,23 @@ type Impressions struct {
 	Minutes       int64   `json:"minutes"`        // minutes in which it was shown
 }
 
+// Poll is a live poll on a wall: posts that carry an option's hashtag are
+// votes, one per author (the last counts).
+type Poll struct {
+	ID       string       `json:"id"`
+	Question string       `json:"question"`
+	Options  []PollOption `json:"options"`
+	ClosesAt time.Time    `json:"closes_at,omitzero"`
+	Closed   bool         `json:"closed,omitempty"`
+}
+
+// PollOption is one answer of a poll and its votes.
+type PollOption struct {
+	Text  string `json:"text"`
+	Tag   string `json:"tag"` // without '#', folded
+	Votes int    `json:"votes"`
+}
+
 // Slide is a holding slide: a message, an image, or both.
 type Slide struct {
 	Text  string `json:"text,omitempty"`
@@ -238,6 +256,11 @@ type AdminStore interface {
 	// ShowState is the current one.
 	Show(ctx context.Context, wall string, c ShowChange, user string) ([]Event, Show, error)
 	ShowState(ctx context.Context, wall string) (Show, error)
+	// OpenPoll opens a poll on a wall (closing the one open there);
+	// ClosePoll closes it; CurrentPoll is the open one, or the last closed.
+	OpenPoll(ctx context.Context, wall string, p Poll, user string) ([]Event, Poll, error)
+	ClosePoll(ctx context.Context, wall, id, user string) ([]Event, error)
+	CurrentPoll(ctx context.Context, wall string) (*Poll, error)
 	// Impression counts a sponsor card shown on a screen; Impressions sums them.
 	Impression(ctx context.Context, wall, sponsor string, seconds int) error
 	Impressions(ctx context.Context, wall string) ([]Impressions, error)

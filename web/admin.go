@@ -38,6 +38,8 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/show", s.authed(s.show)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/sponsors", s.authed(s.sponsors)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/polls", s.authed(s.openPoll)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/polls/{id}/close", s.authed(s.closePoll)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.authed(s.adjust)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
 	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
@@ -191,6 +193,63 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	}) {
 		s.log.Info("admin: show", "user", sess.User, "wall", wc.Slug, "action", c.Action)
 		writeJSON(w, st)
+	}
+}
+
+// openPoll opens a live poll: {"question", "options": [{"text", "tag"}],
+// "minutes"} (0: closed by hand).
+func (s *Server) openPoll(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	var body struct {
+		Question string            `json:"question"`
+		Options  []wall.PollOption `json:"options"`
+		Minutes  int               `json:"minutes"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10)).Decode(&body); err != nil {
+		jsonError(w, http.StatusBadRequest, `body is {"question", "options": [{"text", "tag"}], "minutes"}`)
+		return
+	}
+	p := wall.Poll{Question: strings.TrimSpace(body.Question)}
+	seen := map[string]bool{}
+	for _, o := range body.Options {
+		tag := match.Tag(o.Tag)
+		if tag == "" || seen[tag] || strings.TrimSpace(o.Text) == "" {
+			jsonError(w, http.StatusBadRequest, "each option needs a text and a hashtag of its own")
+			return
+		}
+		seen[tag] = true
+		p.Options = append(p.Options, wall.PollOption{Text: strings.TrimSpace(o.Text), Tag: tag})
+	}
+	if p.Question == "" || len(p.Question) > 300 || len(p.Options) < 2 || len(p.Options) > 6 || body.Minutes < 0 || body.Minutes > 24*60 {
+		jsonError(w, http.StatusBadRequest, "a poll needs a question and 2 to 6 options, and lasts 0 (until closed) to 1440 minutes")
+		return
+	}
+	if body.Minutes > 0 {
+		p.ClosesAt = time.Now().Add(time.Duration(body.Minutes) * time.Minute).UTC().Truncate(time.Second)
+	}
+	sess := sessionOf(r)
+	if s.commit(w, r, "poll", func() ([]wall.Event, error) {
+		ev, opened, err := s.admin.Store.OpenPoll(r.Context(), wc.Slug, p, sess.User)
+		p = opened
+		return ev, err
+	}) {
+		writeJSON(w, p)
+	}
+}
+
+func (s *Server) closePoll(w http.ResponseWriter, r *http.Request) {
+	wc := s.wallOf(w, r)
+	if wc == nil {
+		return
+	}
+	sess := sessionOf(r)
+	if s.commit(w, r, "poll", func() ([]wall.Event, error) {
+		return s.admin.Store.ClosePoll(r.Context(), wc.Slug, mux.Vars(r)["id"], sess.User)
+	}) {
+		writeJSON(w, map[string]string{"ok": "closed"})
 	}
 }
 

@@ -209,3 +209,40 @@ func TestImpressions(t *testing.T) {
 		t.Errorf("sponsors = %s", body)
 	}
 }
+
+// TestPollAPI: a poll needs a question and 2 to 6 options with tags of
+// their own; an open poll reaches the screens and is in a new screen's
+// catch-up; closing it twice is a conflict.
+func TestPollAPI(t *testing.T) {
+	ae := newAdminEnv(t)
+	b := newBrowser(t, ae.url)
+	b.login("mo", "correct horse")
+	for _, bad := range []map[string]any{
+		{"question": "Q?", "options": []map[string]string{{"text": "A", "tag": "a"}}},
+		{"question": "", "options": []map[string]string{{"text": "A", "tag": "a"}, {"text": "B", "tag": "b"}}},
+		{"question": "Q?", "options": []map[string]string{{"text": "A", "tag": "a"}, {"text": "B", "tag": "#A"}}},
+	} {
+		if resp, _ := b.post("/admin/api/walls/devconf/polls", bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%v: %s", bad, resp.Status)
+		}
+	}
+	screen := ae.open("/walls/devconf/events")
+	resp, body := b.post("/admin/api/walls/devconf/polls", map[string]any{"question": "Tabs or spaces?", "minutes": 5,
+		"options": []map[string]string{{"text": "Tabs", "tag": "#TeamTabs"}, {"text": "Spaces", "tag": "teamspaces"}}})
+	var p wall.Poll
+	if json.Unmarshal([]byte(body), &p); resp.StatusCode != 200 || p.ID == "" || p.Options[0].Tag != "teamtabs" {
+		t.Fatalf("open: %s %s", resp.Status, body)
+	}
+	if ev := screen.next(t); ev.Type != "poll" || !strings.Contains(ev.Data, "Tabs or spaces?") {
+		t.Errorf("screen got %s %s", ev.Type, ev.Data)
+	}
+	if ev := ae.open("/walls/devconf/events").next(t); ev.Type != "poll" {
+		t.Errorf("a new screen's catch-up: %s", ev.Type)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/polls/"+p.ID+"/close", nil); resp.StatusCode != 200 {
+		t.Errorf("close: %s", resp.Status)
+	}
+	if resp, _ := b.post("/admin/api/walls/devconf/polls/"+p.ID+"/close", nil); resp.StatusCode != http.StatusConflict {
+		t.Errorf("close twice: %s", resp.Status)
+	}
+}

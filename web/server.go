@@ -589,6 +589,12 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 			data, _ := json.Marshal(st)
 			out.Write(fanout.Encode(wall.Event{Type: wall.EventShow, Data: data}))
 		}
+		if poll, err := s.admin.Store.CurrentPoll(ctx, wc.Slug); err != nil {
+			return 0, err
+		} else if poll != nil && !poll.Closed {
+			data, _ := json.Marshal(poll)
+			out.Write(fanout.Encode(wall.Event{Type: wall.EventPoll, Data: data}))
+		}
 	}
 	// The resume point rides on an event with data: a bare id line would
 	// do for browsers, but some widely used client parsers take an id only

@@ -583,3 +583,40 @@ func TestBrowserSponsors(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserPoll: a poll opened from the console shows on the wall, and
+// its bars move as posts with an option's tag come in (one vote per
+// author: the last counts).
+func TestBrowserPoll(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	e.console(ctx)
+	wallTab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!!document.getElementById("poll")`, 5*time.Second)
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#poll input[name=question]`), "Tabs or spaces?"),
+		chromedp.SetValue(chromedp.CSS(`#poll textarea[name=options]`), "Tabs #teamtabs\nSpaces #teamspaces"),
+		chromedp.Click(chromedp.CSS(`#poll button`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	votes := `Array.from(document.querySelectorAll("#poll .votes")).map(v => v.textContent).join(",")`
+	waitJS(t, wallTab, `!document.getElementById("poll").hidden && `+votes+` === "0,0"`, 10*time.Second)
+	e.feed.addTagged(1, "devconf #teamtabs")
+	waitJS(t, wallTab, votes+` === "1,0" && document.querySelector('#poll [data-tag="teamtabs"] .share').style.width === "100%"`, 10*time.Second)
+	// The same author changes their mind: the last vote counts.
+	e.feed.addTagged(1, "devconf #teamspaces")
+	waitJS(t, wallTab, votes+` === "0,1"`, 10*time.Second)
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if err := chromedp.Do(wallTab, chromedp.EmulateViewport(1920, 1080)); err == nil {
+			waitJS(t, wallTab, `document.getAnimations().length === 0`, 5*time.Second)
+			if png, err := chromedp.Run(wallTab, chromedp.CaptureScreenshot()); err == nil {
+				os.WriteFile(filepath.Join(dir, "poll-1920x1080.png"), png, 0o644)
+			}
+		}
+	}
+}

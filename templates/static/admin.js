@@ -95,6 +95,24 @@
   byId("show-unslide").addEventListener("click", function () { showAction({ action: "unslide" }); });
   byId("slide").addEventListener("submit", function (e) { e.preventDefault(); toggleSlide(); });
 
+  // --- live polls ---
+  var currentPoll = null;
+  function renderPoll(p) {
+    currentPoll = p && !p.closed ? p : null;
+    byId("poll-close").hidden = !currentPoll;
+    byId("poll-state").textContent = p ? (p.closed ? "closed: " : "open: ") + p.options.map(function (o) { return o.text + " " + (o.votes || 0); }).join(" · ") : "";
+  }
+  byId("poll").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var f = e.target, options = [];
+    f.options.value.split("\n").forEach(function (line) {
+      var m = line.match(/^(.*?)\s*#(\S+)\s*$/);
+      if (m) options.push({ text: m[1].trim() || m[2], tag: m[2] });
+    });
+    api("/polls", { question: f.question.value, options: options, minutes: parseInt(f.minutes.value, 10) || 0 }).then(function (p) { if (p && p.id) renderPoll(p); });
+  });
+  byId("poll-close").addEventListener("click", function () { if (currentPoll) api("/polls/" + encodeURIComponent(currentPoll.id) + "/close"); });
+
   function pick(li, on) {
     if (!li || !li.dataset.id) return;
     if (on) { picked.add(li.dataset.id); li.classList.add("picked"); } else { picked.delete(li.dataset.id); li.classList.remove("picked"); }
@@ -315,6 +333,7 @@
     src.onerror = function () { byId("conn").textContent = "reconnecting…"; byId("conn").className = "state bad"; };
     src.addEventListener("pending", function (e) { var q = json(e); if (q) put(q); });
     src.addEventListener("show", function (e) { var s = json(e); if (s) renderShow(s); });
+    src.addEventListener("poll", function (e) { var p = json(e); if (p) renderPoll(p); });
     src.addEventListener("rejected", function (e) { var q = json(e); if (q) put(q); });
     src.addEventListener("approved", function (e) { var q = json(e); if (q) setStatus(q.id, "visible"); });
     src.addEventListener("post", function (e) {

@@ -408,6 +408,49 @@
     if (n > 0 && ++postsSince >= n) showSponsor();
   }
 
+  // --- a live poll: bars that grow as votes come; the result stays a
+  // minute after it closes ---
+  var pollBox = el("section", "poll"); pollBox.id = "poll"; pollBox.hidden = true;
+  document.body.appendChild(pollBox);
+  var pollTimer = null;
+  function poll(p) {
+    clearTimeout(pollTimer);
+    var total = 0;
+    (p.options || []).forEach(function (o) { total += o.votes || 0; });
+    var rows = pollBox.querySelectorAll(".option");
+    if (pollBox.dataset.id === p.id && rows.length === (p.options || []).length) {
+      // The same poll: the bars grow (or shrink) to their new share.
+      p.options.forEach(function (o, i) {
+        rows[i].querySelector(".share").style.width = (total ? Math.round(100 * (o.votes || 0) / total) : 0) + "%";
+        rows[i].querySelector(".votes").textContent = String(o.votes || 0);
+      });
+    } else {
+      renderPoll(p, total);
+    }
+    pollBox.classList.toggle("closed", !!p.closed);
+    pollBox.hidden = false;
+    var ends = p.closed ? 60000 : (p.closes_at ? Date.parse(p.closes_at) - Date.now() + 60000 : Infinity);
+    if (ends !== Infinity) pollTimer = setTimeout(function () { pollBox.hidden = true; }, Math.max(ends, 0));
+  }
+  function renderPoll(p, total) {
+    pollBox.dataset.id = p.id;
+    pollBox.textContent = "";
+    pollBox.appendChild(el("h2", null, p.question));
+    (p.options || []).forEach(function (o) {
+      var row = el("div", "option");
+      var share = total ? Math.round(100 * (o.votes || 0) / total) : 0;
+      row.appendChild(el("span", "label", o.text + " #" + o.tag));
+      var bar = el("div", "track");
+      var fill = el("div", "share");
+      fill.style.width = share + "%";
+      bar.appendChild(fill);
+      row.appendChild(bar);
+      row.appendChild(el("span", "votes", String(o.votes || 0)));
+      row.dataset.tag = o.tag;
+      pollBox.appendChild(row);
+    });
+  }
+
   // --- show control: pause, a featured post, a holding slide ---
   var paused = false, waiting = [], featureTimer = null;
   var featureBox = el("div", "feature"); featureBox.id = "feature"; featureBox.hidden = true;
@@ -484,6 +527,7 @@
     on("update", held(function (p) { add(p, false); }));
     on("remove", held(function (p) { remove(p.id); }));
     on("show", show);
+    on("poll", poll);
     on("pin", function (p) { var c = byId.get(p.id); if (c) { c.classList.add("pinned"); c.remove(); place(c); } else { add(p, true); } });
     on("unpin", function (p) { var c = byId.get(p.id); if (c) { c.classList.remove("pinned"); c.remove(); place(c); } });
     on("announce", announce);
