@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -160,30 +157,12 @@ func (e *browserEnv) console(ctx context.Context) {
 
 // admin logs in over HTTP and returns a function that posts to the admin API.
 func (e *browserEnv) admin() func(path string) {
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
 	base := "http://" + e.addr
-	resp, err := c.Get(base + "/admin/login")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
-	resp, err = c.PostForm(base+"/admin/login", url.Values{"user": {"ana"}, "password": {"correct horse"}, "csrf": {csrf}, "next": {"/admin/walls/devconf"}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(string(page))
-	if m == nil {
-		e.t.Fatalf("login failed: %s", page)
-	}
+	c, token := login(e.t, base, "devconf", nil)
 	return func(path string) {
 		req, _ := http.NewRequest("POST", base+"/admin/api/walls/devconf"+path, strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-CSRF-Token", m[1])
+		req.Header.Set("X-CSRF-Token", token)
 		resp, err := c.Do(req)
 		if err != nil || resp.StatusCode != 200 {
 			e.t.Fatalf("admin %s: %v %v", path, err, resp.Status)

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -80,21 +77,8 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 
 	// The console's queue says why.
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	resp, err := c.Get("http://" + a.addr + "/admin/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
-	resp, err = c.PostForm("http://"+a.addr+"/admin/login", url.Values{"user": {"ana"}, "password": {"correct horse"}, "csrf": {csrf}, "next": {"/admin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	resp, err = c.Get("http://" + a.addr + "/admin/api/walls/family/queue")
+	c, token := login(t, "http://"+a.addr, "family", nil)
+	resp, err := c.Get("http://" + a.addr + "/admin/api/walls/family/queue")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +103,6 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 
 	// An admin forgets an author: their posts leave the screens at once.
-	resp, err = c.Get("http://" + a.addr + "/admin/walls/family")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	token := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(string(page))[1]
 	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", token)

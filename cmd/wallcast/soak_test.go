@@ -7,11 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -82,21 +79,7 @@ func TestSoak(t *testing.T) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 
-	// A console's login.
-	jar, _ := cookiejar.New(nil)
-	admin := &http.Client{Transport: tr, Jar: jar}
-	resp, err := admin.Get(base + "/admin/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
-	resp, err = admin.PostForm(base+"/admin/login", url.Values{"user": {"ana"}, "password": {"correct horse"}, "csrf": {csrf}, "next": {"/admin/walls/devconf"}})
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("login: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	admin, _ := login(t, base, "devconf", tr) // a console's session
 
 	// open reads a stream for a while, then hangs up.
 	var streams, events atomic.Int64
