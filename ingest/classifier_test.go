@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -69,6 +70,28 @@ func fakeClassifier(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// classified is a pipeline on a real database with a classifier asking
+// the fake one, its verdicts committed as the server commits them; with
+// workers false, none runs (every post overflows the queue). All of it
+// stops when the test ends.
+func classified(t *testing.T, onError string, workers bool) (*Pipeline, *storage.DB, context.Context) {
+	srv := fakeClassifier(t)
+	cfg := testConfig(t, fmt.Sprintf(classifierYAML, srv.URL, onError))
+	db := testDB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(cfg), log)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewClassifier(*cfg.Moderation.Classifier, func(slug, id, status, reason string) error {
+		return p.Do(func() ([]wall.Event, error) { return db.Verdict(ctx, slug, id, status, reason, "classifier") })
+	}, p.Manual, log)
+	if workers {
+		c.Start(ctx)
+	}
+	p.SetClassifier(c)
+	t.Cleanup(func() { cancel(); c.Wait(); p.Close() })
+	return p, db, ctx
+}
+
 // TestClassifier: posts wait as pending for the verdict, which shows,
 // holds or rejects them with the score and labels in the reason; a slow,
 // failing or nonsensical classifier gets the on_error fate; a manual wall
@@ -76,18 +99,7 @@ func fakeClassifier(t *testing.T) *httptest.Server {
 func TestClassifier(t *testing.T) {
 	for _, onError := range []string{"hold", "pass"} {
 		t.Run("on_error "+onError, func(t *testing.T) {
-			srv := fakeClassifier(t)
-			cfg := testConfig(t, fmt.Sprintf(classifierYAML, srv.URL, onError))
-			db := testDB(t)
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(cfg), log)
-			ctx, cancel := context.WithCancel(context.Background())
-			c := NewClassifier(*cfg.Moderation.Classifier, func(slug, id, status, reason string) error {
-				return p.Do(func() ([]wall.Event, error) { return db.Verdict(ctx, slug, id, status, reason, "classifier") })
-			}, p.Manual, log)
-			c.Start(ctx)
-			p.SetClassifier(c)
-			defer func() { cancel(); c.Wait(); p.Close() }()
+			p, db, ctx := classified(t, onError, true)
 
 			texts := map[string]string{"ok": "hello #devconf", "hold": "score 0.91 #devconf", "reject": "score 0.99 #devconf",
 				"slow": "slow #devconf", "fail": "fail #devconf", "garbage": "garbage #devconf", "outside": "outside #devconf"}
@@ -165,17 +177,7 @@ func TestClassifierQueueFull(t *testing.T) {
 	saved := QueueSize
 	QueueSize = 0 // and no worker: every post overflows
 	defer func() { QueueSize = saved }()
-	srv := fakeClassifier(t)
-	cfg := testConfig(t, fmt.Sprintf(classifierYAML, srv.URL, "hold"))
-	db := testDB(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p := New(db, publishFunc(func([]wall.Event) {}), NewRouter(cfg), log)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := NewClassifier(*cfg.Moderation.Classifier, func(slug, id, status, reason string) error {
-		return p.Do(func() ([]wall.Event, error) { return db.Verdict(ctx, slug, id, status, reason, "classifier") })
-	}, p.Manual, log)
-	p.SetClassifier(c)
-	defer func() { cancel(); c.Wait(); p.Close() }()
+	p, db, ctx := classified(t, "hold", false)
 	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1", Text: "hello #devconf", Author: wall.Author{Name: "A"}}}); err != nil {
 		t.Fatal(err)
 	}
