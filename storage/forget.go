@@ -35,33 +35,16 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 		if _, err := a.exec(`INSERT OR IGNORE INTO forgotten (author, at) VALUES (?, ?)`, key, a.now); err != nil {
 			return err
 		}
-		rows, err := a.tx.QueryContext(a.ctx, `SELECT id FROM posts
+		ids, err := column[string](a, `SELECT id FROM posts
 			WHERE lower(ltrim(COALESCE(json_extract(data, '$.author.handle'), ''), '@')) = ?`, plain)
 		if err != nil {
 			return err
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for _, id := range ids {
-			walls, err := a.tx.QueryContext(a.ctx, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending')`, id)
+			shown, err := column[string](a, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending')`, id)
 			if err != nil {
 				return err
 			}
-			var shown []string
-			for walls.Next() {
-				var slug string
-				walls.Scan(&slug)
-				shown = append(shown, slug)
-			}
-			walls.Close()
 			for _, slug := range shown {
 				if err := a.setStatus(slug, id, wall.StatusRemoved, "forgotten", wall.EventRemove); err != nil {
 					return err

@@ -30,6 +30,24 @@ func (db *DB) tx(ctx context.Context, fn func(a *applier) error) ([]wall.Event, 
 	return a.events, nil
 }
 
+// column reads the one column a query returns, under the transaction.
+func column[T any](a *applier, q string, args ...any) ([]T, error) {
+	rows, err := a.tx.QueryContext(a.ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (a *applier) audit(user, slug, action, target, detail string) error {
 	_, err := a.exec(`INSERT INTO audit (at, user, wall, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)`,
 		a.now, user, slug, action, target, detail)

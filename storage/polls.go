@@ -75,17 +75,10 @@ func (db *DB) ClosePoll(ctx context.Context, slug, id, user string) ([]wall.Even
 // closePolls closes the open polls of a wall, each with a final poll
 // event. Under the transaction.
 func (a *applier) closePolls(slug string) error {
-	rows, err := a.tx.QueryContext(a.ctx, `SELECT id FROM polls WHERE wall = ? AND closed = 0`, slug)
+	ids, err := column[int64](a, `SELECT id FROM polls WHERE wall = ? AND closed = 0`, slug)
 	if err != nil {
 		return err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	for _, id := range ids {
 		if _, err := a.exec(`UPDATE polls SET closed = 1 WHERE id = ?`, id); err != nil {
 			return err
