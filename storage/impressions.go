@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/wallcast/wallcast/wall"
@@ -22,20 +23,28 @@ func (db *DB) Impression(ctx context.Context, slug, sponsor string, seconds int)
 // Impressions sums a wall's sponsor showings: per sponsor, the showings,
 // the screen-minutes and the minutes in which it was shown.
 func (db *DB) Impressions(ctx context.Context, slug string) ([]wall.Impressions, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT sponsor, SUM(shows), SUM(seconds), COUNT(*) FROM impressions WHERE wall = ? GROUP BY sponsor ORDER BY sponsor`, slug)
+	var out []wall.Impressions
+	err := db.reading(ctx, func(a *applier) (err error) {
+		out, err = a.impressions(slug)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storage impressions: %w", err)
 	}
-	defer rows.Close()
+	return out, nil
+}
+
+func (a *applier) impressions(slug string) ([]wall.Impressions, error) {
 	var out []wall.Impressions
-	for rows.Next() {
+	err := a.each(`SELECT sponsor, SUM(shows), SUM(seconds), COUNT(*) FROM impressions WHERE wall = ? GROUP BY sponsor ORDER BY sponsor`, []any{slug}, func(rows *sql.Rows) error {
 		var im wall.Impressions
 		var secs int64
 		if err := rows.Scan(&im.Sponsor, &im.Shows, &secs, &im.Minutes); err != nil {
-			return nil, err
+			return err
 		}
 		im.ScreenMinutes = float64(secs) / 60
 		out = append(out, im)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }

@@ -30,22 +30,44 @@ func (db *DB) tx(ctx context.Context, fn func(a *applier) error) ([]wall.Event, 
 	return a.events, nil
 }
 
+// reading runs fn in a read-only transaction: what it reads is one
+// consistent state, and it does not wait for the writer.
+func (db *DB) reading(ctx context.Context, fn func(a *applier) error) error {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(&applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()})
+}
+
 // column reads the one column a query returns, under the transaction.
 func column[T any](a *applier, q string, args ...any) ([]T, error) {
-	rows, err := a.tx.QueryContext(a.ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []T
-	for rows.Next() {
+	err := a.each(q, args, func(rows *sql.Rows) error {
 		var v T
 		if err := rows.Scan(&v); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// each runs a query under the transaction and calls scan on each row.
+func (a *applier) each(q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := a.tx.QueryContext(a.ctx, q, args...)
+	if err != nil {
+		return err
 	}
-	return out, rows.Err()
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func (a *applier) audit(user, slug, action, target, detail string) error {
@@ -92,6 +114,9 @@ func (db *DB) Verdict(ctx context.Context, slug, postID, status, reason, by stri
 		if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ? WHERE wall = ? AND post_id = ?`, status, reason, slug, postID); err != nil {
 			return err
 		}
+		if err := a.decided(slug, postID, status); err != nil {
+			return err
+		}
 		typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[status]
 		q, _ := json.Marshal(wall.QueueItem{ID: postID, Status: status, Reason: reason, By: by, Post: &p})
 		_, err = a.appendEvent(slug, typ, postID, q, true)
@@ -110,8 +135,20 @@ func (a *applier) approve(slug string, p wall.Post, user string) error {
 	if _, err := a.exec(`UPDATE wall_posts SET status = 'visible', reason = '', seq = ? WHERE wall = ? AND post_id = ?`, seq, slug, p.ID); err != nil {
 		return err
 	}
+	if err := a.decided(slug, p.ID, wall.StatusVisible); err != nil {
+		return err
+	}
 	q, _ := json.Marshal(wall.QueueItem{ID: p.ID, Status: wall.StatusVisible, By: user, Post: &p})
 	_, err = a.appendEvent(slug, wall.EventApproved, p.ID, q, true)
+	return err
+}
+
+// decided notes a post's new status on a wall for the report: whether it
+// was ever shown, and when a post held on arrival was first decided on.
+func (a *applier) decided(slug, postID, status string) error {
+	_, err := a.exec(`UPDATE wall_posts SET shown = shown OR ? = 'visible',
+		decided = CASE WHEN held = 1 AND decided = 0 AND ? != 'pending' THEN ? ELSE decided END
+		WHERE wall = ? AND post_id = ?`, status, status, a.now, slug, postID)
 	return err
 }
 
@@ -208,6 +245,8 @@ func (db *DB) Undo(ctx context.Context, slug string, changes []wall.Change, rule
 				}
 			} else if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = '' WHERE wall = ? AND post_id = ?`, c.From, slug, c.ID); err != nil {
 				return err
+			} else if err := a.decided(slug, c.ID, c.From); err != nil {
+				return err
 			}
 			typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[c.From]
 			if typ != "" {
@@ -257,6 +296,8 @@ func (a *applier) moderate(slug, postID, action, user string) (string, error) {
 				return "", err
 			}
 		} else if _, err := a.exec(`UPDATE wall_posts SET status = 'rejected', reason = ? WHERE wall = ? AND post_id = ?`, "rejected by "+user, slug, postID); err != nil {
+			return "", err
+		} else if err := a.decided(slug, postID, wall.StatusRejected); err != nil {
 			return "", err
 		}
 		if _, err := a.appendEvent(slug, wall.EventRejected, postID, queue(wall.StatusRejected), true); err != nil {

@@ -315,8 +315,8 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 		if err != nil {
 			return err
 		}
-		if _, err := a.exec(`INSERT INTO wall_posts (wall, post_id, status, reason, seq) VALUES (?, ?, ?, ?, ?)`,
-			t.Wall, p.ID, t.Status, t.Reason, seq); err != nil {
+		if _, err := a.exec(`INSERT INTO wall_posts (wall, post_id, status, reason, seq, network, arrived, held, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Wall, p.ID, t.Status, t.Reason, seq, p.Network, a.now, t.Status == wall.StatusPending, t.Status == wall.StatusVisible); err != nil {
 			return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
 		}
 		if t.Status != wall.StatusRejected {
@@ -416,6 +416,9 @@ func (a *applier) deletePost(source string, p wall.Post, ifKnown bool) error {
 func (a *applier) setStatus(slug, postID, status, reason, typ string) error {
 	if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
 		status, reason, slug, postID); err != nil {
+		return err
+	}
+	if err := a.decided(slug, postID, status); err != nil {
 		return err
 	}
 	d, _ := json.Marshal(queueEntry{ID: postID})

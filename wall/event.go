@@ -264,6 +264,10 @@ type AdminStore interface {
 	// Impression counts a sponsor card shown on a screen; Impressions sums them.
 	Impression(ctx context.Context, wall, sponsor string, seconds int) error
 	Impressions(ctx context.Context, wall string) ([]Impressions, error)
+	// Report reads what a wall achieved (with posts: the shown posts too);
+	// Screens notes the most screens connected at once in a minute.
+	Report(ctx context.Context, wall string, posts bool) (Report, error)
+	Screens(ctx context.Context, wall string, at time.Time, peak int) error
 	// Adjust changes how a post's media shows on every screen.
 	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.

@@ -46,7 +46,8 @@ type Server struct {
 	streams                         streams
 	apiRates                        *rates
 	refusedStreams, limitedRequests atomic.Int64
-	undos                           undos // actions the console can take back
+	undos                           undos   // actions the console can take back
+	screens                         screens // screens per wall, for the report
 	closing                         chan struct{}
 	admin                           Admin
 	logins                          *limiter
@@ -92,7 +93,9 @@ func NewServer(o Options) *Server {
 		s.ready = func() error { return nil }
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"join":    strings.Join,
+		"seconds": seconds,
+		"scale":   scale,
 	}).ParseFS(templates.FS, "*.html"))
 	s.cfg.Store(o.Config)
 	s.reg = s.newRegistry()
@@ -360,6 +363,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release = s.screens.open(wc.Slug, release)
 	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
 	// (Wallcast does not terminate TLS itself; a proxy in front does).
 	if s.hub.Engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {

@@ -44,7 +44,12 @@ type app struct {
 	cancel context.CancelFunc // stops sources and background jobs
 	bg     context.Context
 	served chan error
+	jobs   sync.WaitGroup // background jobs that write to the database
 }
+
+// screensEvery is how often the screens connected are noted for the
+// report (the report counts them per minute).
+var screensEvery = time.Minute
 
 // start opens the database, starts the HTTP server and the sources.
 func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
@@ -129,6 +134,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.pipe.SetClassifier(a.judge)
 	}
 	go a.retention(bg)
+	a.jobs.Go(func() { a.srv.NoteScreens(bg, screensEvery) })
 	return a, nil
 }
 
@@ -273,6 +279,7 @@ func (a *app) shutdown() error {
 		a.cancel()
 	}
 	a.sup.Wait()
+	a.jobs.Wait()
 	if a.judge != nil {
 		a.judge.Wait()
 	}

@@ -599,3 +599,63 @@ func TestBrowserPoll(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserReport: the console's analytics show the wall's figures and
+// charts, and the report page prints them with the polls and the shown
+// posts; its screenshot goes to the README.
+func TestBrowserReport(t *testing.T) {
+	screensEvery = 100 * time.Millisecond
+	t.Cleanup(func() { screensEvery = time.Minute })
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	wallTab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	e.feed.add(5)
+	e.feed.addTagged(1, "devconf #teamtabs")
+	waitJS(t, wallTab, cards+" === 6", 10*time.Second)
+	e.console(ctx)
+	fig := func(name string) string {
+		return `document.querySelector('#analytics [data-fig=` + name + `]').textContent`
+	}
+	waitJS(t, ctx, fig("received")+` === "6" && `+fig("shown")+` === "6" && document.getElementById("chart-posts").naturalWidth > 0`, 10*time.Second)
+	if n := evalJS[int](t, ctx, `document.querySelectorAll("#top-hashtags li").length`); n == 0 {
+		t.Error("no top hashtags in the console")
+	}
+	// A poll and a vote, for the report.
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#poll input[name=question]`), "Tabs or spaces?"),
+		chromedp.SetValue(chromedp.CSS(`#poll textarea[name=options]`), "Tabs #teamtabs\nSpaces #teamspaces"),
+		chromedp.Click(chromedp.CSS(`#poll button`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, wallTab, `!document.getElementById("poll").hidden`, 10*time.Second)
+	e.feed.addTagged(1, "devconf #teamspaces")
+	waitJS(t, wallTab, cards+" === 7", 10*time.Second)
+	// The screen was noted; the report page shows it and every chart loads.
+	waitJS(t, ctx, `fetch("/admin/api/walls/devconf/report.json?posts=false").then(r => r.json()).then(j => window.__peak = j.screens_peak.peak), window.__peak >= 1`, 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf/report")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `Array.from(document.images).every(i => i.complete && i.naturalWidth > 0) && document.images.length === 2`, 10*time.Second)
+	text := evalJS[string](t, ctx, `document.getElementById("figures").innerText`)
+	if !strings.Contains(text, "Posts received\n7") || !strings.Contains(text, "Screens at the peak\n1") {
+		t.Errorf("report figures:\n%s", text)
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll("table.posts tbody tr").length`); n != 7 {
+		t.Errorf("report lists %d shown posts, want 7", n)
+	}
+	if v := evalJS[string](t, ctx, `Array.from(document.querySelectorAll(".poll-result meter")).map(m => m.value).join(",")`); v != "0,1" {
+		t.Errorf("report poll votes = %q, want 0,1", v)
+	}
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1600)); err == nil {
+			if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+				os.WriteFile(filepath.Join(dir, "report-1280.png"), png, 0o644)
+			}
+		}
+	}
+}

@@ -325,6 +325,34 @@
     });
   }
 
+  // analytics fills the console's figures and charts (drawn by the server
+  // as SVG) from the wall's report, every 30 s.
+  function secs(v) { return v > 0 ? (v < 60 ? Math.round(v) + " s" : Math.floor(v / 60) + " min " + Math.round(v % 60) + " s") : "–"; }
+  function analytics() {
+    var base = "/admin/api/walls/" + encodeURIComponent(slug);
+    fetch(base + "/report.json?posts=false", { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.statusText); return r.json(); })
+      .then(function (rep) {
+        var f = {
+          received: rep.totals.received, shown: rep.totals.shown, held: rep.totals.held, rejected: rep.totals.rejected,
+          contributors: rep.contributors, moderation: secs(rep.moderation.p50_seconds) + " / " + secs(rep.moderation.p90_seconds),
+          screens: rep.screens_peak.peak
+        };
+        document.querySelectorAll("#analytics [data-fig]").forEach(function (dd) { dd.textContent = f[dd.dataset.fig]; });
+        [["top-contributors", rep.top_contributors, ""], ["top-hashtags", rep.top_hashtags, "#"]].forEach(function (t) {
+          var ol = byId(t[0]);
+          ol.textContent = "";
+          (t[1] || []).slice(0, 5).forEach(function (x) { ol.appendChild(el("li", null, t[2] + x.name + " · " + x.posts)); });
+        });
+        var at = "?at=" + Date.now();
+        byId("chart-posts").src = "/admin/walls/" + encodeURIComponent(slug) + "/report/posts.svg" + at;
+        byId("chart-screens").src = "/admin/walls/" + encodeURIComponent(slug) + "/report/screens.svg" + at;
+      })
+      .catch(function () {});
+  }
+  analytics();
+  setInterval(analytics, 30000);
+
   function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
 
   function connect() {
