@@ -26,6 +26,40 @@ type Config struct {
 	Filters GlobalFilters `yaml:"filters"`
 	// Moderation holds what helps moderators beyond the filters.
 	Moderation Moderation `yaml:"moderation"`
+	// Cluster carries the walls' events to edges (nil: one process).
+	Cluster *Cluster `yaml:"cluster"`
+}
+
+// Cluster is the NATS JetStream stream that carries every wall's events
+// from the ingest node to the edges, which serve screens from it.
+type Cluster struct {
+	// NATS are the servers of an existing NATS cluster.
+	NATS []string `yaml:"nats"`
+	// Embedded runs a NATS server inside the ingest node instead (edges
+	// then connect to it: list its address under nats too, or they try
+	// 127.0.0.1 at its port).
+	Embedded *Embedded `yaml:"embedded"`
+	// Stream is the JetStream stream; each wall is a subject of it.
+	Stream string `yaml:"stream"`
+	// Replicas of the stream (and of the snapshots' bucket): 3 on a
+	// three-node NATS cluster.
+	Replicas int `yaml:"replicas"`
+	// Window is how many events the stream keeps per wall; MaxAge how long.
+	Window int      `yaml:"window"`
+	MaxAge Duration `yaml:"max_age"`
+	// Credentials is a NATS .creds file (optional).
+	Credentials string `yaml:"credentials"`
+	// UnhealthyAfter is how long an edge without NATS keeps answering
+	// /healthz with 200; then 503, so the load balancer sends new screens
+	// elsewhere (open ones stay).
+	UnhealthyAfter Duration `yaml:"unhealthy_after"`
+}
+
+// Embedded is a NATS server run inside the ingest node.
+type Embedded struct {
+	Listen string `yaml:"listen"`
+	// Dir holds JetStream's files (relative to the config file).
+	Dir string `yaml:"dir"`
 }
 
 // Moderation holds what helps moderators beyond the filters.
@@ -381,6 +415,21 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Storage.Path, "wallcast.db")
+	if cl := c.Cluster; cl != nil {
+		def(&cl.Stream, "wallcast")
+		if cl.Replicas == 0 {
+			cl.Replicas = 1
+		}
+		if cl.Window == 0 {
+			cl.Window = 10000
+		}
+		defd(&cl.MaxAge, 24*time.Hour)
+		defd(&cl.UnhealthyAfter, 10*time.Second)
+		if e := cl.Embedded; e != nil {
+			def(&e.Listen, "127.0.0.1:4222")
+			def(&e.Dir, "nats-data")
+		}
+	}
 	if cl := c.Moderation.Classifier; cl != nil {
 		defd(&cl.Timeout, 300*time.Millisecond)
 		if cl.HoldAbove == 0 {

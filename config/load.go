@@ -523,8 +523,45 @@ func (p *parser) validate(c *Config) {
 			p.add(p.line(at+".concurrency"), at+".concurrency: out of range", "use a number of calls at once from 1 to 256")
 		}
 	}
+	if cl := c.Cluster; cl != nil {
+		p.cluster(cl)
+	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+var streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// cluster checks the cluster section.
+func (p *parser) cluster(cl *Cluster) {
+	if len(cl.NATS) == 0 && cl.Embedded == nil {
+		p.add(p.line("cluster"), "cluster: no NATS to use", `list your NATS servers under nats: ["nats://10.0.0.5:4222"], or run one inside the ingest node with embedded: {listen: "0.0.0.0:4222", dir: nats-data}`)
+	}
+	for i, u := range cl.NATS {
+		at := fmt.Sprintf("cluster.nats[%d]", i)
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "" {
+			p.add(p.line(at), fmt.Sprintf("%s: %q is not a NATS URL", at, u), `write nats://host:4222 (or tls://host:4222)`)
+		}
+	}
+	if e := cl.Embedded; e != nil {
+		if _, port, err := net.SplitHostPort(e.Listen); err != nil || port == "" {
+			p.add(p.line("cluster.embedded.listen"), fmt.Sprintf("cluster.embedded.listen: %q is not a listen address", e.Listen), `write host:port, for example "0.0.0.0:4222"`)
+		}
+	}
+	if !streamRe.MatchString(cl.Stream) {
+		p.add(p.line("cluster.stream"), fmt.Sprintf("cluster.stream: %q is not a stream name", cl.Stream), "use letters, digits, - and _, such as wallcast")
+	}
+	if cl.Replicas < 1 || cl.Replicas > 5 {
+		p.add(p.line("cluster.replicas"), fmt.Sprintf("cluster.replicas: %d is out of range", cl.Replicas), "use 1, or 3 on a three-node NATS cluster (at most 5)")
+	}
+	if cl.Window < 100 {
+		p.add(p.line("cluster.window"), fmt.Sprintf("cluster.window: %d is too small", cl.Window), "keep at least 100 events per wall, such as 10000")
+	}
+	if cl.Credentials != "" {
+		if _, err := os.Stat(Resolve(p.file, cl.Credentials)); err != nil {
+			p.add(p.line("cluster.credentials"), fmt.Sprintf("cluster.credentials: cannot read %q", cl.Credentials), "give the path of a NATS .creds file, or leave credentials out")
+		}
 	}
 }
 

@@ -79,9 +79,9 @@ func readReport(a *applier, r *wall.Report, slug string, posts bool) error {
 		FROM wall_posts wp JOIN posts p ON p.id = wp.post_id WHERE wp.wall = ? AND p.deleted = 0`, slug).Scan(&r.Contributors); err != nil {
 		return fmt.Errorf("contributors: %w", err)
 	}
-	tally := func(q string, into *[]wall.Tally) error {
+	tally := func(q string, into *[]wall.Top) error {
 		return a.each(q, []any{slug}, func(rows *sql.Rows) error {
-			var t wall.Tally
+			var t wall.Top
 			if err := rows.Scan(&t.Name, &t.Network, &t.Posts); err != nil {
 				return err
 			}

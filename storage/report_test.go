@@ -104,7 +104,7 @@ func TestReport(t *testing.T) {
 	if len(r.TopContributors) != 4 || r.TopContributors[0].Posts != 1 {
 		t.Errorf("top contributors = %+v", r.TopContributors)
 	}
-	if len(r.TopHashtags) != 2 || r.TopHashtags[0] != (wall.Tally{Name: "go", Posts: 2}) || r.TopHashtags[1] != (wall.Tally{Name: "gophercon", Posts: 2}) {
+	if len(r.TopHashtags) != 2 || r.TopHashtags[0] != (wall.Top{Name: "go", Posts: 2}) || r.TopHashtags[1] != (wall.Top{Name: "gophercon", Posts: 2}) {
 		t.Errorf("top hashtags = %+v", r.TopHashtags)
 	}
 	if m := r.Moderation; m.Decided != 2 || m.P50 != 60 || m.P90 != 180 {

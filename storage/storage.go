@@ -506,7 +506,40 @@ func (db *DB) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, 
 		p.Pinned = pinned
 		snap.Posts = append(snap.Posts, p)
 	}
-	return snap, rows.Err()
+	if err := rows.Err(); err != nil {
+		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
+	}
+	if err := db.joins(ctx, slug, &snap); err != nil {
+		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
+	}
+	return snap, nil
+}
+
+// joins adds to a snapshot what a screen joins besides the posts: the
+// active announcements, the show (when it is not simply live), the open
+// poll and the display override. Each is also an event, so one that
+// changes after the head was read comes again after the snapshot, and
+// screens take it twice without harm.
+func (db *DB) joins(ctx context.Context, slug string, snap *wall.Snapshot) error {
+	var err error
+	if snap.Announcements, err = db.Announcements(ctx, slug); err != nil {
+		return err
+	}
+	st, err := db.ShowState(ctx, slug)
+	if err != nil {
+		return err
+	}
+	if st.Paused || st.Feature != nil || st.Slide != nil {
+		snap.Show = &st
+	}
+	if snap.Poll, err = db.CurrentPoll(ctx, slug); err != nil {
+		return err
+	}
+	if snap.Poll != nil && snap.Poll.Closed {
+		snap.Poll = nil
+	}
+	snap.Display, err = db.Display(ctx, slug)
+	return err
 }
 
 // Replay returns up to limit display events of a wall after seq, skipping

@@ -98,19 +98,30 @@ type Write struct {
 	Targets []Target
 }
 
-// Snapshot is what a screen needs to start: the newest visible posts and the
-// head of the wall's log they are consistent with.
+// Snapshot is what a screen needs to start: the newest visible posts and
+// what else is on the wall (announcements, the show, a poll), consistent
+// with the head of the wall's log.
 type Snapshot struct {
-	Head  int64
-	Posts []Post
+	Head  int64  `json:"head"`
+	Posts []Post `json:"posts"`
+	// Announcements are the active ones; Show is the show's state (nil:
+	// live); Poll the open poll (nil: none); Display the console's
+	// override of the display (JSON, "" for none).
+	Announcements []Announcement `json:"announcements,omitempty"`
+	Show          *Show          `json:"show,omitempty"`
+	Poll          *Poll          `json:"poll,omitempty"`
+	Display       string         `json:"display,omitempty"`
+	// Events come after the state above, up to Head: an edge serves a
+	// snapshot a moment older than its log.
+	Events []Event `json:"-"`
 }
 
-// Store is the persistence that the wall service and ingest need.
-type Store interface {
-	// Apply commits a batch and returns the events it appended, in order.
-	Apply(ctx context.Context, batch []Write) ([]Event, error)
+// Reader serves screens: the ingest node's database, or an edge's copy of
+// the cluster's stream.
+type Reader interface {
 	// Snapshot returns up to n visible posts (pinned first, then oldest to
-	// newest) and the wall's head sequence, read in one transaction.
+	// newest), the rest of the wall's state, and the head it is consistent
+	// with.
 	Snapshot(ctx context.Context, wall string, n int) (Snapshot, error)
 	// Replay returns up to limit display events after seq. ok is false when
 	// seq is older than retention or newer than the log: the screen must reset.
@@ -118,8 +129,26 @@ type Store interface {
 	// Posts returns a page of visible posts, newest first, older than before
 	// (0: from the newest), and the cursor for the next page (0: no more).
 	Posts(ctx context.Context, wall string, before int64, limit int) (posts []Post, next int64, err error)
+	// Display is the console's override of a wall's display (JSON, "": none).
+	Display(ctx context.Context, wall string) (string, error)
+}
+
+// Store is the persistence that the wall service and ingest need.
+type Store interface {
+	Reader
+	// Apply commits a batch and returns the events it appended, in order.
+	Apply(ctx context.Context, batch []Write) ([]Event, error)
 	// Cursor returns the saved cursor of a source, "" if none.
 	Cursor(ctx context.Context, source string) (string, error)
+}
+
+// Tally is where screens' own reports go: sponsor showings and screens
+// connected, for the report.
+type Tally interface {
+	// Impression counts a sponsor card shown on a screen for seconds.
+	Impression(ctx context.Context, wall, sponsor string, seconds int) error
+	// Screens notes the most screens connected at once in a minute.
+	Screens(ctx context.Context, wall string, at time.Time, peak int) error
 }
 
 // Change is what a moderator's action did to one post: its status before,
@@ -261,13 +290,11 @@ type AdminStore interface {
 	OpenPoll(ctx context.Context, wall string, p Poll, user string) ([]Event, Poll, error)
 	ClosePoll(ctx context.Context, wall, id, user string) ([]Event, error)
 	CurrentPoll(ctx context.Context, wall string) (*Poll, error)
-	// Impression counts a sponsor card shown on a screen; Impressions sums them.
-	Impression(ctx context.Context, wall, sponsor string, seconds int) error
+	// Impressions sums the sponsor showings.
+	Tally
 	Impressions(ctx context.Context, wall string) ([]Impressions, error)
-	// Report reads what a wall achieved (with posts: the shown posts too);
-	// Screens notes the most screens connected at once in a minute.
+	// Report reads what a wall achieved (with posts: the shown posts too).
 	Report(ctx context.Context, wall string, posts bool) (Report, error)
-	Screens(ctx context.Context, wall string, at time.Time, peak int) error
 	// Adjust changes how a post's media shows on every screen.
 	Adjust(ctx context.Context, wall, postID string, a Adjustment, user string) ([]Event, error)
 	// Forget deletes every post of an author and keeps them from coming back.
@@ -282,5 +309,4 @@ type AdminStore interface {
 	Session(ctx context.Context, tokenHash string) (Session, bool, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	SetDisplay(ctx context.Context, wall string, override, event []byte, user string) ([]Event, error)
-	Display(ctx context.Context, wall string) (string, error)
 }

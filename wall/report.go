@@ -28,8 +28,8 @@ type Step struct {
 	Counts
 }
 
-// Tally is a name and how many posts it has.
-type Tally struct {
+// Top is a name and how many posts it has, in a top list.
+type Top struct {
 	Name    string `json:"name"`
 	Network string `json:"network,omitempty"`
 	Posts   int    `json:"posts"`
@@ -61,9 +61,9 @@ type Report struct {
 	Steps    []Step    `json:"steps"`    // per network and step, steps with posts only
 	// Contributors is how many authors posted to the wall; the tops count
 	// the posts that were shown.
-	Contributors    int     `json:"contributors"`
-	TopContributors []Tally `json:"top_contributors"`
-	TopHashtags     []Tally `json:"top_hashtags"`
+	Contributors    int   `json:"contributors"`
+	TopContributors []Top `json:"top_contributors"`
+	TopHashtags     []Top `json:"top_hashtags"`
 	// Moderation is the time from arrival to the first decision on the
 	// posts held for a moderator (or the classifier).
 	Moderation struct {

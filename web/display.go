@@ -77,10 +77,7 @@ type DisplayOverride struct {
 
 // effective returns a wall with the console's display override applied.
 func (s *Server) effective(ctx context.Context, wc *config.Wall) *config.Wall {
-	if s.admin.Store == nil {
-		return wc
-	}
-	data, err := s.admin.Store.Display(ctx, wc.Slug)
+	data, err := s.store.Display(ctx, wc.Slug)
 	if err != nil || data == "" {
 		return wc
 	}
@@ -238,12 +235,12 @@ func (s *Server) impression(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `body is {"sponsor": n, "seconds": s} for a sponsor of this wall`, http.StatusBadRequest)
 		return
 	}
-	if s.admin.Store == nil {
+	if s.tally == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	sp := displaySettings(wc).Sponsors[body.Sponsor]
-	if err := s.admin.Store.Impression(r.Context(), wc.Slug, sp.Name, min(body.Seconds, sp.Seconds)); err != nil {
+	if err := s.tally.Impression(r.Context(), wc.Slug, sp.Name, min(body.Seconds, sp.Seconds)); err != nil {
 		s.log.Error("sponsor impression", "err", err)
 		http.Error(w, "not counted", http.StatusServiceUnavailable)
 		return

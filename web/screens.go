@@ -59,9 +59,9 @@ func (c *screens) take() map[string]int {
 
 // NoteScreens writes each wall's most screens at once to the store every
 // interval (a minute: the report's screens are per minute) until ctx
-// ends. It does nothing without the console's store.
+// ends. It does nothing without a tally.
 func (s *Server) NoteScreens(ctx context.Context, every time.Duration) {
-	if s.admin.Store == nil {
+	if s.tally == nil {
 		return
 	}
 	t := time.NewTicker(every)
@@ -75,7 +75,7 @@ func (s *Server) NoteScreens(ctx context.Context, every time.Duration) {
 				if peak == 0 {
 					continue
 				}
-				if err := s.admin.Store.Screens(ctx, slug, now, peak); err != nil && ctx.Err() == nil {
+				if err := s.tally.Screens(ctx, slug, now, peak); err != nil && ctx.Err() == nil {
 					s.log.Warn("screens not noted", "wall", slug, "err", err)
 				}
 			}

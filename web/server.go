@@ -30,7 +30,8 @@ import (
 
 // Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
 type Server struct {
-	store  wall.Store
+	store  wall.Reader
+	tally  wall.Tally
 	hub    *fanout.Hub
 	health func() []wall.SourceHealth
 	ready  func() error
@@ -65,7 +66,10 @@ type Server struct {
 // Options is what a Server is built from.
 type Options struct {
 	Config *config.Config
-	Store  wall.Store
+	Store  wall.Reader
+	// Tally takes the screens' reports: sponsor showings and screens
+	// connected (nil: the console's store, or nowhere without it).
+	Tally wall.Tally
 	Hub    *fanout.Hub
 	Log    *slog.Logger
 	// Health reports the sources (nil: none).
@@ -82,7 +86,7 @@ type Options struct {
 // NewServer returns the HTTP service for the walls of o.Config.
 func NewServer(o Options) *Server {
 	s := &Server{
-		store: o.Store, hub: o.Hub, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
+		store: o.Store, tally: o.Tally, hub: o.Hub, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
 		logins: newLimiter(10000), apiRates: newRates(10000), BodyTimeout: 15 * time.Second,
 	}
@@ -91,6 +95,9 @@ func NewServer(o Options) *Server {
 	}
 	if s.ready == nil {
 		s.ready = func() error { return nil }
+	}
+	if s.tally == nil && o.Admin.Store != nil {
+		s.tally = o.Admin.Store
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"join":    strings.Join,
@@ -569,35 +576,30 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 	if err != nil {
 		return 0, err
 	}
+	var joined []wall.Event
 	for _, p := range snap.Posts {
 		data, _ := json.Marshal(p)
-		if _, err := out.Write(fanout.Encode(wall.Event{Type: wall.EventPost, Data: data})); err != nil {
-			return 0, err
-		}
+		joined = append(joined, wall.Event{Type: wall.EventPost, Data: data})
 	}
-	if s.admin.Store != nil {
-		anns, err := s.admin.Store.Announcements(ctx, wc.Slug)
-		if err != nil {
+	for _, a := range snap.Announcements {
+		data, _ := json.Marshal(a)
+		joined = append(joined, wall.Event{Type: wall.EventAnnounce, Data: data})
+	}
+	// The screen joins the show where it stands.
+	if st := snap.Show; st != nil {
+		if st.Feature != nil && !st.Until.After(time.Now()) {
+			st.Feature, st.Until = nil, time.Time{}
+		}
+		data, _ := json.Marshal(st)
+		joined = append(joined, wall.Event{Type: wall.EventShow, Data: data})
+	}
+	if snap.Poll != nil {
+		data, _ := json.Marshal(snap.Poll)
+		joined = append(joined, wall.Event{Type: wall.EventPoll, Data: data})
+	}
+	for _, e := range append(joined, snap.Events...) {
+		if _, err := out.Write(fanout.Encode(e)); err != nil {
 			return 0, err
-		}
-		for _, a := range anns {
-			data, _ := json.Marshal(a)
-			out.Write(fanout.Encode(wall.Event{Type: wall.EventAnnounce, Data: data}))
-		}
-		// The screen joins the show where it stands.
-		st, err := s.admin.Store.ShowState(ctx, wc.Slug)
-		if err != nil {
-			return 0, err
-		}
-		if st.Paused || st.Feature != nil || st.Slide != nil {
-			data, _ := json.Marshal(st)
-			out.Write(fanout.Encode(wall.Event{Type: wall.EventShow, Data: data}))
-		}
-		if poll, err := s.admin.Store.CurrentPoll(ctx, wc.Slug); err != nil {
-			return 0, err
-		} else if poll != nil && !poll.Closed {
-			data, _ := json.Marshal(poll)
-			out.Write(fanout.Encode(wall.Event{Type: wall.EventPoll, Data: data}))
 		}
 	}
 	// The resume point rides on an event with data: a bare id line would
