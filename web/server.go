@@ -70,8 +70,8 @@ type Options struct {
 	// Tally takes the screens' reports: sponsor showings and screens
 	// connected (nil: the console's store, or nowhere without it).
 	Tally wall.Tally
-	Hub    *fanout.Hub
-	Log    *slog.Logger
+	Hub   *fanout.Hub
+	Log   *slog.Logger
 	// Health reports the sources (nil: none).
 	Health func() []wall.SourceHealth
 	// Ready says why the server cannot take posts now (nil: it can); a
