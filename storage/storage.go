@@ -582,21 +582,13 @@ func (db *DB) Replay(ctx context.Context, slug string, after int64, limit int) (
 		if err := rows.Scan(&e.Seq, &e.Type, &data, &post, &deleted, &status, &pinned); err != nil {
 			return nil, false, err
 		}
-		switch e.Type {
-		case wall.EventPost, wall.EventUpdate, wall.EventPin:
-			if deleted || status != wall.StatusVisible || !post.Valid {
-				continue
-			}
-			var p wall.Post
-			if err := json.Unmarshal([]byte(post.String), &p); err != nil {
-				return nil, false, fmt.Errorf("storage replay %s: event %d: %w", slug, e.Seq, err)
-			}
-			p.Pinned = pinned || e.Type == wall.EventPin
-			e.Data, _ = json.Marshal(p)
-		default:
-			e.Data = json.RawMessage(data.String)
+		ok, err := displayData(&e, data, post, deleted, status, pinned)
+		if err != nil {
+			return nil, false, fmt.Errorf("storage replay %s: %w", slug, err)
 		}
-		out = append(out, e)
+		if ok {
+			out = append(out, e)
+		}
 	}
 	return out, true, rows.Err()
 }
@@ -671,6 +663,27 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (events, posts int64,
 	}
 	posts, _ = res.RowsAffected()
 	return events, posts, tx.Commit()
+}
+
+// displayData fills in a display event's data as a replay sends it: post
+// events carry the post as it is now, and are left out (false) when the
+// post is no longer on the wall.
+func displayData(e *wall.Event, data, post sql.NullString, deleted bool, status string, pinned bool) (bool, error) {
+	switch e.Type {
+	case wall.EventPost, wall.EventUpdate, wall.EventPin:
+		if deleted || status != wall.StatusVisible || !post.Valid {
+			return false, nil
+		}
+		var p wall.Post
+		if err := json.Unmarshal([]byte(post.String), &p); err != nil {
+			return false, fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		p.Pinned = pinned || e.Type == wall.EventPin
+		e.Data, _ = json.Marshal(p)
+	default:
+		e.Data = json.RawMessage(data.String)
+	}
+	return true, nil
 }
 
 // placeholders is n SQL parameters: "?, ?, ?".

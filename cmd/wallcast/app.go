@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wallcast/wallcast/cluster"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
@@ -45,6 +46,17 @@ type app struct {
 	bg     context.Context
 	served chan error
 	jobs   sync.WaitGroup // background jobs that write to the database
+	node   *cluster.Node   // nil without cluster:
+	outbox *cluster.Outbox // publishes committed events to the stream
+}
+
+// tee hands each committed batch to several publishers in turn.
+type tee []ingest.Publisher
+
+func (t tee) Publish(events []wall.Event) {
+	for _, p := range t {
+		p.Publish(events)
+	}
 }
 
 // screensEvery is how often the screens connected are noted for the
@@ -62,7 +74,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	if a.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
-	a.pipe = ingest.New(db, a.hub, a.router(ctx, cfg), log)
+	var pub ingest.Publisher = a.hub
+	if cfg.Cluster != nil {
+		if a.node, err = cluster.Start(cfg, "wallcast ingest", true, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.outbox = cluster.NewOutbox(a.node, db, cfg.Walls)
+		pub = tee{a.hub, a.outbox}
+	}
+	a.pipe = ingest.New(db, pub, a.router(ctx, cfg), log)
 	if authors, err := db.Authors(ctx); err != nil {
 		log.Error("start: cannot read the walls' authors; hold_if new_author treats everyone as new", "err", err)
 	} else {
@@ -93,11 +114,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_db_connections", Help: "Open SQLite connections (the writer and up to 8 readers)."},
 			func() float64 { return float64(db.Connections()) }),
 	)
+	if a.outbox != nil {
+		a.srv.Metrics().MustRegister(a.outbox.Collectors()...)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		a.pipe.Close()
 		db.Close()
+		if a.node != nil {
+			a.node.Close()
+		}
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
 	}
 	a.addr = ln.Addr().String()
@@ -135,6 +162,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	}
 	go a.retention(bg)
 	a.jobs.Go(func() { a.srv.NoteScreens(bg, screensEvery) })
+	if a.outbox != nil {
+		a.jobs.Go(func() { a.outbox.Run(bg) })
+	}
 	return a, nil
 }
 
@@ -183,6 +213,9 @@ func (a *app) reload() error {
 	}
 	a.cfg = next
 	a.srv.SetConfig(next)
+	if a.outbox != nil {
+		a.outbox.SetWalls(next.Walls)
+	}
 	a.pipe.SetRouter(a.router(a.bg, next))
 	for _, w := range prev.Walls {
 		if next.Wall(w.Slug) == nil {
@@ -286,6 +319,9 @@ func (a *app) shutdown() error {
 	a.pipe.Close()
 	if err := a.db.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if a.node != nil {
+		a.node.Close()
 	}
 	return errors.Join(errs...)
 }

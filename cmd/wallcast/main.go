@@ -1,6 +1,7 @@
 // Command wallcast runs a Wallcast server: a live social wall.
 //
 //	wallcast [-config config.yaml]         run the server
+//	wallcast edge [-config config.yaml]    serve screens from the cluster's stream
 //	wallcast check [-config config.yaml]   validate a config and exit
 //	wallcast hash-password                 read a password on stdin, print its bcrypt hash
 //	wallcast bench [flags]                 load-test a running server (see -h)
@@ -39,6 +40,7 @@ const usage = `usage: wallcast [command] [flags]
 
 commands:
   serve           run the walls (the default): -config FILE, -log-level LEVEL
+  edge            serve screens from the cluster's stream: -config FILE, -listen ADDR, -log-level LEVEL
   check           check a config file and print every problem: -config FILE
   hash-password   print the bcrypt hash of the password read from stdin
   forget          delete every post of an author and keep them out: -config FILE @handle@instance
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve", "check":
 		return serve(cmd, args, stdout, stderr)
+	case "edge":
+		return runEdge(args, stdout, stderr)
 	case "hash-password":
 		return hashPassword(os.Stdin, stdout, stderr)
 	case "forget":

@@ -1,0 +1,442 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// Edge serves screens from the stream. It keeps each wall's newest events
+// (up to the stream's window) and its snapshot from the bucket, answers
+// the web server as its wall.Reader, and hands each event to the hub as
+// it arrives. It has no database: what it holds, the stream and the
+// bucket hold too, so an edge can start, stop or die at any moment.
+type Edge struct {
+	node    *Node
+	hub     *fanout.Hub
+	onWalls func([]config.Wall)
+
+	mu    sync.RWMutex
+	walls map[string]*mirror
+
+	ready   atomic.Bool   // caught up with the stream as it was at the start
+	applied atomic.Uint64 // the last stream sequence taken
+	done    chan struct{}
+}
+
+// mirror is an edge's copy of one wall.
+type mirror struct {
+	events []held // oldest first, at most the window
+	snap   snapshot
+}
+
+// held is an event and the id of its wall's display event before it.
+type held struct {
+	wall.Event
+	prev int64
+}
+
+// NewEdge returns an edge that hands events to hub; onWalls is called
+// with the ingest node's walls when they are known and when they change.
+func NewEdge(node *Node, hub *fanout.Hub, onWalls func([]config.Wall)) *Edge {
+	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, done: make(chan struct{})}
+}
+
+// Run follows the stream and the bucket until ctx ends. The ordered
+// consumer resumes by itself after NATS comes back, from the sequence
+// after the last one taken.
+func (e *Edge) Run(ctx context.Context) {
+	defer close(e.done)
+	wait := 250 * time.Millisecond
+	for {
+		err := e.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		e.node.log.Warn("cluster: edge cannot follow the stream yet", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// Wait returns when Run has returned.
+func (e *Edge) Wait() { <-e.done }
+
+func (e *Edge) session(ctx context.Context) error {
+	st, err := e.node.js.Stream(ctx, e.node.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("stream %s (is the ingest node up?): %w", e.node.cfg.Stream, err)
+	}
+	kv, err := e.node.js.KeyValue(ctx, e.node.bucket())
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", e.node.bucket(), err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", e.node.bucket(), err)
+	}
+	defer w.Stop()
+	// The snapshots first: a screen served before them would get an
+	// empty wall.
+	for entry := range w.Updates() {
+		if entry == nil {
+			break
+		}
+		e.take(entry)
+	}
+	go func() {
+		for entry := range w.Updates() {
+			if entry != nil {
+				e.take(entry)
+			}
+		}
+	}()
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	target := info.State.LastSeq
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if a := e.applied.Load(); a > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: a + 1}
+	}
+	cons, err := e.node.js.OrderedConsumer(ctx, e.node.cfg.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	failed := make(chan error, 1)
+	cc, err := cons.Consume(func(m jetstream.Msg) { e.event(m, target) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				select {
+				case failed <- err:
+				default:
+				}
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	defer cc.Stop()
+	if e.applied.Load() >= target {
+		e.caughtUp()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-failed:
+		return err
+	}
+}
+
+func (e *Edge) caughtUp() {
+	if !e.ready.Swap(true) {
+		e.node.log.Info("cluster: edge caught up with the stream", "sequence", e.applied.Load())
+	}
+}
+
+// take applies an entry of the bucket: the walls, or a wall's snapshot.
+func (e *Edge) take(entry jetstream.KeyValueEntry) {
+	if entry.Operation() != jetstream.KeyValuePut {
+		return
+	}
+	switch key := entry.Key(); {
+	case key == keyWalls:
+		var walls []config.Wall
+		if err := json.Unmarshal(entry.Value(), &walls); err != nil {
+			e.node.log.Warn("cluster: walls in the bucket are not JSON", "err", err)
+			return
+		}
+		if e.onWalls != nil {
+			e.onWalls(walls)
+		}
+	case len(key) > len(keySnap) && key[:len(keySnap)] == keySnap:
+		var s snapshot
+		if err := json.Unmarshal(entry.Value(), &s); err != nil {
+			e.node.log.Warn("cluster: a snapshot in the bucket is not JSON", "key", key, "err", err)
+			return
+		}
+		m := e.mirror(key[len(keySnap):])
+		e.mu.Lock()
+		if s.Head >= m.snap.Head {
+			m.snap = s
+		}
+		e.mu.Unlock()
+	}
+}
+
+func (e *Edge) mirror(slug string) *mirror {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.walls[slug]
+	if m == nil {
+		m = &mirror{}
+		e.walls[slug] = m
+	}
+	return m
+}
+
+// event takes one message of the stream: into the wall's copy, then to
+// its screens.
+func (e *Edge) event(msg jetstream.Msg, target uint64) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	defer func() {
+		e.applied.Store(meta.Sequence.Stream)
+		if meta.Sequence.Stream >= target {
+			e.caughtUp()
+		}
+	}()
+	slug := e.node.wallOf(msg.Subject())
+	h := msg.Headers()
+	seq, err1 := strconv.ParseInt(h.Get(hdrSeq), 10, 64)
+	prev, err2 := strconv.ParseInt(h.Get(hdrPrev), 10, 64)
+	typ := h.Get(hdrType)
+	if slug == "" || err1 != nil || err2 != nil || typ == "" || !wall.ForDisplay(typ) {
+		e.node.log.Warn("cluster: a message that is not a wall event; skipped", "subject", msg.Subject(), "stream_seq", meta.Sequence.Stream)
+		return
+	}
+	ev := wall.Event{Seq: seq, Wall: slug, Type: typ, Data: msg.Data()}
+	m := e.mirror(slug)
+	e.mu.Lock()
+	if n := len(m.events); n > 0 && m.events[n-1].Seq >= seq {
+		e.mu.Unlock()
+		return // already here
+	}
+	m.events = append(m.events, held{ev, prev})
+	if w := e.node.cfg.Window; len(m.events) > 2*w {
+		m.events = slices.Clone(m.events[len(m.events)-w:])
+	}
+	e.mu.Unlock()
+	e.hub.Publish([]wall.Event{ev})
+}
+
+// window is the part of a wall's copy that counts: the stream's window.
+func (e *Edge) window(m *mirror) []held {
+	if w := e.node.cfg.Window; len(m.events) > w {
+		return m.events[len(m.events)-w:]
+	}
+	return m.events
+}
+
+// Snapshot is the wall's snapshot from the bucket, with the events the
+// edge has after it: a screen applies them as it would live ones.
+func (e *Edge) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	m := e.walls[slug]
+	if m == nil {
+		return wall.Snapshot{}, nil
+	}
+	snap := m.snap.Snapshot
+	snap.Posts = newest(snap.Posts, n)
+	snap.Events = nil
+	for _, h := range e.window(m) {
+		if h.Seq > snap.Head {
+			snap.Events = append(snap.Events, h.Event)
+		}
+	}
+	if k := len(snap.Events); k > 0 {
+		snap.Head = snap.Events[k-1].Seq
+	}
+	return snap, nil
+}
+
+// newest keeps the pinned posts and the newest n others, in order.
+func newest(posts []wall.Post, n int) []wall.Post {
+	others := 0
+	for _, p := range posts {
+		if !p.Pinned {
+			others++
+		}
+	}
+	out := make([]wall.Post, 0, len(posts))
+	for _, p := range posts {
+		if !p.Pinned && others > n {
+			others--
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Replay returns the wall's display events after seq. ok is false when the
+// edge does not hold every event since seq (older than the stream's
+// window) or seq is ahead of what it has.
+func (e *Edge) Replay(ctx context.Context, slug string, after int64, limit int) ([]wall.Event, bool, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	m := e.walls[slug]
+	if m == nil {
+		return nil, after == 0, nil
+	}
+	evs := e.window(m)
+	head := m.snap.Head
+	if len(evs) > 0 {
+		head = max(head, evs[len(evs)-1].Seq)
+	}
+	switch {
+	case after > head:
+		return nil, false, nil
+	case after == head:
+		return nil, true, nil
+	case len(evs) == 0 || after < evs[0].prev:
+		return nil, false, nil // a gap: events between seq and the oldest held
+	}
+	i, _ := slices.BinarySearchFunc(evs, after+1, func(h held, seq int64) int { return int(h.Seq - seq) })
+	var out []wall.Event
+	for _, h := range evs[i:] {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, h.Event)
+	}
+	return out, true, nil
+}
+
+// Posts pages through the visible posts the edge holds, newest first:
+// the snapshot's with the events since applied. before is an offset.
+func (e *Edge) Posts(ctx context.Context, slug string, before int64, limit int) ([]wall.Post, int64, error) {
+	e.mu.RLock()
+	m := e.walls[slug]
+	var posts []wall.Post
+	if m != nil {
+		posts = slices.Clone(m.snap.Posts)
+		for _, h := range e.window(m) {
+			if h.Seq > m.snap.Head {
+				posts = apply(posts, h.Event)
+			}
+		}
+	}
+	e.mu.RUnlock()
+	slices.Reverse(posts)
+	if before < 0 || before > int64(len(posts)) {
+		before = int64(len(posts))
+	}
+	posts = posts[before:]
+	if len(posts) <= limit {
+		return posts, 0, nil
+	}
+	return posts[:limit], before + int64(limit), nil
+}
+
+// apply changes a list of visible posts (oldest first) by one event.
+func apply(posts []wall.Post, ev wall.Event) []wall.Post {
+	var p wall.Post
+	if json.Unmarshal(ev.Data, &p) != nil || p.ID == "" {
+		return posts
+	}
+	i := slices.IndexFunc(posts, func(q wall.Post) bool { return q.ID == p.ID })
+	switch ev.Type {
+	case wall.EventPost:
+		if i >= 0 {
+			posts = slices.Delete(posts, i, i+1)
+		}
+		return append(posts, p)
+	case wall.EventUpdate, wall.EventPin:
+		if i >= 0 {
+			posts[i] = p
+		}
+	case wall.EventUnpin:
+		if i >= 0 {
+			posts[i].Pinned = false
+		}
+	case wall.EventRemove:
+		if i >= 0 {
+			posts = slices.Delete(posts, i, i+1)
+		}
+	}
+	return posts
+}
+
+// Display is the console's display override, from the wall's snapshot.
+func (e *Edge) Display(ctx context.Context, slug string) (string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if m := e.walls[slug]; m != nil {
+		return m.snap.Display, nil
+	}
+	return "", nil
+}
+
+// Impression sends a sponsor showing to the ingest node.
+func (e *Edge) Impression(ctx context.Context, slug, sponsor string, seconds int) error {
+	return e.report(report{Kind: "impression", Wall: slug, Sponsor: sponsor, Seconds: seconds})
+}
+
+// Screens sends the most screens at once in a minute to the ingest node.
+func (e *Edge) Screens(ctx context.Context, slug string, at time.Time, peak int) error {
+	return e.report(report{Kind: "screens", Wall: slug, At: at, Peak: peak})
+}
+
+// report sends a screen report on core NATS: kept in the connection's
+// buffer while NATS is away, and lost if the edge stops meanwhile.
+func (e *Edge) report(r report) error {
+	data, _ := json.Marshal(r)
+	return e.node.nc.Publish(e.node.tallySubject(), data)
+}
+
+// Ready says why the edge should not take new screens: NATS away for
+// longer than unhealthy_after, or the stream not caught up yet.
+func (e *Edge) Ready() error {
+	if down := e.node.Down(); !down.IsZero() && time.Since(down) >= e.node.cfg.UnhealthyAfter.D() {
+		return fmt.Errorf("NATS unreachable since %s", down.UTC().Format(time.RFC3339))
+	}
+	if !e.ready.Load() {
+		return errors.New("catching up with the stream")
+	}
+	return nil
+}
+
+// Collectors are the edge's metrics.
+func (e *Edge) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_cluster_connected", Help: "1 when NATS is reachable."},
+			func() float64 { return b2f(e.node.Down().IsZero()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_cluster_caught_up", Help: "1 once the edge has caught up with the stream."},
+			func() float64 { return b2f(e.ready.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_cluster_stream_sequence", Help: "The last stream sequence the edge took."},
+			func() float64 { return float64(e.applied.Load()) }),
+	}
+}
+
+// Collectors are the outbox's metrics.
+func (o *Outbox) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_cluster_connected", Help: "1 when NATS is reachable."},
+			func() float64 { return b2f(o.node.Down().IsZero()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_outbox_pending", Help: "Committed events the stream has not acknowledged."},
+			func() float64 { return float64(o.Pending()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_outbox_published_total", Help: "Events published to the stream since the start."},
+			func() float64 { return float64(o.Sent()) }),
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

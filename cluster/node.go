@@ -1,0 +1,204 @@
+// Package cluster carries every wall's events beyond one machine on NATS
+// JetStream: the ingest node publishes them through an outbox (its own
+// event log and how far the stream acknowledged it), and edges serve
+// screens from the stream. A wall is a subject of one stream; a key-value
+// bucket holds what a new edge needs to start (each wall's snapshot, the
+// walls themselves). No cluster protocol of Wallcast's own: NATS does it.
+//
+// It uses nothing newer than NATS Server 2.9's JetStream (the version
+// Debian packages): limits per subject, message-id deduplication,
+// expected-last-sequence, ordered pull consumers and key-value buckets.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wallcast/wallcast/config"
+)
+
+// Message headers of a wall event on the stream.
+const (
+	hdrSeq  = "Wallcast-Seq"  // the event's id, the SSE id on every node
+	hdrPrev = "Wallcast-Prev" // the id of the wall's display event before it (0: none)
+	hdrType = "Wallcast-Type" // the SSE event type
+)
+
+// Keys of the bucket.
+const (
+	keyWalls = "walls" // the ingest node's walls (JSON of []config.Wall)
+	keySnap  = "snap." // + slug: a wall's snapshot
+)
+
+// Node is this process's link to NATS: the connection, its JetStream,
+// and an embedded server where the config asks for one.
+type Node struct {
+	cfg  *config.Cluster
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	srv  *server.Server // embedded; nil otherwise
+	log  *slog.Logger
+	down atomic.Int64 // unix nanoseconds since NATS is unreachable; 0: connected
+}
+
+// Start connects to the cluster's NATS. With embedded true and an
+// embedded server configured, it first starts that server in this
+// process (the ingest node). The connection keeps retrying in the
+// background: NATS need not be up for Start to return.
+func Start(cfg *config.Config, name string, embedded bool, log *slog.Logger) (*Node, error) {
+	cl := cfg.Cluster
+	n := &Node{cfg: cl, log: log}
+	n.down.Store(time.Now().UnixNano())
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(true),
+		nats.ConnectHandler(func(*nats.Conn) { n.up() }),
+		nats.ReconnectHandler(func(*nats.Conn) { n.up() }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.down.CompareAndSwap(0, time.Now().UnixNano())
+			log.Warn("cluster: NATS connection lost", "err", err)
+		}),
+	}
+	if cl.Credentials != "" {
+		opts = append(opts, nats.UserCredentials(config.Resolve(cfg.File, cl.Credentials)))
+	}
+	urls := strings.Join(cl.NATS, ",")
+	if e := cl.Embedded; e != nil && embedded {
+		srv, err := startEmbedded(cfg.File, e)
+		if err != nil {
+			return nil, err
+		}
+		n.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+		log.Info("cluster: embedded NATS running", "listen", e.Listen, "dir", config.Resolve(cfg.File, e.Dir))
+	} else if urls == "" && cl.Embedded != nil {
+		_, port, _ := net.SplitHostPort(cl.Embedded.Listen)
+		urls = "nats://127.0.0.1:" + port
+	}
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("cluster: connect %s: %w", urls, err)
+	}
+	n.nc = nc
+	if nc.IsConnected() {
+		n.up()
+	}
+	n.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return n, nil
+}
+
+func (n *Node) up() {
+	if since := n.down.Swap(0); since != 0 && n.nc != nil {
+		n.log.Info("cluster: NATS connected", "url", n.nc.ConnectedUrlRedacted(), "after", time.Since(time.Unix(0, since)).Round(time.Millisecond))
+	}
+}
+
+// startEmbedded runs a NATS server with JetStream in this process.
+func startEmbedded(file string, e *config.Embedded) (*server.Server, error) {
+	host, port, _ := net.SplitHostPort(e.Listen)
+	p, _ := strconv.Atoi(port)
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "wallcast",
+		Host:       host,
+		Port:       p,
+		JetStream:  true,
+		StoreDir:   config.Resolve(file, e.Dir),
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("cluster: embedded NATS on %s did not start", e.Listen)
+	}
+	return srv, nil
+}
+
+// Down says since when NATS is unreachable (zero: it is reachable).
+func (n *Node) Down() time.Time {
+	if v := n.down.Load(); v != 0 {
+		return time.Unix(0, v)
+	}
+	return time.Time{}
+}
+
+// Close closes the connection and stops an embedded server.
+func (n *Node) Close() {
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+}
+
+// subject is a wall's subject on the stream.
+func (n *Node) subject(slug string) string { return n.cfg.Stream + ".wall." + slug }
+
+// wallOf is the wall of a subject ("" when it is none of ours).
+func (n *Node) wallOf(subject string) string {
+	slug, ok := strings.CutPrefix(subject, n.cfg.Stream+".wall.")
+	if !ok {
+		return ""
+	}
+	return slug
+}
+
+// tallySubject carries the edges' screen reports to the ingest node
+// (core NATS, not the stream).
+func (n *Node) tallySubject() string { return n.cfg.Stream + ".tally" }
+
+// bucket is the key-value bucket's name.
+func (n *Node) bucket() string { return n.cfg.Stream + "-walls" }
+
+// setUp creates or updates the stream and the bucket (the ingest node).
+func (n *Node) setUp(ctx context.Context) (jetstream.Stream, jetstream.KeyValue, error) {
+	st, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              n.cfg.Stream,
+		Description:       "Wallcast: every wall's display events, one subject per wall",
+		Subjects:          []string{n.cfg.Stream + ".wall.*"},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: int64(n.cfg.Window),
+		MaxAge:            n.cfg.MaxAge.D(),
+		Replicas:          n.cfg.Replicas,
+		Storage:           jetstream.FileStorage,
+		Duplicates:        min(2*time.Minute, n.cfg.MaxAge.D()),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream %s: %w", n.cfg.Stream, err)
+	}
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.bucket(),
+		Description: "Wallcast: the walls, and each wall's snapshot for edges that start",
+		History:     1,
+		Replicas:    n.cfg.Replicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bucket %s: %w", n.bucket(), err)
+	}
+	return st, kv, nil
+}

@@ -1,0 +1,338 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// DB is what the outbox needs of the ingest node's database.
+type DB interface {
+	Outbox(ctx context.Context, after int64, limit int) ([]storage.Outgoing, int64, bool, error)
+	Published(ctx context.Context, stream string) (int64, error)
+	SetPublished(ctx context.Context, stream string, id int64) error
+	Head(ctx context.Context) (int64, error)
+	Snapshot(ctx context.Context, wall string, n int) (wall.Snapshot, error)
+	wall.Tally
+}
+
+// batch is how many events the outbox sends before it waits for their
+// acknowledgements.
+const batch = 512
+
+// Outbox publishes the ingest node's committed display events to the
+// stream, in order: an event counts as published once JetStream
+// acknowledged it. After a crash or while NATS is away it starts again
+// from how far the stream got, so nothing is lost; each message carries
+// its event id as Nats-Msg-Id, and each expects the stream's last
+// sequence to be the one before it, so a repeat is not stored twice and
+// a lost message stops the ones after it until it is sent again.
+type Outbox struct {
+	node   *Node
+	db     DB
+	walls  atomic.Pointer[[]config.Wall]
+	wake   chan struct{}
+	done   chan struct{}
+	cursor atomic.Int64 // published through this event id
+	head   atomic.Int64 // the newest event id committed, as last seen
+	sent   atomic.Int64 // events published since the start
+
+	mu        sync.Mutex
+	dirty     map[string]bool // walls whose snapshot is behind
+	wallsSent bool
+}
+
+// NewOutbox returns the outbox of the ingest node; Run runs it.
+func NewOutbox(node *Node, db DB, walls []config.Wall) *Outbox {
+	o := &Outbox{node: node, db: db, wake: make(chan struct{}, 1), done: make(chan struct{}), dirty: map[string]bool{}}
+	o.SetWalls(walls)
+	return o
+}
+
+// SetWalls changes the walls (a reload): edges learn them from the bucket,
+// and every wall's snapshot is written again.
+func (o *Outbox) SetWalls(walls []config.Wall) {
+	o.walls.Store(&walls)
+	o.mu.Lock()
+	o.wallsSent = false
+	for _, w := range walls {
+		o.dirty[w.Slug] = true
+	}
+	o.mu.Unlock()
+	o.Notify()
+}
+
+// Notify tells the outbox that events were committed.
+func (o *Outbox) Notify() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Publish tells the outbox of committed events: it sits beside the hub as
+// ingest's publisher.
+func (o *Outbox) Publish([]wall.Event) { o.Notify() }
+
+// Pending is how many committed events the stream has not acknowledged.
+func (o *Outbox) Pending() int64 { return max(0, o.head.Load()-o.cursor.Load()) }
+
+// Sent is how many events the outbox published since the start.
+func (o *Outbox) Sent() int64 { return o.sent.Load() }
+
+// Run publishes until ctx ends, starting a new session (with a backoff)
+// whenever NATS fails; it also takes the edges' screen reports.
+func (o *Outbox) Run(ctx context.Context) {
+	defer close(o.done)
+	sub, err := o.node.nc.Subscribe(o.node.tallySubject(), o.tally(ctx))
+	if err != nil {
+		o.node.log.Error("cluster: edges' reports not taken", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
+	wait := 250 * time.Millisecond
+	for {
+		err := o.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		o.node.log.Warn("cluster: outbox paused; events wait in the database", "err", err, "pending", o.Pending(), "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// Wait returns when Run has returned.
+func (o *Outbox) Wait() { <-o.done }
+
+// session publishes from where the stream is until an error.
+func (o *Outbox) session(ctx context.Context) error {
+	st, kv, err := o.node.setUp(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	last := info.State.LastSeq
+	cursor, err := o.db.Published(ctx, o.node.cfg.Stream)
+	if err != nil {
+		return err
+	}
+	// The stream may be ahead of the database's record: a crash after
+	// the acknowledgement and before the record.
+	if last > 0 {
+		m, err := st.GetMsg(ctx, last)
+		if err != nil {
+			return fmt.Errorf("stream's last message: %w", err)
+		}
+		if v, err := strconv.ParseInt(m.Header.Get(hdrSeq), 10, 64); err == nil && v > cursor {
+			cursor = v
+			if err := o.db.SetPublished(ctx, o.node.cfg.Stream, cursor); err != nil {
+				return err
+			}
+		}
+	}
+	o.cursor.Store(cursor)
+	o.mu.Lock()
+	o.wallsSent = false
+	for _, w := range *o.walls.Load() {
+		o.dirty[w.Slug] = true
+	}
+	o.mu.Unlock()
+	var snapped time.Time
+	for {
+		if head, err := o.db.Head(ctx); err == nil {
+			o.head.Store(head)
+		}
+		events, through, more, err := o.db.Outbox(ctx, cursor, batch)
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			if last, err = o.send(ctx, events, last); err != nil {
+				return err
+			}
+			o.sent.Add(int64(len(events)))
+			o.mu.Lock()
+			for _, e := range events {
+				o.dirty[e.Wall] = true
+			}
+			o.mu.Unlock()
+		}
+		if through > cursor {
+			cursor = through
+			if err := o.db.SetPublished(ctx, o.node.cfg.Stream, cursor); err != nil {
+				return err
+			}
+			o.cursor.Store(cursor)
+		}
+		if more {
+			continue
+		}
+		// Drained: the snapshots catch up (at most every snapshotEvery),
+		// then the outbox waits for more.
+		wait := time.Second
+		if since := time.Since(snapped); since >= snapshotEvery {
+			if err := o.snapshots(ctx, kv, last); err != nil {
+				return err
+			}
+			snapped = time.Now()
+		} else if o.behind() {
+			wait = snapshotEvery - since
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-o.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// snapshotEvery bounds how often a wall's snapshot is written.
+const snapshotEvery = 250 * time.Millisecond
+
+// behind says whether a snapshot waits to be written.
+func (o *Outbox) behind() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.dirty) > 0 || !o.wallsSent
+}
+
+// send publishes events and waits for every acknowledgement; it returns
+// the stream's last sequence after them.
+func (o *Outbox) send(ctx context.Context, events []storage.Outgoing, last uint64) (uint64, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	for i, e := range events {
+		m := nats.NewMsg(o.node.subject(e.Wall))
+		m.Data = e.Data
+		id := strconv.FormatInt(e.Seq, 10)
+		m.Header.Set(hdrSeq, id)
+		m.Header.Set(hdrPrev, strconv.FormatInt(e.Prev, 10))
+		m.Header.Set(hdrType, e.Type)
+		f, err := o.node.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectLastSequence(last+uint64(i)))
+		if err != nil {
+			return last, fmt.Errorf("publish %s: %w", id, err)
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.After(10 * time.Second)
+	for _, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			last = ack.Sequence
+		case err := <-f.Err():
+			return last, fmt.Errorf("publish %s: %w", f.Msg().Header.Get(hdrSeq), err)
+		case <-timeout:
+			return last, errors.New("no acknowledgement from JetStream within 10 s")
+		case <-ctx.Done():
+			return last, ctx.Err()
+		}
+	}
+	return last, nil
+}
+
+// snapshot is a wall's snapshot in the bucket: its state at Head, and
+// where on the stream an edge finds what came after.
+type snapshot struct {
+	wall.Snapshot
+	StreamSeq uint64 `json:"stream_seq"`
+}
+
+// snapshots writes the walls to the bucket when they changed, and the
+// snapshot of each wall whose events were published since its last one.
+func (o *Outbox) snapshots(ctx context.Context, kv jetstream.KeyValue, last uint64) error {
+	o.mu.Lock()
+	dirty := o.dirty
+	o.dirty = map[string]bool{}
+	sendWalls := !o.wallsSent
+	o.wallsSent = true
+	o.mu.Unlock()
+	walls := *o.walls.Load()
+	if sendWalls {
+		data, err := json.Marshal(walls)
+		if err != nil {
+			return err
+		}
+		if _, err := kv.Put(ctx, keyWalls, data); err != nil {
+			o.mu.Lock()
+			o.wallsSent = false
+			o.mu.Unlock()
+			return fmt.Errorf("walls to the bucket: %w", err)
+		}
+	}
+	limit := int(o.node.nc.MaxPayload()) - 4096
+	for _, w := range walls {
+		if !dirty[w.Slug] {
+			continue
+		}
+		snap, err := o.db.Snapshot(ctx, w.Slug, w.Display.MaxPosts)
+		if err != nil {
+			return err
+		}
+		data, _ := json.Marshal(snapshot{Snapshot: snap, StreamSeq: last})
+		// A snapshot too big for one message keeps the newest posts.
+		for len(data) > limit && len(snap.Posts) > 0 {
+			snap.Posts = snap.Posts[len(snap.Posts)/4+1:]
+			data, _ = json.Marshal(snapshot{Snapshot: snap, StreamSeq: last})
+		}
+		if _, err := kv.Put(ctx, keySnap+w.Slug, data); err != nil {
+			o.mu.Lock()
+			for slug := range dirty {
+				o.dirty[slug] = true
+			}
+			o.mu.Unlock()
+			return fmt.Errorf("snapshot of %s to the bucket: %w", w.Slug, err)
+		}
+	}
+	return nil
+}
+
+// report is an edge's screen report, sent on the tally subject.
+type report struct {
+	Kind    string    `json:"kind"` // impression or screens
+	Wall    string    `json:"wall"`
+	Sponsor string    `json:"sponsor,omitempty"`
+	Seconds int       `json:"seconds,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	Peak    int       `json:"peak,omitempty"`
+}
+
+// tally writes the edges' screen reports to the database.
+func (o *Outbox) tally(ctx context.Context) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		var r report
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			o.node.log.Warn("cluster: a report from an edge that is not JSON", "err", err)
+			return
+		}
+		var err error
+		switch r.Kind {
+		case "impression":
+			err = o.db.Impression(ctx, r.Wall, r.Sponsor, r.Seconds)
+		case "screens":
+			err = o.db.Screens(ctx, r.Wall, r.At, r.Peak)
+		}
+		if err != nil && ctx.Err() == nil {
+			o.node.log.Warn("cluster: an edge's report not stored", "kind", r.Kind, "wall", r.Wall, "err", err)
+		}
+	}
+}

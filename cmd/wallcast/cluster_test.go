@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/sse"
+	"github.com/wallcast/wallcast/wall"
+)
+
+// natsd is a NATS server for a test: in this process (the Go package), or
+// Debian's nats-server (2.9) as a child process.
+type natsd struct {
+	t    *testing.T
+	dir  string
+	port int
+	srv  *server.Server
+	cmd  *exec.Cmd
+	// routes: a three-node cluster's routes, and this node's cluster port.
+	name, routes string
+	clusterPort  int
+}
+
+// port is a TCP port nobody listens on now.
+func port(t *testing.T) int {
+	_, p, _ := net.SplitHostPort(freePort(t))
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// startNATS starts one NATS server with JetStream; external runs Debian's
+// binary instead of the Go package.
+func startNATS(t *testing.T, external bool) *natsd {
+	n := &natsd{t: t, dir: t.TempDir(), port: port(t), name: "n1"}
+	n.start(external)
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *natsd) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+
+func (n *natsd) start(external bool) {
+	n.t.Helper()
+	if external {
+		args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.dir, "-n", n.name}
+		if n.routes != "" {
+			args = append(args, "--cluster_name", "wc", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", n.clusterPort), "--routes", n.routes)
+		}
+		n.cmd = exec.Command("nats-server", args...)
+		if err := n.cmd.Start(); err != nil {
+			n.t.Fatal(err)
+		}
+	} else {
+		opts := &server.Options{ServerName: n.name, Host: "127.0.0.1", Port: n.port, JetStream: true, StoreDir: n.dir, NoSigs: true, NoLog: true}
+		if n.routes != "" {
+			opts.Cluster = server.ClusterOpts{Name: "wc", Host: "127.0.0.1", Port: n.clusterPort}
+			opts.Routes = server.RoutesFromStr(n.routes)
+		}
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		srv.Start()
+		n.srv = srv
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", n.port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("NATS on %d did not start", n.port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *natsd) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+	if n.cmd != nil {
+		n.cmd.Process.Kill()
+		n.cmd.Wait()
+		n.cmd = nil
+	}
+}
+
+// clusterYAML is a webhook wall (auto moderation) on a cluster.
+const clusterYAML = `server: {listen: "127.0.0.1:0", sse_retry: 200ms}
+storage: {path: %q}
+sources:
+  - {name: hook, type: webhook, flavor: wallcast, secret: "${WALLCAST_TEST_HOOK_SECRET}", max_posts_per_minute: 1000000}
+walls:
+  - {slug: devconf, title: DevConf, hashtags: [devconf], sources: [hook], display: {max_posts: 30}}
+cluster:
+  nats: [%s]
+  window: %d
+  replicas: %d
+  unhealthy_after: 1s
+`
+
+func writeClusterConfig(t *testing.T, dir string, window, replicas int, urls ...string) string {
+	t.Helper()
+	t.Setenv("WALLCAST_TEST_HOOK_SECRET", hookSecret)
+	path := filepath.Join(dir, "config.yaml")
+	quoted := make([]string, len(urls))
+	for i, u := range urls {
+		quoted[i] = strconv.Quote(u)
+	}
+	y := fmt.Sprintf(clusterYAML, filepath.Join(dir, "wallcast.db"), strings.Join(quoted, ", "), window, replicas)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startEdgeFile starts an edge in this process on a config file.
+func startEdgeFile(t *testing.T, path string) *edge {
+	t.Helper()
+	cfg, err := config.LoadEdge(path, sources.ConfigTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := startEdge(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.shutdown() })
+	waitHealthy(t, e.addr)
+	return e
+}
+
+// waitHealthy waits until a node answers /healthz with 200.
+func waitHealthy(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/healthz: %s %s", addr, resp.Status, body)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tab is one display stream and the events it got.
+type tab struct {
+	r    *sse.Reader
+	body io.Closer
+	evs  chan sse.Event
+	errc chan error
+}
+
+func openTab(t *testing.T, addr, lastID string) *tab {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/walls/devconf/events", nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET events on %s: %s", addr, resp.Status)
+	}
+	s := &tab{r: sse.NewReader(resp.Body), body: resp.Body, evs: make(chan sse.Event, 4096), errc: make(chan error, 1)}
+	t.Cleanup(func() { resp.Body.Close() })
+	go func() {
+		for {
+			ev, err := s.r.Next()
+			if err != nil {
+				s.errc <- err
+				close(s.evs)
+				return
+			}
+			s.evs <- ev
+		}
+	}()
+	return s
+}
+
+// until reads events until one of type typ (included), or the stream ends.
+func (s *tab) until(t *testing.T, typ string) []sse.Event {
+	t.Helper()
+	var out []sse.Event
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.evs:
+			if !ok {
+				t.Fatalf("stream ended after %d events waiting for %s", len(out), typ)
+			}
+			out = append(out, ev)
+			if ev.Type == typ {
+				return out
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within 20 s (got %d events)", typ, len(out))
+		}
+	}
+}
+
+// posts reads until n post events arrived (other events are kept too).
+func (s *tab) posts(t *testing.T, n int) []sse.Event {
+	t.Helper()
+	var out []sse.Event
+	got := 0
+	timeout := time.After(30 * time.Second)
+	for got < n {
+		select {
+		case ev, ok := <-s.evs:
+			if !ok {
+				t.Fatalf("stream ended after %d of %d posts", got, n)
+			}
+			out = append(out, ev)
+			if ev.Type == wall.EventPost {
+				got++
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d posts within 30 s", got, n)
+		}
+	}
+	return out
+}
+
+// pushAll sends posts prefix-0 … prefix-(n-1) to the ingest node's hook;
+// each must be answered 2xx.
+func pushAll(t *testing.T, addr, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		code, err := push(http.DefaultClient, addr, fmt.Sprintf("%s-%03d", prefix, i))
+		if err != nil || code/100 != 2 {
+			t.Fatalf("push %d: %d %v", i, code, err)
+		}
+	}
+}
+
+// postIDs lists the ids (SSE id and post id) of post events.
+func postIDs(t *testing.T, evs []sse.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Type != wall.EventPost {
+			continue
+		}
+		var p wall.Post
+		if err := json.Unmarshal([]byte(ev.Data), &p); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev.ID+" "+p.ID)
+	}
+	return out
+}
+
+// TestClusterEdgesServeTheSameEvents: an ingest node and two edges on one
+// NATS (in-process, and Debian's nats-server when installed): screens on
+// all three get the same ids and the same payloads.
+func TestClusterEdgesServeTheSameEvents(t *testing.T) {
+	for _, external := range []bool{false, true} {
+		name := "in-process"
+		if external {
+			name = "debian-nats-server"
+			if _, err := exec.LookPath("nats-server"); err != nil {
+				t.Run(name, func(t *testing.T) { t.Skip("nats-server not installed (apt-get install -y nats-server)") })
+				continue
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			n := startNATS(t, external)
+			dir := t.TempDir()
+			path := writeClusterConfig(t, dir, 1000, 1, n.url())
+			a := startFile(t, path)
+			t.Cleanup(func() { a.shutdown() })
+			e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
+			tabs := []*tab{openTab(t, a.addr, ""), openTab(t, e1.addr, ""), openTab(t, e2.addr, "")}
+			for _, s := range tabs {
+				s.until(t, wall.EventReady)
+			}
+			pushAll(t, a.addr, "p", 25)
+			var want []sse.Event
+			for i, s := range tabs {
+				got := s.posts(t, 25)
+				if i == 0 {
+					want = got
+					continue
+				}
+				if !slices.EqualFunc(got, want, func(x, y sse.Event) bool { return x.ID == y.ID && x.Type == y.Type && x.Data == y.Data }) {
+					t.Errorf("screen %d got:\n%v\nwant:\n%v", i, postIDs(t, got), postIDs(t, want))
+				}
+			}
+		})
+	}
+}
+
+// streamMsgs is how many messages the cluster's stream holds.
+func streamMsgs(t *testing.T, url string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "wallcast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
