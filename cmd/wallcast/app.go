@@ -45,7 +45,7 @@ type app struct {
 	cancel context.CancelFunc // stops sources and background jobs
 	bg     context.Context
 	served chan error
-	jobs   sync.WaitGroup // background jobs that write to the database
+	jobs   sync.WaitGroup  // background jobs that write to the database
 	node   *cluster.Node   // nil without cluster:
 	outbox *cluster.Outbox // publishes committed events to the stream
 }
