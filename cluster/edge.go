@@ -35,6 +35,7 @@ type Edge struct {
 	ready   atomic.Bool   // caught up with the stream as it was at the start
 	applied atomic.Uint64 // the last stream sequence taken
 	done    chan struct{}
+	news    chan struct{} // closed and replaced when a snapshot arrives (under mu)
 }
 
 // mirror is an edge's copy of one wall.
@@ -52,7 +53,7 @@ type held struct {
 // NewEdge returns an edge that hands events to hub; onWalls is called
 // with the ingest node's walls when they are known and when they change.
 func NewEdge(node *Node, hub *fanout.Hub, onWalls func([]config.Wall)) *Edge {
-	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, done: make(chan struct{})}
+	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, done: make(chan struct{}), news: make(chan struct{})}
 }
 
 // Run follows the stream and the bucket until ctx ends. The ordered
@@ -180,6 +181,8 @@ func (e *Edge) take(entry jetstream.KeyValueEntry) {
 		if s.Head >= m.snap.Head {
 			m.snap = s
 		}
+		close(e.news)
+		e.news = make(chan struct{})
 		e.mu.Unlock()
 	}
 }
@@ -241,26 +244,53 @@ func (e *Edge) window(m *mirror) []held {
 }
 
 // Snapshot is the wall's snapshot from the bucket, with the events the
-// edge has after it: a screen applies them as it would live ones.
+// edge has after it: a screen applies them as it would live ones. When
+// the wall's events since the snapshot have already left the window (the
+// ingest node writes a newer snapshot within a moment), it waits for the
+// newer one.
 func (e *Edge) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	timeout := time.After(5 * time.Second)
+	for {
+		e.mu.RLock()
+		snap, whole := e.snapshot(slug, n)
+		news := e.news
+		e.mu.RUnlock()
+		if whole {
+			return snap, nil
+		}
+		select {
+		case <-news:
+		case <-ctx.Done():
+			return snap, ctx.Err()
+		case <-timeout:
+			return snap, fmt.Errorf("the snapshot of %s is older than the stream's window", slug)
+		}
+	}
+}
+
+// snapshot reads a wall's snapshot with the events after it, and whether
+// they join up (under mu).
+func (e *Edge) snapshot(slug string, n int) (wall.Snapshot, bool) {
 	m := e.walls[slug]
 	if m == nil {
-		return wall.Snapshot{}, nil
+		return wall.Snapshot{}, true
 	}
 	snap := m.snap.Snapshot
 	snap.Posts = newest(snap.Posts, n)
 	snap.Events = nil
-	for _, h := range e.window(m) {
+	evs := e.window(m)
+	for _, h := range evs {
 		if h.Seq > snap.Head {
 			snap.Events = append(snap.Events, h.Event)
 		}
 	}
 	if k := len(snap.Events); k > 0 {
+		if first := evs[len(evs)-k]; first.prev > snap.Head {
+			return snap, false
+		}
 		snap.Head = snap.Events[k-1].Seq
 	}
-	return snap, nil
+	return snap, true
 }
 
 // newest keeps the pinned posts and the newest n others, in order.

@@ -46,7 +46,7 @@ type Outbox struct {
 	wake   chan struct{}
 	done   chan struct{}
 	cursor atomic.Int64 // published through this event id
-	head   atomic.Int64 // the newest event id committed, as last seen
+	head   atomic.Int64 // the newest event id committed, as last read
 	sent   atomic.Int64 // events published since the start
 
 	mu        sync.Mutex
@@ -86,8 +86,16 @@ func (o *Outbox) Notify() {
 // ingest's publisher.
 func (o *Outbox) Publish([]wall.Event) { o.Notify() }
 
-// Pending is how many committed events the stream has not acknowledged.
-func (o *Outbox) Pending() int64 { return max(0, o.head.Load()-o.cursor.Load()) }
+// Pending is how many event ids the stream has not acknowledged yet (the
+// moderation queue's events among them, which are not published).
+func (o *Outbox) Pending() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if head, err := o.db.Head(ctx); err == nil {
+		o.head.Store(head)
+	}
+	return max(0, o.head.Load()-o.cursor.Load())
+}
 
 // Sent is how many events the outbox published since the start.
 func (o *Outbox) Sent() int64 { return o.sent.Load() }
@@ -159,9 +167,6 @@ func (o *Outbox) session(ctx context.Context) error {
 	o.mu.Unlock()
 	var snapped time.Time
 	for {
-		if head, err := o.db.Head(ctx); err == nil {
-			o.head.Store(head)
-		}
 		events, through, more, err := o.db.Outbox(ctx, cursor, batch)
 		if err != nil {
 			return err

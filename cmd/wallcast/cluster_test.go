@@ -346,3 +346,206 @@ func streamMsgs(t *testing.T, url string) uint64 {
 	}
 	return info.State.Msgs
 }
+
+// visible is what a screen shows after a backfill: the posts in order,
+// with removes applied, the newest max of them.
+func visible(t *testing.T, evs []sse.Event, max int) []string {
+	var ids []string
+	for _, ev := range evs {
+		var p wall.Post
+		json.Unmarshal([]byte(ev.Data), &p)
+		switch ev.Type {
+		case wall.EventPost:
+			ids = append(slices.DeleteFunc(ids, func(id string) bool { return id == p.ID }), p.ID)
+		case wall.EventRemove:
+			ids = slices.DeleteFunc(ids, func(id string) bool { return id == p.ID })
+		}
+	}
+	if len(ids) > max {
+		ids = ids[len(ids)-max:]
+	}
+	return ids
+}
+
+// TestClusterNewEdgeAfterTheWindow: with more events than the stream keeps
+// per wall, an edge started later serves the same backfill as the ingest
+// node (its posts are older than the window: they come from the wall's
+// snapshot in the bucket), resumes a screen inside the window, and resets
+// one older than it.
+func TestClusterNewEdgeAfterTheWindow(t *testing.T) {
+	n := startNATS(t, false)
+	dir := t.TempDir()
+	path := writeClusterConfig(t, dir, 100, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	// 40 posts, then 200 announcements: the posts leave the window.
+	pushAll(t, a.addr, "old", 40)
+	ctx := context.Background()
+	for i := range 200 {
+		if _, err := a.db.AppendEvent(ctx, "devconf", wall.EventConfig, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.outbox.Notify()
+	pushAll(t, a.addr, "new", 5)
+	want := openTab(t, a.addr, "").until(t, wall.EventReady)
+	head := want[len(want)-1].ID
+	for deadline := time.Now().Add(10 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox pending %d", a.outbox.Pending())
+		}
+	}
+	if msgs := streamMsgs(t, n.url()); msgs != 100 {
+		t.Fatalf("the stream holds %d messages, want the window of 100", msgs)
+	}
+	e := startEdgeFile(t, path)
+	got := openTab(t, e.addr, "").until(t, wall.EventReady)
+	if w, g := visible(t, want, 30), visible(t, got, 30); !slices.Equal(w, g) || len(w) != 30 {
+		t.Errorf("edge backfill shows\n%v\nthe ingest node's\n%v", g, w)
+	}
+	if id := got[len(got)-1].ID; id != head {
+		t.Errorf("edge's ready id %s, the ingest node's %s", id, head)
+	}
+	// Inside the window: resumed, no reset. Before it: reset.
+	inside, _ := strconv.Atoi(head)
+	from := strconv.Itoa(inside - 10)
+	resumed, ref := openTab(t, e.addr, from), openTab(t, a.addr, from)
+	pushAll(t, a.addr, "more", 1)
+	evs, wantEvs := resumed.posts(t, 6), ref.posts(t, 6)
+	if evs[0].Type == wall.EventReset || !slices.EqualFunc(evs, wantEvs, func(x, y sse.Event) bool { return x.ID == y.ID && x.Data == y.Data }) {
+		t.Errorf("resume inside the window: %v, the ingest node's %v", evs, wantEvs)
+	}
+	old := openTab(t, e.addr, "5").until(t, wall.EventReady)
+	if old[0].Type != wall.EventReset {
+		t.Errorf("resume from before the window: first event %s, want reset", old[0].Type)
+	}
+}
+
+// displayIDs are the ids of a wall's display events in the ingest node's
+// log, from the start.
+func displayIDs(t *testing.T, a *app) []int64 {
+	t.Helper()
+	evs, ok, err := a.db.Replay(context.Background(), "devconf", 0, 100000)
+	if err != nil || !ok {
+		t.Fatalf("replay: %v %v", ok, err)
+	}
+	var ids []int64
+	for _, e := range evs {
+		ids = append(ids, e.Seq)
+	}
+	return ids
+}
+
+// waitIDs waits until a screen has n events.
+func waitIDs(t *testing.T, s *screen, n int) []int64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(s.ids)
+		ids := slices.Clone(s.ids)
+		s.mu.Unlock()
+		if got >= n {
+			return ids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events reached the screen", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterEdgeDies: a screen on an edge that dies moves to the other
+// edge and resumes from its Last-Event-ID: nothing missed, nothing twice,
+// no reset, while posts keep coming.
+func TestClusterEdgeDies(t *testing.T) {
+	n := startNATS(t, false)
+	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	moved := make(chan struct{})
+	go func() {
+		s.once(ctx, "http://"+e1.addr+"/walls/devconf/events")
+		close(moved)
+		s.follow(ctx, "http://"+e2.addr+"/walls/devconf/events")
+	}()
+	pushAll(t, a.addr, "a", 20)
+	waitIDs(t, s, 20)
+	sent := make(chan struct{})
+	go func() { defer close(sent); pushAll(t, a.addr, "b", 30) }()
+	e1.shutdown()
+	<-moved
+	<-sent
+	pushAll(t, a.addr, "c", 10)
+	got := waitIDs(t, s, 60)
+	want := displayIDs(t, a)
+	s.mu.Lock()
+	repeats, resets, connects := s.repeats, s.resets, s.connects
+	s.mu.Unlock()
+	if !slices.Equal(got, want) || repeats != 0 || resets != 0 || connects < 2 {
+		t.Errorf("screen got %d events (%d repeats, %d resets, %d connections), want the ingest node's %d:\n%v\n%v", len(got), repeats, resets, connects, len(want), got, want)
+	}
+}
+
+// TestClusterNATSDown: with NATS stopped, the ingest node keeps taking
+// posts (2xx, stored), an edge keeps its screens and turns /healthz to 503
+// after unhealthy_after with the reason; NATS back, the outbox drains in
+// order, the edge catches up, and each event reaches the screen and the
+// stream once.
+func TestClusterNATSDown(t *testing.T) {
+	n := startNATS(t, false)
+	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e := startEdgeFile(t, path)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	pushAll(t, a.addr, "a", 10)
+	waitIDs(t, s, 10)
+
+	n.stop()
+	pushAll(t, a.addr, "b", 30) // the ingest node takes them
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + e.addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "NATS unreachable since") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edge /healthz with NATS down: %s %s", resp.Status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := a.outbox.Pending(); p < 30 {
+		t.Errorf("outbox pending %d with NATS down, want at least 30", p)
+	}
+	n.start(false)
+	got := waitIDs(t, s, 40)
+	waitHealthy(t, e.addr)
+	want := displayIDs(t, a)
+	s.mu.Lock()
+	repeats, resets := s.repeats, s.resets
+	s.mu.Unlock()
+	if !slices.Equal(got, want) || repeats != 0 || resets != 0 {
+		t.Errorf("screen got %v (%d repeats, %d resets), want %v", got, repeats, resets, want)
+	}
+	for deadline := time.Now().Add(10 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox pending %d", a.outbox.Pending())
+		}
+	}
+	if msgs := streamMsgs(t, n.url()); msgs != 40 {
+		t.Errorf("the stream holds %d messages, want 40 (no repeat)", msgs)
+	}
+}

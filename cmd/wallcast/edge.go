@@ -35,6 +35,8 @@ type edge struct {
 	served chan error
 	cancel context.CancelFunc
 	jobs   sync.WaitGroup
+	once   sync.Once
+	err    error // of the shutdown
 
 	mu  sync.Mutex
 	cfg *config.Config
@@ -99,8 +101,14 @@ func (e *edge) setWalls(walls []config.Wall) {
 	e.srv.SetConfig(&next)
 }
 
-// shutdown tells the screens to go elsewhere, drains HTTP and leaves NATS.
+// shutdown tells the screens to go elsewhere, drains HTTP and leaves NATS
+// (once; later calls return the first one's error).
 func (e *edge) shutdown() error {
+	e.once.Do(func() { e.err = e.stop() })
+	return e.err
+}
+
+func (e *edge) stop() error {
 	e.hub.Close()
 	e.srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
