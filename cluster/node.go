@@ -143,6 +143,9 @@ func (n *Node) Down() time.Time {
 	return time.Time{}
 }
 
+// ConnectedURL is the NATS server this node is connected to ("" none).
+func (n *Node) ConnectedURL() string { return n.nc.ConnectedUrl() }
+
 // Close closes the connection and stops an embedded server.
 func (n *Node) Close() {
 	if n.nc != nil {

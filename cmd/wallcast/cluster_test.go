@@ -24,6 +24,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
+	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -548,4 +549,162 @@ func TestClusterNATSDown(t *testing.T) {
 	if msgs := streamMsgs(t, n.url()); msgs != 40 {
 		t.Errorf("the stream holds %d messages, want 40 (no repeat)", msgs)
 	}
+}
+
+// startNATSCluster starts three NATS servers with JetStream in one
+// cluster (in this process).
+func startNATSCluster(t *testing.T) []*natsd {
+	ports := []int{port(t), port(t), port(t)}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	var nodes []*natsd
+	for i := range 3 {
+		n := &natsd{t: t, dir: t.TempDir(), port: port(t), name: fmt.Sprintf("n%d", i+1), clusterPort: ports[i], routes: strings.Join(routes, ",")}
+		nodes = append(nodes, n)
+		t.Cleanup(n.stop)
+	}
+	// Started together: JetStream waits for its peers to elect a leader.
+	done := make(chan struct{})
+	for _, n := range nodes {
+		go func() { n.start(false); done <- struct{}{} }()
+	}
+	for range nodes {
+		<-done
+	}
+	return nodes
+}
+
+// TestClusterThreeNATSNodes: on a three-node NATS cluster with an R3
+// stream, a NATS node that dies mid-stream costs nothing: every post
+// reaches a screen on an edge, once, in order.
+func TestClusterThreeNATSNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	nodes := startNATSCluster(t)
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.url())
+	}
+	path := writeClusterConfig(t, t.TempDir(), 1000, 3, urls...)
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e := startEdgeFile(t, path)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	pushAll(t, a.addr, "a", 20)
+	waitIDs(t, s, 20)
+	// Kill the node the ingest node is connected to, while posts come.
+	victim := slices.IndexFunc(nodes, func(n *natsd) bool { return strings.HasSuffix(a.node.ConnectedURL(), fmt.Sprintf(":%d", n.port)) })
+	if victim < 0 {
+		t.Fatalf("the ingest node is connected to %q, none of the three", a.node.ConnectedURL())
+	}
+	sent := make(chan struct{})
+	go func() { defer close(sent); pushAll(t, a.addr, "b", 40) }()
+	waitIDs(t, s, 25) // mid-stream: some of the 40 are through, more to come
+	nodes[victim].stop()
+	<-sent
+	got := waitIDs(t, s, 60)
+	want := displayIDs(t, a)
+	s.mu.Lock()
+	repeats, resets := s.repeats, s.resets
+	s.mu.Unlock()
+	if !slices.Equal(got, want) || repeats != 0 || resets != 0 {
+		t.Errorf("screen got %d events (%d repeats, %d resets), want %d:\n%v\n%v", len(got), repeats, resets, len(want), got, want)
+	}
+	var alive string
+	for i, n := range nodes {
+		if i != victim {
+			alive = n.url()
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox pending %d", a.outbox.Pending())
+		}
+	}
+	if msgs := streamMsgs(t, alive); msgs != 60 {
+		t.Errorf("the stream holds %d messages, want 60", msgs)
+	}
+}
+
+// TestClusterIngestKilled: the ingest node (the real binary) is killed
+// with SIGKILL while it publishes, and started again on its database: an
+// edge's screen gets every event of the log once, in order, and the
+// stream holds each once.
+func TestClusterIngestKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	n := startNATS(t, false)
+	dir := t.TempDir()
+	path := writeClusterConfig(t, dir, 10000, 1, n.url())
+	p := startBinary(t, path)
+	e := startEdgeFile(t, path)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	accepted := 0
+	for round := range 3 {
+		stop := make(chan struct{})
+		pushed := make(chan int)
+		go func() {
+			k := 0
+			for {
+				select {
+				case <-stop:
+					pushed <- k
+					return
+				default:
+				}
+				code, err := push(http.DefaultClient, p.addr, fmt.Sprintf("r%d-%04d", round, k))
+				if err != nil {
+					pushed <- k
+					return
+				}
+				if code/100 == 2 {
+					k++
+				}
+			}
+		}()
+		waitIDs(t, s, accepted+50) // publishing is under way
+		p.cmd.Process.Kill()
+		<-p.exited
+		close(stop)
+		accepted += <-pushed
+		p = startBinary(t, path)
+	}
+	got := waitIDs(t, s, accepted)
+	// Stop the last one cleanly and read its log.
+	p.cmd.Process.Signal(os.Interrupt)
+	<-p.exited
+	db, err := storage.Open(filepath.Join(dir, "wallcast.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	evs, _, err := db.Replay(context.Background(), "devconf", 0, 1000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for _, ev := range evs {
+		want = append(want, ev.Seq)
+	}
+	got = waitIDs(t, s, len(want))
+	s.mu.Lock()
+	repeats, resets := s.repeats, s.resets
+	s.mu.Unlock()
+	if !slices.Equal(got, want) || repeats != 0 || resets != 0 || len(want) < accepted {
+		t.Errorf("screen got %d events (%d repeats, %d resets), the log has %d, %d posts accepted", len(got), repeats, resets, len(want), accepted)
+	}
+	if msgs := streamMsgs(t, n.url()); msgs != uint64(len(want)) {
+		t.Errorf("the stream holds %d messages, the log %d display events", msgs, len(want))
+	}
+	t.Logf("%d posts accepted over 3 kills; %d events on the edge's screen, each once", accepted, len(got))
 }
