@@ -30,15 +30,16 @@ import (
 
 // Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
 type Server struct {
-	store  wall.Reader
-	tally  wall.Tally
-	hub    *fanout.Hub
-	health func() []wall.SourceHealth
-	ready  func() error
-	log    *slog.Logger
-	cfg    atomic.Pointer[config.Config]
-	tmpl   *template.Template
-	start  time.Time
+	store   wall.Reader
+	tally   wall.Tally
+	hub     *fanout.Hub
+	health  func() []wall.SourceHealth
+	ready   func() error
+	serving func() error
+	log     *slog.Logger
+	cfg     atomic.Pointer[config.Config]
+	tmpl    *template.Template
+	start   time.Time
 
 	requests atomic.Int64
 	conns    atomic.Int64
@@ -77,6 +78,10 @@ type Options struct {
 	// Ready says why the server cannot take posts now (nil: it can); a
 	// non-nil answer turns /healthz to 503 with it.
 	Ready func() error
+	// Serving says why new screens should go to another node (nil: take
+	// them): an edge cut off from NATS answers new event streams 503, so a
+	// proxy tries the next edge; open streams stay.
+	Serving func() error
 	// Hooks answers /hooks/{source} (nil: no webhooks).
 	Hooks http.Handler
 	// Admin wires the admin console (a nil Admin.Store: the console is off).
@@ -86,7 +91,7 @@ type Options struct {
 // NewServer returns the HTTP service for the walls of o.Config.
 func NewServer(o Options) *Server {
 	s := &Server{
-		store: o.Store, tally: o.Tally, hub: o.Hub, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
+		store: o.Store, tally: o.Tally, hub: o.Hub, serving: o.Serving, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
 		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
 		logins: newLimiter(10000), apiRates: newRates(10000), BodyTimeout: 15 * time.Second,
 	}
@@ -366,6 +371,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := s.Config()
 	cors(w, r, wc.EmbedOrigins)
+	if s.serving != nil {
+		if err := s.serving(); err != nil {
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "this node takes no new screens now: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	release, ok := s.openSlot(w, r)
 	if !ok {
 		return

@@ -28,6 +28,16 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
+// needed skips a test for want of a Debian package, except in CI
+// (CI=true), where .ci/run installs it and its absence fails the run.
+func needed(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
 // natsd is a NATS server for a test: in this process (the Go package), or
 // Debian's nats-server (2.9) as a child process.
 type natsd struct {
@@ -111,7 +121,7 @@ func (n *natsd) stop() {
 }
 
 // clusterYAML is a webhook wall (auto moderation) on a cluster.
-const clusterYAML = `server: {listen: "127.0.0.1:0", sse_retry: 200ms}
+const clusterYAML = `server: {listen: "127.0.0.1:0", sse_retry: 200ms, trusted_proxies: ["127.0.0.1"]}
 storage: {path: %q}
 sources:
   - {name: hook, type: webhook, flavor: wallcast, secret: "${WALLCAST_TEST_HOOK_SECRET}", max_posts_per_minute: 1000000}
@@ -295,7 +305,7 @@ func TestClusterEdgesServeTheSameEvents(t *testing.T) {
 		if external {
 			name = "debian-nats-server"
 			if _, err := exec.LookPath("nats-server"); err != nil {
-				t.Run(name, func(t *testing.T) { t.Skip("nats-server not installed (apt-get install -y nats-server)") })
+				t.Run(name, func(t *testing.T) { needed(t, "nats-server not installed (apt-get install -y nats-server)") })
 				continue
 			}
 		}
@@ -707,4 +717,102 @@ func TestClusterIngestKilled(t *testing.T) {
 		t.Errorf("the stream holds %d messages, the log %d display events", msgs, len(want))
 	}
 	t.Logf("%d posts accepted over 3 kills; %d events on the edge's screen, each once", accepted, len(got))
+}
+
+// startNginx runs Debian's nginx with the README's configuration for
+// edges (deploy/nginx/wallcast-edges.conf), its upstreams pointed at the
+// edges given; it returns nginx's address.
+func startNginx(t *testing.T, edges ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		needed(t, "nginx not installed (apt-get install -y nginx-light)")
+	}
+	site, err := os.ReadFile("../../deploy/nginx/wallcast-edges.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, _ := os.ReadFile("../../README.md")
+	if !strings.Contains(string(readme), string(site)) {
+		t.Fatal("README.md does not show deploy/nginx/wallcast-edges.conf as it is")
+	}
+	addr := freePort(t)
+	conf := string(site)
+	conf = strings.Replace(conf, "server 10.0.0.11:8080", "server "+edges[0], 1)
+	conf = strings.Replace(conf, "server 10.0.0.12:8080", "server "+edges[1], 1)
+	conf = strings.Replace(conf, "listen 80;", "listen "+addr+";", 1)
+	dir := t.TempDir()
+	main := fmt.Sprintf(`daemon off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[1]s/site.conf;
+}
+`, dir)
+	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644)
+	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	var out strings.Builder
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not start: %s %s", out.String(), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterBehindNginx: Debian's nginx with the README's configuration
+// in front of two edges: a screen's stream flows through it, and when the
+// edge serving it dies, the screen resumes through nginx on the other
+// edge, nothing missed or repeated.
+func TestClusterBehindNginx(t *testing.T) {
+	n := startNATS(t, false)
+	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
+	proxy := startNginx(t, e1.addr, e2.addr)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.follow(ctx, "http://"+proxy+"/walls/devconf/events")
+	pushAll(t, a.addr, "a", 20)
+	waitIDs(t, s, 20)
+	serving := e1
+	if e2.srv.Connections() > 0 {
+		serving = e2
+	}
+	if serving.srv.Connections() == 0 {
+		t.Fatal("neither edge holds the screen's stream")
+	}
+	serving.shutdown()
+	pushAll(t, a.addr, "b", 20)
+	got := waitIDs(t, s, 40)
+	want := displayIDs(t, a)
+	s.mu.Lock()
+	repeats, resets, connects := s.repeats, s.resets, s.connects
+	s.mu.Unlock()
+	if !slices.Equal(got, want) || repeats != 0 || resets != 0 || connects < 2 {
+		t.Errorf("screen through nginx got %d events (%d repeats, %d resets, %d connections), want %d", len(got), repeats, resets, connects, len(want))
+	}
 }

@@ -58,7 +58,7 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 	}
 	e.node = node
 	e.feed = cluster.NewEdge(node, e.hub, e.setWalls)
-	e.srv = web.NewServer(web.Options{Config: cfg, Store: e.feed, Tally: e.feed, Hub: e.hub, Log: log, Ready: e.feed.Ready})
+	e.srv = web.NewServer(web.Options{Config: cfg, Store: e.feed, Tally: e.feed, Hub: e.hub, Log: log, Ready: e.feed.Ready, Serving: e.feed.Ready})
 	e.srv.Metrics().MustRegister(e.feed.Collectors()...)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
