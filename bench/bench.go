@@ -28,7 +28,12 @@ import (
 
 // Options says what to measure.
 type Options struct {
-	URL         string        // the server, e.g. http://127.0.0.1:8080
+	URL string // the server, e.g. http://127.0.0.1:8080
+	// URLs are more servers the screens open in turn with URL (edges of
+	// a cluster); the latency is reported per server.
+	URLs []string
+	// PostURL is where posts go (default URL): a cluster's ingest node.
+	PostURL     string
 	Wall        string        // the wall the screens open
 	Hook        string        // the webhook source the posts go through
 	Secret      string        // its secret
@@ -36,6 +41,8 @@ type Options struct {
 	Rate        float64       // posts per second
 	Duration    time.Duration // how long to publish
 	PID         int           // the server's process id, for memory and CPU (0: not measured)
+	// PIDs are more processes measured with PID (memory and CPU summed).
+	PIDs []int
 	// Sources are the local addresses screens connect from, used in turn,
 	// so more screens than one address's ephemeral ports can connect
 	// (about 28,000 on Linux).
@@ -59,6 +66,24 @@ type Result struct {
 	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
 	P50, P90, P99, Max           time.Duration
+	// PerURL is the latency of the screens of each server, with URLs.
+	PerURL []Latency
+}
+
+// Latency is what the screens of one server saw.
+type Latency struct {
+	URL                string
+	P50, P90, P99, Max time.Duration
+}
+
+// quantiles sorts latencies and reads p50, p90, p99 and the max.
+func quantiles(all []time.Duration) (p50, p90, p99, mx time.Duration) {
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	if len(all) == 0 {
+		return
+	}
+	q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	return q(.50), q(.90), q(.99), all[len(all)-1]
 }
 
 // screen is one subscriber. Screens are read by a few goroutines that poll
@@ -86,17 +111,28 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if o.Grace == 0 {
 		o.Grace = 5 * time.Second
 	}
-	u, err := url.Parse(o.URL)
-	if err != nil || u.Host == "" {
-		return Result{}, fmt.Errorf("bench: -url %q is not a URL", o.URL)
+	urls := append([]string{o.URL}, o.URLs...)
+	hosts := make([]string, len(urls))
+	for i, v := range urls {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" {
+			return Result{}, fmt.Errorf("bench: -url %q is not a URL", v)
+		}
+		hosts[i] = u.Host
 	}
+	u, _ := url.Parse(o.URL)
+	if o.PostURL == "" {
+		o.PostURL = o.URL
+	}
+	pids := append([]int{o.PID}, o.PIDs...)
 	if len(o.Sources) == 0 {
+		var err error
 		if o.Sources, err = AutoSources(u.Hostname(), o.Subscribers, o.PerSource); err != nil {
 			return Result{}, err
 		}
 	}
 	res := Result{Subscribers: o.Subscribers}
-	res.RSSBefore = settle(o.PID)
+	res.RSSBefore = sum(pids, settle)
 
 	// The run's posts have ids only it uses, so screens can tell them apart.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -106,7 +142,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if from == "" {
 		from = "the system's choice of address"
 	}
-	fmt.Fprintf(out, "opening %d screens on %s/walls/%s/events from %s (%d each at most) …\n", o.Subscribers, o.URL, o.Wall, from, o.PerSource)
+	fmt.Fprintf(out, "opening %d screens on %s /walls/%s/events from %s (%d each at most) …\n", o.Subscribers, strings.Join(urls, ", "), o.Wall, from, o.PerSource)
 	screens := make([]*screen, o.Subscribers)
 	var wg sync.WaitGroup
 	ready := make(chan error, o.Subscribers)
@@ -133,7 +169,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}()
 	for i := range screens {
 		src := o.Sources[(i/o.PerSource)%len(o.Sources)]
-		s, err := dial(ctx, u.Host, src, o.Wall, len(sent.at))
+		s, err := dial(ctx, hosts[i%len(hosts)], src, o.Wall, len(sent.at))
 		if err != nil {
 			return res, fmt.Errorf("bench: screen %d: %w", i, err)
 		}
@@ -149,11 +185,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 	}
 	res.Connected = o.Subscribers
-	res.RSSPeak = rss(o.PID)
-	res.RSSAfter = settle(o.PID)
+	res.RSSPeak = sum(pids, rss)
+	res.RSSAfter = sum(pids, settle)
 	fmt.Fprintf(out, "%d screens connected\n", o.Subscribers)
 
-	cpu0, tool0 := cpuTime(o.PID), cpuTime(os.Getpid())
+	cpu0, tool0 := sum(pids, cpuTime), cpuTime(os.Getpid())
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	tick := time.NewTicker(interval)
@@ -182,7 +218,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	res.Elapsed = time.Since(start)
-	res.CPU = cpuTime(o.PID) - cpu0
+	res.CPU = sum(pids, cpuTime) - cpu0
 	res.ToolCPU = cpuTime(os.Getpid()) - tool0
 	for _, s := range screens {
 		s.closing.Store(true)
@@ -190,8 +226,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	close(done)
 	wg.Wait()
 	var all []time.Duration
-	for _, s := range screens {
+	per := make([][]time.Duration, len(urls))
+	for i, s := range screens {
 		all = append(all, s.lat...)
+		per[i%len(urls)] = append(per[i%len(urls)], s.lat...)
 		s.close()
 		got := s.count()
 		res.Deliveries += int64(got)
@@ -200,10 +238,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 			res.Dropped++
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	if len(all) > 0 {
-		q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-		res.P50, res.P90, res.P99, res.Max = q(.50), q(.90), q(.99), all[len(all)-1]
+	res.P50, res.P90, res.P99, res.Max = quantiles(all)
+	if len(urls) > 1 {
+		for i, v := range urls {
+			l := Latency{URL: v}
+			l.P50, l.P90, l.P99, l.Max = quantiles(per[i])
+			res.PerURL = append(res.PerURL, l)
+		}
 	}
 	report(out, o, res)
 	return res, nil
@@ -370,7 +411,7 @@ func (s *sendTimes) get(n int) (time.Time, bool) {
 // publish sends post n through the webhook, signed.
 func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) error {
 	body := fmt.Sprintf(`{"id":"bench-%s-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, n)
-	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.URL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.PostURL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, ts, []byte(body)))
@@ -391,6 +432,9 @@ func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) erro
 func report(out io.Writer, o Options, r Result) {
 	fmt.Fprintf(out, "\nscreens          %d opened, %d still connected at the end, %d dropped\n", r.Subscribers, r.Subscribers-r.Dropped, r.Dropped)
 	if o.PID > 0 {
+		if len(o.PIDs) > 0 {
+			fmt.Fprintf(out, "servers          %d processes, memory and CPU summed\n", 1+len(o.PIDs))
+		}
 		fmt.Fprintf(out, "server RSS       %.1f MiB before, %.1f MiB with the screens (settled; %.1f MiB at the peak of connecting): %.2f KiB per screen\n",
 			float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20), float64(r.RSSPeak)/(1<<20), float64(r.RSSAfter-r.RSSBefore)/1024/float64(max(r.Subscribers, 1)))
 		if r.Deliveries > 0 {
@@ -402,7 +446,19 @@ func report(out io.Writer, o Options, r Result) {
 	fmt.Fprintf(out, "deliveries       %d (%.0f/s)\n", r.Deliveries, float64(r.Deliveries)/r.Elapsed.Seconds())
 	fmt.Fprintf(out, "latency          p50 %s  p90 %s  p99 %s  max %s  (publish request sent → event read by the screen)\n",
 		round(r.P50), round(r.P90), round(r.P99), round(r.Max))
+	for _, l := range r.PerURL {
+		fmt.Fprintf(out, "  screens of %s: p50 %s  p90 %s  p99 %s  max %s\n", l.URL, round(l.P50), round(l.P90), round(l.P99), round(l.Max))
+	}
 	fmt.Fprintf(out, "lost             %d\n", r.Lost)
+}
+
+// sum adds a measure over processes (those with pid 0 are not measured).
+func sum[T int64 | time.Duration](pids []int, f func(int) T) T {
+	var t T
+	for _, p := range pids {
+		t += f(p)
+	}
+	return t
 }
 
 func round(d time.Duration) time.Duration {

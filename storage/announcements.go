@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -55,22 +56,29 @@ func (db *DB) EndAnnouncement(ctx context.Context, slug, id, user string) ([]wal
 
 // Announcements returns a wall's announcements that are on screen now.
 func (db *DB) Announcements(ctx context.Context, slug string) ([]wall.Announcement, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT data FROM announcements WHERE wall = ? AND ended = 0 AND (expires = 0 OR expires > ?) ORDER BY id`,
-		slug, db.now().UnixMilli())
+	var out []wall.Announcement
+	err := db.reading(ctx, func(a *applier) (err error) {
+		out, err = a.announcements(slug)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storage announcements %s: %w", slug, err)
 	}
-	defer rows.Close()
+	return out, nil
+}
+
+func (a *applier) announcements(slug string) ([]wall.Announcement, error) {
 	var out []wall.Announcement
-	for rows.Next() {
+	err := a.each(`SELECT data FROM announcements WHERE wall = ? AND ended = 0 AND (expires = 0 OR expires > ?) ORDER BY id`, []any{slug, a.now}, func(rows *sql.Rows) error {
 		var data string
 		if err := rows.Scan(&data); err != nil {
-			return nil, err
+			return err
 		}
-		var a wall.Announcement
-		if err := json.Unmarshal([]byte(data), &a); err == nil {
-			out = append(out, a)
+		var an wall.Announcement
+		if json.Unmarshal([]byte(data), &an) == nil {
+			out = append(out, an)
 		}
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }

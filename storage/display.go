@@ -26,7 +26,16 @@ func (db *DB) SetDisplay(ctx context.Context, slug string, override, event []byt
 // Display returns a wall's display override ("" if none).
 func (db *DB) Display(ctx context.Context, slug string) (string, error) {
 	var data string
-	err := db.read.QueryRowContext(ctx, `SELECT data FROM display_overrides WHERE wall = ?`, slug).Scan(&data)
+	err := db.reading(ctx, func(a *applier) (err error) {
+		data, err = a.display(slug)
+		return err
+	})
+	return data, err
+}
+
+func (a *applier) display(slug string) (string, error) {
+	var data string
+	err := a.queryRow(`SELECT data FROM display_overrides WHERE wall = ?`, slug).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

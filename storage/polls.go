@@ -171,24 +171,28 @@ func (a *applier) vote(slug string, p wall.Post) error {
 // hour (its result), or nil.
 func (db *DB) CurrentPoll(ctx context.Context, slug string) (*wall.Poll, error) {
 	var out *wall.Poll
-	_, err := db.tx(ctx, func(a *applier) error {
-		var id int64
-		err := a.queryRow(`SELECT id FROM polls WHERE wall = ? ORDER BY id DESC LIMIT 1`, slug).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p, err := a.loadPoll(id)
-		if err != nil {
-			return err
-		}
-		if p.Closed && !p.ClosesAt.IsZero() && time.Since(p.ClosesAt) > time.Hour {
-			return nil
-		}
-		out = &p
-		return nil
+	err := db.reading(ctx, func(a *applier) (err error) {
+		out, err = a.currentPoll(slug)
+		return err
 	})
 	return out, err
+}
+
+func (a *applier) currentPoll(slug string) (*wall.Poll, error) {
+	var id int64
+	err := a.queryRow(`SELECT id FROM polls WHERE wall = ? ORDER BY id DESC LIMIT 1`, slug).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.loadPoll(id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Closed && !p.ClosesAt.IsZero() && a.now-p.ClosesAt.UnixMilli() > time.Hour.Milliseconds() {
+		return nil, nil
+	}
+	return &p, nil
 }

@@ -90,16 +90,28 @@ func (db *DB) Show(ctx context.Context, slug string, c wall.ShowChange, user str
 // ShowState returns a wall's show state, without a feature that has ended.
 func (db *DB) ShowState(ctx context.Context, slug string) (wall.Show, error) {
 	var st wall.Show
+	err := db.reading(ctx, func(a *applier) (err error) {
+		st, err = a.showState(slug)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("storage show: %w", err)
+	}
+	return st, nil
+}
+
+func (a *applier) showState(slug string) (wall.Show, error) {
+	var st wall.Show
 	var data string
-	err := db.read.QueryRowContext(ctx, `SELECT data FROM shows WHERE wall = ?`, slug).Scan(&data)
+	err := a.queryRow(`SELECT data FROM shows WHERE wall = ?`, slug).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
 	if err != nil {
-		return st, fmt.Errorf("storage show: %w", err)
+		return st, err
 	}
 	json.Unmarshal([]byte(data), &st)
-	if st.Feature != nil && !st.Until.After(db.now()) {
+	if st.Feature != nil && st.Until.UnixMilli() <= a.now {
 		st.Feature, st.Until = nil, time.Time{}
 	}
 	return st, nil

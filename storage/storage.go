@@ -471,74 +471,66 @@ func (db *DB) AppendEvent(ctx context.Context, slug, typ string, data []byte) (w
 // Snapshot returns the newest n visible posts of a wall (pinned posts always
 // included, first), oldest first, and the head of the wall's log.
 func (db *DB) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return wall.Snapshot{}, fmt.Errorf("storage snapshot %s: %w", slug, err)
-	}
-	defer tx.Rollback()
 	var snap wall.Snapshot
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, slug).Scan(&snap.Head); err != nil {
-		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT * FROM (
+	err := db.reading(ctx, func(a *applier) error {
+		if err := a.queryRow(`SELECT COALESCE(MAX(id), 0) FROM wall_events WHERE wall = ?`, slug).Scan(&snap.Head); err != nil {
+			return err
+		}
+		err := a.each(`SELECT * FROM (
+				SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
+				WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 0
+				ORDER BY wp.seq DESC LIMIT ?)
+			UNION ALL
 			SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
-			WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 0
-			ORDER BY wp.seq DESC LIMIT ?)
-		UNION ALL
-		SELECT wp.seq, p.data, wp.pinned FROM wall_posts wp JOIN posts p ON p.id = wp.post_id
-			WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 1
-		ORDER BY 3, 1`, slug, n, slug)
+				WHERE wp.wall = ? AND wp.status = 'visible' AND p.deleted = 0 AND wp.pinned = 1
+			ORDER BY 3, 1`, []any{slug, n, slug}, func(rows *sql.Rows) error {
+			var seq int64
+			var data string
+			var pinned bool
+			if err := rows.Scan(&seq, &data, &pinned); err != nil {
+				return err
+			}
+			var p wall.Post
+			if err := json.Unmarshal([]byte(data), &p); err != nil {
+				return fmt.Errorf("post %d: %w", seq, err)
+			}
+			p.Pinned = pinned
+			snap.Posts = append(snap.Posts, p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return a.joins(slug, &snap)
+	})
 	if err != nil {
-		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var data string
-		var pinned bool
-		if err := rows.Scan(&seq, &data, &pinned); err != nil {
-			return snap, err
-		}
-		var p wall.Post
-		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			return snap, fmt.Errorf("storage snapshot %s: post %d: %w", slug, seq, err)
-		}
-		p.Pinned = pinned
-		snap.Posts = append(snap.Posts, p)
-	}
-	if err := rows.Err(); err != nil {
-		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
-	}
-	if err := db.joins(ctx, slug, &snap); err != nil {
 		return snap, fmt.Errorf("storage snapshot %s: %w", slug, err)
 	}
 	return snap, nil
 }
 
-// joins adds to a snapshot what a screen joins besides the posts: the
-// active announcements, the show (when it is not simply live), the open
-// poll and the display override. Each is also an event, so one that
-// changes after the head was read comes again after the snapshot, and
-// screens take it twice without harm.
-func (db *DB) joins(ctx context.Context, slug string, snap *wall.Snapshot) error {
+// joins adds to a snapshot, in its transaction, what a screen joins
+// besides the posts: the active announcements, the show (when it is not
+// simply live), the open poll and the display override.
+func (a *applier) joins(slug string, snap *wall.Snapshot) error {
 	var err error
-	if snap.Announcements, err = db.Announcements(ctx, slug); err != nil {
+	if snap.Announcements, err = a.announcements(slug); err != nil {
 		return err
 	}
-	st, err := db.ShowState(ctx, slug)
+	st, err := a.showState(slug)
 	if err != nil {
 		return err
 	}
 	if st.Paused || st.Feature != nil || st.Slide != nil {
 		snap.Show = &st
 	}
-	if snap.Poll, err = db.CurrentPoll(ctx, slug); err != nil {
+	if snap.Poll, err = a.currentPoll(slug); err != nil {
 		return err
 	}
 	if snap.Poll != nil && snap.Poll.Closed {
 		snap.Poll = nil
 	}
-	snap.Display, err = db.Display(ctx, slug)
+	snap.Display, err = a.display(slug)
 	return err
 }
 

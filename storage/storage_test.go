@@ -268,3 +268,29 @@ func TestKnownPostOnANewWall(t *testing.T) {
 		t.Errorf("wall_posts.seq = %d, want the event's id %d", seq, ev[0].Seq)
 	}
 }
+
+// TestSnapshotsAtOnce: more screens connecting at once than the database
+// has readers each read a whole snapshot (posts, announcements, show,
+// poll, display) in one read transaction; none waits for a second reader
+// while holding one (a storm of screens once deadlocked the pool so).
+func TestSnapshotsAtOnce(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	apply(t, db, write("s", post("s", "1", "hello"), "w"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 64)
+	for range cap(errs) {
+		go func() {
+			snap, err := db.Snapshot(ctx, "w", 10)
+			if err == nil && len(snap.Posts) != 1 {
+				err = fmt.Errorf("%d posts", len(snap.Posts))
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

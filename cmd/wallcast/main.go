@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -214,13 +215,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wallcast bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o bench.Options
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "the running server")
+	urls := fs.String("url", "http://127.0.0.1:8080", "the running server; comma-separated servers (a cluster's edges): the screens open them in turn, latency is given per server")
+	fs.StringVar(&o.PostURL, "post-url", "", "where the posts go (default: the first -url): a cluster's ingest node")
 	fs.StringVar(&o.Wall, "wall", "bench", "the wall the screens open")
 	fs.StringVar(&o.Hook, "hook", "bench", "the webhook source (flavor wallcast) that posts go through; its secret is read from WALLCAST_BENCH_SECRET")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "screens to open")
 	fs.Float64Var(&o.Rate, "rate", 10, "posts per second")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to publish")
-	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to measure its memory and CPU (from /proc)")
+	pids := fs.String("pid", "", "the server's process id, to measure its memory and CPU (from /proc); comma-separated ids are summed")
 	sources := fs.String("sources", "", "comma-separated local addresses to connect from, -per-source screens each (default: as many of 127.0.0.1, 127.0.0.2, … as the screens need, for a server on loopback)")
 	fs.IntVar(&o.PerSource, "per-source", 20000, "screens per source address")
 	if err := fs.Parse(args); err != nil {
@@ -233,6 +235,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if *sources != "" {
 		o.Sources = strings.Split(*sources, ",")
+	}
+	all := strings.Split(*urls, ",")
+	o.URL, o.URLs = all[0], all[1:]
+	for i, v := range strings.Split(*pids, ",") {
+		if v == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "wallcast bench: -pid %q is not a process id\n", v)
+			return 2
+		}
+		if i == 0 {
+			o.PID = pid
+		} else {
+			o.PIDs = append(o.PIDs, pid)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
