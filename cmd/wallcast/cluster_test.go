@@ -816,3 +816,80 @@ func TestClusterBehindNginx(t *testing.T) {
 		t.Errorf("screen through nginx got %d events (%d repeats, %d resets, %d connections), want %d", len(got), repeats, resets, connects, len(want))
 	}
 }
+
+// TestClusterReloadAndReports: a reload on the ingest node reaches the
+// edges (a wall added is served, a wall removed is gone, a display change
+// arrives as a config event), and a sponsor showing and the screens
+// counted on an edge land in the ingest node's report.
+func TestClusterReloadAndReports(t *testing.T) {
+	n := startNATS(t, false)
+	dir := t.TempDir()
+	path := writeClusterConfig(t, dir, 1000, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	screensEvery = 50 * time.Millisecond
+	t.Cleanup(func() { screensEvery = time.Minute })
+	e := startEdgeFile(t, path)
+	tab := openTab(t, e.addr, "")
+	tab.until(t, wall.EventReady)
+
+	orig, _ := os.ReadFile(path)
+	next := strings.Replace(string(orig), "display: {max_posts: 30}",
+		`display: {max_posts: 30, theme: light, sponsors: [{name: ACME, image: "https://acme.example/logo.png", seconds: 10}]}}
+  - {slug: keynote, hashtags: [keynote], sources: [hook]`, 1)
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tab.until(t, wall.EventConfig)
+	if last := cfg[len(cfg)-1]; !strings.Contains(last.Data, `"theme":"light"`) {
+		t.Errorf("config event on the edge: %s", last.Data)
+	}
+	status := func(path string) int {
+		resp, err := http.Get("http://" + e.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for status("/walls/keynote") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the wall added by the reload is not served by the edge")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Post("http://"+e.addr+"/walls/devconf/impressions", "application/json", strings.NewReader(`{"sponsor": 0, "seconds": 10}`))
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("impression on the edge: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+	for {
+		rep, err := a.db.Report(context.Background(), "devconf", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Sponsors) == 1 && rep.Sponsors[0].Shows == 1 && rep.ScreensPeak.Peak >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge's reports did not reach the ingest node: sponsors %+v, screens %+v", rep.Sponsors, rep.ScreensPeak)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	for status("/walls/keynote") != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("the wall removed by the reload is still served by the edge")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
