@@ -38,7 +38,7 @@ func (db *DB) reading(ctx context.Context, fn func(a *applier) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(&applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()})
+	return fn(&applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), once: true})
 }
 
 // column reads the one column a query returns, under the transaction.

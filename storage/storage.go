@@ -196,6 +196,7 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 }
 
 type applier struct {
+	once       bool             // each query runs once: not worth preparing
 	forgetting bool             // check new posts against the forgotten authors
 	polling    bool             // check new posts for votes
 	polls      map[int64]string // polls voted in during the batch, and their walls
@@ -232,6 +233,9 @@ func (a *applier) exec(q string, args ...any) (sql.Result, error) {
 }
 
 func (a *applier) queryRow(q string, args ...any) *sql.Row {
+	if a.once {
+		return a.tx.QueryRowContext(a.ctx, q, args...)
+	}
 	st, err := a.stmt(q)
 	if err != nil {
 		return a.tx.QueryRowContext(a.ctx, q, args...)
