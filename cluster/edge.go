@@ -61,20 +61,9 @@ func NewEdge(node *Node, hub *fanout.Hub, onWalls func([]config.Wall)) *Edge {
 // after the last one taken.
 func (e *Edge) Run(ctx context.Context) {
 	defer close(e.done)
-	wait := 250 * time.Millisecond
-	for {
-		err := e.session(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		e.node.log.Warn("cluster: edge cannot follow the stream yet", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	e.node.retry(ctx, e.session, func(err error, wait time.Duration) {
+		e.node.log.Warn("cluster: edge cannot follow the stream", "err", err, "retry_in", wait)
+	})
 }
 
 // Wait returns when Run has returned.

@@ -65,8 +65,8 @@ func Start(cfg *config.Config, name string, embedded bool, log *slog.Logger) (*N
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.RetryOnFailedConnect(true),
-		nats.ConnectHandler(func(*nats.Conn) { n.up() }),
-		nats.ReconnectHandler(func(*nats.Conn) { n.up() }),
+		nats.ConnectHandler(n.up),
+		nats.ReconnectHandler(n.up),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			n.down.CompareAndSwap(0, time.Now().UnixNano())
 			log.Warn("cluster: NATS connection lost", "err", err)
@@ -95,7 +95,7 @@ func Start(cfg *config.Config, name string, embedded bool, log *slog.Logger) (*N
 	}
 	n.nc = nc
 	if nc.IsConnected() {
-		n.up()
+		n.up(nc)
 	}
 	n.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
@@ -105,9 +105,9 @@ func Start(cfg *config.Config, name string, embedded bool, log *slog.Logger) (*N
 	return n, nil
 }
 
-func (n *Node) up() {
-	if since := n.down.Swap(0); since != 0 && n.nc != nil {
-		n.log.Info("cluster: NATS connected", "url", n.nc.ConnectedUrlRedacted(), "after", time.Since(time.Unix(0, since)).Round(time.Millisecond))
+func (n *Node) up(nc *nats.Conn) {
+	if since := n.down.Swap(0); since != 0 {
+		n.log.Info("cluster: NATS connected", "url", nc.ConnectedUrlRedacted(), "after", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 	}
 }
 
@@ -133,6 +133,30 @@ func startEmbedded(file string, e *config.Embedded) (*server.Server, error) {
 		return nil, fmt.Errorf("cluster: embedded NATS on %s did not start", e.Listen)
 	}
 	return srv, nil
+}
+
+// retry runs session until ctx ends, and again after each failure, told
+// to failed, with a backoff from 250 ms doubling to 5 s (back to 250 ms
+// after a session that lasted a minute).
+func (n *Node) retry(ctx context.Context, session func(context.Context) error, failed func(err error, wait time.Duration)) {
+	wait := 250 * time.Millisecond
+	for {
+		began := time.Now()
+		err := session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > time.Minute {
+			wait = 250 * time.Millisecond
+		}
+		failed(err, wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // Down says since when NATS is unreachable (zero: it is reachable).

@@ -110,24 +110,27 @@ func (o *Outbox) Run(ctx context.Context) {
 	} else {
 		defer sub.Unsubscribe()
 	}
-	wait := 250 * time.Millisecond
-	for {
-		err := o.session(ctx)
-		if ctx.Err() != nil {
-			return
-		}
+	o.node.retry(ctx, o.session, func(err error, wait time.Duration) {
 		o.node.log.Warn("cluster: outbox paused; events wait in the database", "err", err, "pending", o.Pending(), "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	})
 }
 
 // Wait returns when Run has returned.
 func (o *Outbox) Wait() { <-o.done }
+
+// Drain waits until the stream has acknowledged every committed event,
+// or ctx ends (a shutdown sends what the last commits added).
+func (o *Outbox) Drain(ctx context.Context) error {
+	for o.Pending() > 0 {
+		o.Notify()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
 
 // session publishes from where the stream is until an error.
 func (o *Outbox) session(ctx context.Context) error {

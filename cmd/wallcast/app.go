@@ -46,8 +46,9 @@ type app struct {
 	bg     context.Context
 	served chan error
 	jobs   sync.WaitGroup  // background jobs that write to the database
-	node   *cluster.Node   // nil without cluster:
-	outbox *cluster.Outbox // publishes committed events to the stream
+	node       *cluster.Node   // nil without cluster:
+	outbox     *cluster.Outbox // publishes committed events to the stream
+	stopOutbox context.CancelFunc
 }
 
 // tee hands each committed batch to several publishers in turn.
@@ -161,9 +162,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.pipe.SetClassifier(a.judge)
 	}
 	go a.retention(bg)
-	a.jobs.Go(func() { a.srv.NoteScreens(bg, screensEvery) })
+	every := screensEvery
+	a.jobs.Go(func() { a.srv.NoteScreens(bg, every) })
 	if a.outbox != nil {
-		a.jobs.Go(func() { a.outbox.Run(bg) })
+		// The outbox outlives the sources: at shutdown it sends what the
+		// last commits added before it stops.
+		octx, stop := context.WithCancel(context.Background())
+		a.stopOutbox = stop
+		go a.outbox.Run(octx)
 	}
 	return a, nil
 }
@@ -317,6 +323,15 @@ func (a *app) shutdown() error {
 		a.judge.Wait()
 	}
 	a.pipe.Close()
+	if a.stopOutbox != nil {
+		drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.outbox.Drain(drain); err != nil {
+			a.log.Warn("cluster: the outbox keeps events for the next start", "pending", a.outbox.Pending(), "err", err)
+		}
+		cancel()
+		a.stopOutbox()
+		a.outbox.Wait()
+	}
 	if err := a.db.Close(); err != nil {
 		errs = append(errs, err)
 	}

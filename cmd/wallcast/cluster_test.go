@@ -336,7 +336,40 @@ func TestClusterEdgesServeTheSameEvents(t *testing.T) {
 	}
 }
 
-// streamMsgs is how many messages the cluster's stream holds.
+// state says where a cluster stands: the stream's messages and last
+// event id, and each edge's.
+func state(n *natsd, edges ...*edge) func() string {
+	return func() string {
+		out := "stream: "
+		nc, err := nats.Connect(n.url())
+		if err != nil {
+			return out + err.Error()
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st, err := js.Stream(ctx, "wallcast"); err == nil {
+			if info, err := st.Info(ctx); err == nil {
+				out += fmt.Sprintf("%d messages, last sequence %d", info.State.Msgs, info.State.LastSeq)
+				if m, err := st.GetMsg(ctx, info.State.LastSeq); err == nil {
+					out += " (event " + m.Header.Get("Wallcast-Seq") + ")"
+				}
+			}
+		}
+		for _, e := range edges {
+			out += fmt.Sprintf("; edge %s: %d streams, ready %v", e.addr, e.srv.Connections(), e.feed.Ready())
+			if snap, err := e.feed.Snapshot(context.Background(), "devconf", 30); err == nil {
+				out += fmt.Sprintf(", head %d", snap.Head)
+			}
+		}
+		return out
+	}
+}
+
+// streamMsgs is how many messages the cluster's stream holds (asked again
+// for a while: after a NATS node dies, JetStream answers once its peers
+// have elected new leaders).
 func streamMsgs(t *testing.T, url string) uint64 {
 	t.Helper()
 	nc, err := nats.Connect(url)
@@ -345,17 +378,21 @@ func streamMsgs(t *testing.T, url string) uint64 {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "wallcast")
-	if err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := js.Stream(ctx, "wallcast")
+		var info *jetstream.StreamInfo
+		if err == nil {
+			info, err = st.Info(ctx)
+		}
+		cancel()
+		if err == nil {
+			return info.State.Msgs
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }
 
 // visible is what a screen shows after a backfill: the posts in order,
@@ -447,8 +484,33 @@ func displayIDs(t *testing.T, a *app) []int64 {
 	return ids
 }
 
-// waitIDs waits until a screen has n events.
-func waitIDs(t *testing.T, s *screen, n int) []int64 {
+// follow starts a screen on url and waits until its backfill is in:
+// every event after that reaches it with its id.
+func follow(t *testing.T, ctx context.Context, s *screen, url string) {
+	t.Helper()
+	go s.follow(ctx, url)
+	waitReady(t, s)
+}
+
+// waitReady waits until a screen's first backfill is in.
+func waitReady(t *testing.T, s *screen) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.readies
+		s.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the screen's backfill did not end")
+		}
+	}
+}
+
+// waitIDs waits until a screen has n events; state says where things
+// stand when they do not come.
+func waitIDs(t *testing.T, s *screen, n int, state ...func() string) []int64 {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -460,7 +522,11 @@ func waitIDs(t *testing.T, s *screen, n int) []int64 {
 			return ids
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events reached the screen", got, n)
+			var more []string
+			for _, f := range state {
+				more = append(more, f())
+			}
+			t.Fatalf("%d of %d events reached the screen (%v); %s", got, n, ids, strings.Join(more, "; "))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -484,6 +550,7 @@ func TestClusterEdgeDies(t *testing.T) {
 		close(moved)
 		s.follow(ctx, "http://"+e2.addr+"/walls/devconf/events")
 	}()
+	waitReady(t, s)
 	pushAll(t, a.addr, "a", 20)
 	waitIDs(t, s, 20)
 	sent := make(chan struct{})
@@ -516,7 +583,7 @@ func TestClusterNATSDown(t *testing.T) {
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
 	pushAll(t, a.addr, "a", 10)
 	waitIDs(t, s, 10)
 
@@ -605,7 +672,7 @@ func TestClusterThreeNATSNodes(t *testing.T) {
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
 	pushAll(t, a.addr, "a", 20)
 	waitIDs(t, s, 20)
 	// Kill the node the ingest node is connected to, while posts come.
@@ -658,7 +725,7 @@ func TestClusterIngestKilled(t *testing.T) {
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.follow(ctx, "http://"+e.addr+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
 	accepted := 0
 	for round := range 3 {
 		stop := make(chan struct{})
@@ -682,14 +749,14 @@ func TestClusterIngestKilled(t *testing.T) {
 				}
 			}
 		}()
-		waitIDs(t, s, accepted+50) // publishing is under way
+		waitIDs(t, s, accepted+50, state(n, e)) // publishing is under way
 		p.cmd.Process.Kill()
 		<-p.exited
 		close(stop)
 		accepted += <-pushed
 		p = startBinary(t, path)
 	}
-	got := waitIDs(t, s, accepted)
+	got := waitIDs(t, s, accepted, state(n, e), func() string { return p.stderr.String() })
 	// Stop the last one cleanly and read its log.
 	p.cmd.Process.Signal(os.Interrupt)
 	<-p.exited
@@ -795,9 +862,10 @@ func TestClusterBehindNginx(t *testing.T) {
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.follow(ctx, "http://"+proxy+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+proxy+"/walls/devconf/events")
+	pending := func() string { return fmt.Sprintf("outbox pending %d, sent %d", a.outbox.Pending(), a.outbox.Sent()) }
 	pushAll(t, a.addr, "a", 20)
-	waitIDs(t, s, 20)
+	waitIDs(t, s, 20, pending, state(n, e1, e2))
 	serving := e1
 	if e2.srv.Connections() > 0 {
 		serving = e2
@@ -807,7 +875,7 @@ func TestClusterBehindNginx(t *testing.T) {
 	}
 	serving.shutdown()
 	pushAll(t, a.addr, "b", 20)
-	got := waitIDs(t, s, 40)
+	got := waitIDs(t, s, 40, pending, state(n, e1, e2))
 	want := displayIDs(t, a)
 	s.mu.Lock()
 	repeats, resets, connects := s.repeats, s.resets, s.connects
@@ -825,10 +893,10 @@ func TestClusterReloadAndReports(t *testing.T) {
 	n := startNATS(t, false)
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 1000, 1, n.url())
-	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
 	screensEvery = 50 * time.Millisecond
 	t.Cleanup(func() { screensEvery = time.Minute })
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
 	e := startEdgeFile(t, path)
 	tab := openTab(t, e.addr, "")
 	tab.until(t, wall.EventReady)

@@ -110,6 +110,7 @@ type screen struct {
 	repeats  int // an id not above the one before it
 	resets   int
 	connects int
+	readies  int // backfills ended
 }
 
 func (s *screen) last() int64 {
@@ -155,8 +156,14 @@ func (s *screen) once(ctx context.Context, url string) {
 			s.resets++
 			s.mu.Unlock()
 		}
-		if ev.ID == "" || ev.Type == "ready" {
+		if ev.Type == "ready" {
+			s.mu.Lock()
+			s.readies++
+			s.mu.Unlock()
 			continue // the ready event repeats the resume id
+		}
+		if ev.ID == "" {
+			continue
 		}
 		id, err := strconv.ParseInt(ev.ID, 10, 64)
 		if err != nil {

@@ -79,7 +79,8 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.jobs.Go(func() { e.feed.Run(bg) })
-	e.jobs.Go(func() { e.srv.NoteScreens(bg, screensEvery) })
+	every := screensEvery
+	e.jobs.Go(func() { e.srv.NoteScreens(bg, every) })
 	log.Info("edge listening", "addr", e.addr, "stream", cfg.Cluster.Stream, "nats", cfg.Cluster.NATS)
 	return e, nil
 }
