@@ -29,23 +29,23 @@ import (
 
 // app is a running Wallcast: every part, wired.
 type app struct {
-	path   string // the config file, for reloads
-	mu     sync.Mutex
-	cfg    *config.Config
-	log    *slog.Logger
-	db     *storage.DB
-	judge  *ingest.Classifier // nil: no classifier
-	hub    *fanout.Hub
-	pipe   *ingest.Pipeline
-	sup    *supervisor.Supervisor
-	srv    *web.Server
-	http   *http.Server
-	addr   string
-	hooks  *webhook.Hooks
-	cancel context.CancelFunc // stops sources and background jobs
-	bg     context.Context
-	served chan error
-	jobs   sync.WaitGroup  // background jobs that write to the database
+	path       string // the config file, for reloads
+	mu         sync.Mutex
+	cfg        *config.Config
+	log        *slog.Logger
+	db         *storage.DB
+	judge      *ingest.Classifier // nil: no classifier
+	hub        *fanout.Hub
+	pipe       *ingest.Pipeline
+	sup        *supervisor.Supervisor
+	srv        *web.Server
+	http       *http.Server
+	addr       string
+	hooks      *webhook.Hooks
+	cancel     context.CancelFunc // stops sources and background jobs
+	bg         context.Context
+	served     chan error
+	jobs       sync.WaitGroup  // background jobs that write to the database
 	node       *cluster.Node   // nil without cluster:
 	outbox     *cluster.Outbox // publishes committed events to the stream
 	stopOutbox context.CancelFunc
@@ -129,14 +129,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
 	}
 	a.addr = ln.Addr().String()
-	a.http = &http.Server{
-		Handler:           a.srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ConnContext:       web.ConnContext,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	a.http = newHTTPServer(a.srv.Handler(), log)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.http.Serve(ln) }()
 	log.Info("listening", "addr", a.addr, "base_url", cfg.Server.BaseURL, "walls", len(cfg.Walls))

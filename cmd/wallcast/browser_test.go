@@ -563,6 +563,18 @@ func TestBrowserSponsors(t *testing.T) {
 	}
 }
 
+// openPoll opens a poll from the console's form: tabs or spaces.
+func openPoll(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#poll input[name=question]`), "Tabs or spaces?"),
+		chromedp.SetValue(chromedp.CSS(`#poll textarea[name=options]`), "Tabs #teamtabs\nSpaces #teamspaces"),
+		chromedp.Click(chromedp.CSS(`#poll button`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBrowserPoll: a poll opened from the console shows on the wall, and
 // its bars move as posts with an option's tag come in (one vote per
 // author: the last counts).
@@ -576,13 +588,7 @@ func TestBrowserPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, wallTab, `!!document.getElementById("poll")`, 5*time.Second)
-	err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`#poll input[name=question]`), "Tabs or spaces?"),
-		chromedp.SetValue(chromedp.CSS(`#poll textarea[name=options]`), "Tabs #teamtabs\nSpaces #teamspaces"),
-		chromedp.Click(chromedp.CSS(`#poll button`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	openPoll(t, ctx)
 	votes := `Array.from(document.querySelectorAll("#poll .votes")).map(v => v.textContent).join(",")`
 	waitJS(t, wallTab, `!document.getElementById("poll").hidden && `+votes+` === "0,0"`, 10*time.Second)
 	e.feed.addTagged(1, "devconf #teamtabs")
@@ -625,13 +631,7 @@ func TestBrowserReport(t *testing.T) {
 		t.Error("no top hashtags in the console")
 	}
 	// A poll and a vote, for the report.
-	err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`#poll input[name=question]`), "Tabs or spaces?"),
-		chromedp.SetValue(chromedp.CSS(`#poll textarea[name=options]`), "Tabs #teamtabs\nSpaces #teamspaces"),
-		chromedp.Click(chromedp.CSS(`#poll button`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	openPoll(t, ctx)
 	waitJS(t, wallTab, `!document.getElementById("poll").hidden`, 10*time.Second)
 	e.feed.addTagged(1, "devconf #teamspaces")
 	waitJS(t, wallTab, cards+" === 7", 10*time.Second)

@@ -532,15 +532,21 @@ func waitIDs(t *testing.T, s *screen, n int, state ...func() string) []int64 {
 	}
 }
 
-// TestClusterEdgeDies: a screen on an edge that dies moves to the other
-// edge and resumes from its Last-Event-ID: nothing missed, nothing twice,
-// no reset, while posts keep coming.
-func TestClusterEdgeDies(t *testing.T) {
+// twoEdges starts NATS (in this process), an ingest node and two edges on
+// one config.
+func twoEdges(t *testing.T) (*natsd, *app, *edge, *edge) {
 	n := startNATS(t, false)
 	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
 	a := startFile(t, path)
 	t.Cleanup(func() { a.shutdown() })
-	e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
+	return n, a, startEdgeFile(t, path), startEdgeFile(t, path)
+}
+
+// TestClusterEdgeDies: a screen on an edge that dies moves to the other
+// edge and resumes from its Last-Event-ID: nothing missed, nothing twice,
+// no reset, while posts keep coming.
+func TestClusterEdgeDies(t *testing.T) {
+	_, a, e1, e2 := twoEdges(t)
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -853,11 +859,7 @@ http {
 // edge serving it dies, the screen resumes through nginx on the other
 // edge, nothing missed or repeated.
 func TestClusterBehindNginx(t *testing.T) {
-	n := startNATS(t, false)
-	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
-	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
-	e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
+	n, a, e1, e2 := twoEdges(t)
 	proxy := startNginx(t, e1.addr, e2.addr)
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -66,14 +65,7 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
 	}
 	e.addr = ln.Addr().String()
-	e.http = &http.Server{
-		Handler:           e.srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ConnContext:       web.ConnContext,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	e.http = newHTTPServer(e.srv.Handler(), log)
 	e.served = make(chan error, 1)
 	go func() { e.served <- e.http.Serve(ln) }()
 	bg, cancel := context.WithCancel(context.Background())
@@ -139,23 +131,18 @@ func runEdge(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.LoadEdge(*path, sources.ConfigTypes())
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintf(stderr, "%s: %d problem(s):\n%v\n", *path, len(errs), errs)
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		refused(stderr, *path, err)
 		return 1
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "-log-level: %v\n", err)
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv})).With("node", "edge")
+	log = log.With("node", "edge")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	e, err := startEdge(cfg, log)
@@ -165,18 +152,5 @@ func runEdge(args []string, stdout, stderr io.Writer) int {
 	}
 	<-ctx.Done()
 	stop()
-	force := make(chan os.Signal, 1)
-	signal.Notify(force, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-force
-		log.Error("second signal: exiting now")
-		os.Exit(1)
-	}()
-	log.Info("shutting down")
-	if err := e.shutdown(); err != nil {
-		log.Error("shutdown", "err", err)
-		return 1
-	}
-	log.Info("stopped")
-	return 0
+	return shutdown(log, e.shutdown)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/web"
 )
 
 func main() {
@@ -123,12 +124,7 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := sources.Load(*path)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintf(stderr, "%s: %d problem(s):\n%v\n", *path, len(errs), errs)
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		refused(stderr, *path, err)
 		return 1
 	}
 	if cmd == "check" {
@@ -136,12 +132,11 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "-log-level: %v\n", err)
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
 	if addr := os.Getenv("WALLCAST_PPROF"); addr != "" {
 		// Profiling for those who measure: never on a public address.
@@ -171,7 +166,32 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	a.watch(ctx, 2*time.Second)
 	<-ctx.Done()
 	stop()
-	// A second signal while shutting down forces the exit.
+	return shutdown(log, a.shutdown)
+}
+
+// refused prints why a config was refused: every problem, each with its
+// file, line and fix.
+func refused(stderr io.Writer, path string, err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		fmt.Fprintf(stderr, "%s: %d problem(s):\n%v\n", path, len(errs), errs)
+	} else {
+		fmt.Fprintln(stderr, err)
+	}
+}
+
+// newLogger is the text logger at the level -log-level names.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// shutdown stops a node after the first signal; a second signal while it
+// does forces the exit. It returns the exit code.
+func shutdown(log *slog.Logger, stop func() error) int {
 	force := make(chan os.Signal, 1)
 	signal.Notify(force, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -180,12 +200,25 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 		os.Exit(1)
 	}()
 	log.Info("shutting down")
-	if err := a.shutdown(); err != nil {
+	if err := stop(); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// newHTTPServer is a node's HTTP server: bounded headers, idle
+// connections closed, and the connection context the web side reads.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnContext:       web.ConnContext,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // hashPassword prints the bcrypt hash of the password on the first line of
