@@ -635,6 +635,8 @@ func TestBrowserReport(t *testing.T) {
 	waitJS(t, wallTab, `!document.getElementById("poll").hidden`, 10*time.Second)
 	e.feed.addTagged(1, "devconf #teamspaces")
 	waitJS(t, wallTab, cards+" === 7", 10*time.Second)
+	// The console's figures follow within seconds, not at the next 30 s.
+	waitJS(t, ctx, fig("received")+` === "7"`, 10*time.Second)
 	// The screen was noted; the report page shows it and every chart loads.
 	waitJS(t, ctx, `fetch("/admin/api/walls/devconf/report.json?posts=false").then(r => r.json()).then(j => window.__peak = j.screens_peak.peak), window.__peak >= 1`, 10*time.Second)
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/admin/walls/devconf/report")); err != nil {

@@ -352,6 +352,12 @@
   }
   analytics();
   setInterval(analytics, 30000);
+  // A post that arrives or is decided brings the figures up to date
+  // within a few seconds (one fetch for a burst).
+  var soonTimer = null;
+  function analyticsSoon() {
+    if (!soonTimer) soonTimer = setTimeout(function () { soonTimer = null; analytics(); }, 3000);
+  }
 
   function json(e) { try { return JSON.parse(e.data); } catch (_) { return null; } }
 
@@ -380,6 +386,7 @@
       renderAnnouncements(announcements);
     });
     src.addEventListener("health", function (e) { health(json(e)); });
+    ["pending", "approved", "rejected", "post", "remove"].forEach(function (t) { src.addEventListener(t, analyticsSoon); });
   }
 
   fetch("/admin/api/walls/" + encodeURIComponent(slug) + "/queue", { credentials: "same-origin" })
