@@ -575,6 +575,20 @@ func TestClusterEdgeDies(t *testing.T) {
 	}
 }
 
+// watchedEdge starts an ingest node and an edge on the NATS servers given
+// (stream replicas as said), and a screen on the edge, its backfill in.
+func watchedEdge(t *testing.T, replicas int, urls ...string) (*app, *edge, *screen) {
+	path := writeClusterConfig(t, t.TempDir(), 1000, replicas, urls...)
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e := startEdgeFile(t, path)
+	s := &screen{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
+	return a, e, s
+}
+
 // TestClusterNATSDown: with NATS stopped, the ingest node keeps taking
 // posts (2xx, stored), an edge keeps its screens and turns /healthz to 503
 // after unhealthy_after with the reason; NATS back, the outbox drains in
@@ -582,14 +596,7 @@ func TestClusterEdgeDies(t *testing.T) {
 // stream once.
 func TestClusterNATSDown(t *testing.T) {
 	n := startNATS(t, false)
-	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
-	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
-	e := startEdgeFile(t, path)
-	s := &screen{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
+	a, e, s := watchedEdge(t, 1, n.url())
 	pushAll(t, a.addr, "a", 10)
 	waitIDs(t, s, 10)
 
@@ -671,14 +678,7 @@ func TestClusterThreeNATSNodes(t *testing.T) {
 	for _, n := range nodes {
 		urls = append(urls, n.url())
 	}
-	path := writeClusterConfig(t, t.TempDir(), 1000, 3, urls...)
-	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
-	e := startEdgeFile(t, path)
-	s := &screen{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
+	a, _, s := watchedEdge(t, 3, urls...)
 	pushAll(t, a.addr, "a", 20)
 	waitIDs(t, s, 20)
 	// Kill the node the ingest node is connected to, while posts come.
