@@ -598,7 +598,8 @@ func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64
 		joined = append(joined, wall.Event{Type: wall.EventAnnounce, Data: data})
 	}
 	// The screen joins the show where it stands.
-	if st := snap.Show; st != nil {
+	if snap.Show != nil {
+		st := *snap.Show // a copy: an edge's snapshot is shared
 		if st.Feature != nil && !st.Until.After(time.Now()) {
 			st.Feature, st.Until = nil, time.Time{}
 		}
