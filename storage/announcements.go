@@ -56,15 +56,7 @@ func (db *DB) EndAnnouncement(ctx context.Context, slug, id, user string) ([]wal
 
 // Announcements returns a wall's announcements that are on screen now.
 func (db *DB) Announcements(ctx context.Context, slug string) ([]wall.Announcement, error) {
-	var out []wall.Announcement
-	err := db.reading(ctx, func(a *applier) (err error) {
-		out, err = a.announcements(slug)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage announcements %s: %w", slug, err)
-	}
-	return out, nil
+	return read(ctx, db, "announcements", slug, (*applier).announcements)
 }
 
 func (a *applier) announcements(slug string) ([]wall.Announcement, error) {

@@ -25,12 +25,7 @@ func (db *DB) SetDisplay(ctx context.Context, slug string, override, event []byt
 
 // Display returns a wall's display override ("" if none).
 func (db *DB) Display(ctx context.Context, slug string) (string, error) {
-	var data string
-	err := db.reading(ctx, func(a *applier) (err error) {
-		data, err = a.display(slug)
-		return err
-	})
-	return data, err
+	return read(ctx, db, "display", slug, (*applier).display)
 }
 
 func (a *applier) display(slug string) (string, error) {

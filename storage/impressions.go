@@ -23,15 +23,7 @@ func (db *DB) Impression(ctx context.Context, slug, sponsor string, seconds int)
 // Impressions sums a wall's sponsor showings: per sponsor, the showings,
 // the screen-minutes and the minutes in which it was shown.
 func (db *DB) Impressions(ctx context.Context, slug string) ([]wall.Impressions, error) {
-	var out []wall.Impressions
-	err := db.reading(ctx, func(a *applier) (err error) {
-		out, err = a.impressions(slug)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage impressions: %w", err)
-	}
-	return out, nil
+	return read(ctx, db, "impressions", slug, (*applier).impressions)
 }
 
 func (a *applier) impressions(slug string) ([]wall.Impressions, error) {

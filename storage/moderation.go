@@ -41,6 +41,21 @@ func (db *DB) reading(ctx context.Context, fn func(a *applier) error) error {
 	return fn(&applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), once: true})
 }
 
+// read runs one of the applier's readers of a wall in a read-only
+// transaction; its error says what it read.
+func read[T any](ctx context.Context, db *DB, what, slug string, f func(*applier, string) (T, error)) (T, error) {
+	var v T
+	err := db.reading(ctx, func(a *applier) (err error) {
+		v, err = f(a, slug)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("storage %s %s: %w", what, slug, err)
+	}
+	return v, nil
+}
+
 // column reads the one column a query returns, under the transaction.
 func column[T any](a *applier, q string, args ...any) ([]T, error) {
 	var out []T

@@ -170,12 +170,7 @@ func (a *applier) vote(slug string, p wall.Post) error {
 // CurrentPoll is a wall's open poll, or the last one closed within the
 // hour (its result), or nil.
 func (db *DB) CurrentPoll(ctx context.Context, slug string) (*wall.Poll, error) {
-	var out *wall.Poll
-	err := db.reading(ctx, func(a *applier) (err error) {
-		out, err = a.currentPoll(slug)
-		return err
-	})
-	return out, err
+	return read(ctx, db, "poll", slug, (*applier).currentPoll)
 }
 
 func (a *applier) currentPoll(slug string) (*wall.Poll, error) {

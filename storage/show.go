@@ -89,15 +89,7 @@ func (db *DB) Show(ctx context.Context, slug string, c wall.ShowChange, user str
 
 // ShowState returns a wall's show state, without a feature that has ended.
 func (db *DB) ShowState(ctx context.Context, slug string) (wall.Show, error) {
-	var st wall.Show
-	err := db.reading(ctx, func(a *applier) (err error) {
-		st, err = a.showState(slug)
-		return err
-	})
-	if err != nil {
-		return st, fmt.Errorf("storage show: %w", err)
-	}
-	return st, nil
+	return read(ctx, db, "show", slug, (*applier).showState)
 }
 
 func (a *applier) showState(slug string) (wall.Show, error) {
