@@ -29,8 +29,9 @@ type Edge struct {
 	hub     *fanout.Hub
 	onWalls func([]config.Wall)
 
-	mu    sync.RWMutex
-	walls map[string]*mirror
+	mu     sync.RWMutex
+	walls  map[string]*mirror
+	served map[string]bool // the walls of the bucket's walls key: nothing else is kept
 
 	ready   atomic.Bool   // caught up with the stream as it was at the start
 	applied atomic.Uint64 // the last stream sequence taken
@@ -53,7 +54,7 @@ type held struct {
 // NewEdge returns an edge that hands events to hub; onWalls is called
 // with the ingest node's walls when they are known and when they change.
 func NewEdge(node *Node, hub *fanout.Hub, onWalls func([]config.Wall)) *Edge {
-	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, done: make(chan struct{}), news: make(chan struct{})}
+	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, served: map[string]bool{}, done: make(chan struct{}), news: make(chan struct{})}
 }
 
 // Run follows the stream and the bucket until ctx ends. The ordered
@@ -86,11 +87,19 @@ func (e *Edge) session(ctx context.Context) error {
 	}
 	defer w.Stop()
 	// The snapshots first: a screen served before them would get an
-	// empty wall.
+	// empty wall. The walls before the snapshots: an edge keeps nothing
+	// of a wall it does not serve.
+	var initial []jetstream.KeyValueEntry
 	for entry := range w.Updates() {
 		if entry == nil {
 			break
 		}
+		initial = append(initial, entry)
+	}
+	slices.SortStableFunc(initial, func(a, b jetstream.KeyValueEntry) int {
+		return b2i(b.Key() == keyWalls) - b2i(a.Key() == keyWalls)
+	})
+	for _, entry := range initial {
 		e.take(entry)
 	}
 	go func() {
@@ -156,6 +165,7 @@ func (e *Edge) take(entry jetstream.KeyValueEntry) {
 			e.node.log.Warn("cluster: walls in the bucket are not JSON", "err", err)
 			return
 		}
+		e.serve(walls)
 		if e.onWalls != nil {
 			e.onWalls(walls)
 		}
@@ -166,6 +176,9 @@ func (e *Edge) take(entry jetstream.KeyValueEntry) {
 			return
 		}
 		m := e.mirror(key[len(keySnap):])
+		if m == nil {
+			return
+		}
 		e.mu.Lock()
 		if s.Head >= m.snap.Head {
 			m.snap = s
@@ -176,9 +189,28 @@ func (e *Edge) take(entry jetstream.KeyValueEntry) {
 	}
 }
 
+// serve makes walls the ones the edge keeps: the copies of others go.
+func (e *Edge) serve(walls []config.Wall) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.served = map[string]bool{}
+	for _, w := range walls {
+		e.served[w.Slug] = true
+	}
+	for slug := range e.walls {
+		if !e.served[slug] {
+			delete(e.walls, slug)
+		}
+	}
+}
+
+// mirror is the copy of a wall the edge serves (nil for any other).
 func (e *Edge) mirror(slug string) *mirror {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.served[slug] {
+		return nil
+	}
 	m := e.walls[slug]
 	if m == nil {
 		m = &mirror{}
@@ -211,6 +243,9 @@ func (e *Edge) event(msg jetstream.Msg, target uint64) {
 	}
 	ev := wall.Event{Seq: seq, Wall: slug, Type: typ, Data: msg.Data()}
 	m := e.mirror(slug)
+	if m == nil {
+		return // a wall this edge does not serve
+	}
 	e.mu.Lock()
 	if n := len(m.events); n > 0 && m.events[n-1].Seq >= seq {
 		e.mu.Unlock()
@@ -450,7 +485,18 @@ func (o *Outbox) Collectors() []prometheus.Collector {
 			func() float64 { return float64(o.Pending()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_outbox_published_total", Help: "Events published to the stream since the start."},
 			func() float64 { return float64(o.Sent()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_outbox_alarm", Help: "1 when the stream holds a message this ingest node did not write."},
+			func() float64 { return b2f(o.Problem() != nil) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_cluster_reports_dropped_total", Help: "Screen reports from edges refused (unknown wall or sponsor, figures out of bounds)."},
+			func() float64 { return float64(o.dropped.Load()) }),
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func b2f(b bool) float64 {

@@ -16,6 +16,7 @@ import (
 // events given as (seq, prev) pairs, without NATS.
 func edgeWith(head int64, evs ...[2]int64) *Edge {
 	e := NewEdge(&Node{cfg: &config.Cluster{Window: 100}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, nil)
+	e.serve([]config.Wall{{Slug: "w"}})
 	m := e.mirror("w")
 	m.snap.Head = head
 	for _, v := range evs {

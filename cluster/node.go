@@ -12,6 +12,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,21 +74,30 @@ func Start(cfg *config.Config, name string, embedded bool, log *slog.Logger) (*N
 			log.Warn("cluster: NATS connection lost", "err", err)
 		}),
 	}
-	if cl.Credentials != "" {
-		opts = append(opts, nats.UserCredentials(config.Resolve(cfg.File, cl.Credentials)))
-	}
 	urls := strings.Join(cl.NATS, ",")
 	if e := cl.Embedded; e != nil && embedded {
-		srv, err := startEmbedded(cfg.File, e)
+		// The ingest node's own user has every right; it connects in
+		// process, so with no password set it makes one nobody else knows.
+		user, password := ingestUser(cl), cl.Password
+		if password == "" {
+			password = rand.Text()
+		}
+		srv, err := startEmbedded(cfg.File, cl, user, password)
 		if err != nil {
 			return nil, err
 		}
 		n.srv = srv
-		opts = append(opts, nats.InProcessServer(srv))
-		log.Info("cluster: embedded NATS running", "listen", e.Listen, "dir", config.Resolve(cfg.File, e.Dir))
-	} else if urls == "" && cl.Embedded != nil {
-		_, port, _ := net.SplitHostPort(cl.Embedded.Listen)
-		urls = "nats://127.0.0.1:" + port
+		opts = append(opts, nats.InProcessServer(srv), nats.UserInfo(user, password))
+		log.Info("cluster: embedded NATS running", "listen", e.Listen, "dir", config.Resolve(cfg.File, e.Dir), "edges", e.EdgePassword != "", "tls", cl.TLS != nil)
+		if host, _, _ := net.SplitHostPort(e.Listen); cl.TLS == nil && !config.Loopback(host) {
+			log.Warn("cluster: the embedded NATS takes plain TCP from other machines; add cluster.tls: {cert, key, ca} to encrypt the links", "listen", e.Listen)
+		}
+	} else {
+		if urls == "" && cl.Embedded != nil {
+			_, port, _ := net.SplitHostPort(cl.Embedded.Listen)
+			urls = "nats://127.0.0.1:" + port
+		}
+		opts = append(opts, clientAuth(cfg.File, cl)...)
 	}
 	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
@@ -111,11 +122,77 @@ func (n *Node) up(nc *nats.Conn) {
 	}
 }
 
-// startEmbedded runs a NATS server with JetStream in this process.
-func startEmbedded(file string, e *config.Embedded) (*server.Server, error) {
+// ingestUser is the ingest node's user on its embedded server.
+func ingestUser(cl *config.Cluster) string {
+	if cl.User != "" {
+		return cl.User
+	}
+	return "wallcast"
+}
+
+// clientAuth are the options a process that connects over the network
+// proves itself and checks the server with: a .creds file, a user and
+// password, or (an edge of an embedded server) the user edge; and TLS.
+func clientAuth(file string, cl *config.Cluster) []nats.Option {
+	var opts []nats.Option
+	switch {
+	case cl.Credentials != "":
+		opts = append(opts, nats.UserCredentials(config.Resolve(file, cl.Credentials)))
+	case cl.Embedded != nil && cl.Embedded.EdgePassword != "":
+		opts = append(opts, nats.UserInfo(config.EdgeUser, cl.Embedded.EdgePassword))
+	case cl.Password != "":
+		opts = append(opts, nats.UserInfo(cl.User, cl.Password))
+	}
+	if t := cl.TLS; t != nil {
+		if t.CA != "" {
+			opts = append(opts, nats.RootCAs(config.Resolve(file, t.CA)))
+		}
+		if t.Cert != "" && cl.Embedded == nil {
+			opts = append(opts, nats.ClientCert(config.Resolve(file, t.Cert), config.Resolve(file, t.Key)))
+		}
+		if t.CA == "" && t.Cert == "" {
+			opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+		}
+	}
+	return opts
+}
+
+// EdgePermissions are what the user edge may do on NATS: read the stream
+// (ordered consumers) and the bucket (a watch), and publish screen
+// reports on the tally subject. Nothing else: no message on a wall's
+// subject, no key in the bucket, no change to the stream. An operator of
+// an external NATS gives edges the same (deploy/nats/nats-server.conf).
+func EdgePermissions(stream string) *server.Permissions {
+	kv := "KV_" + stream + "-walls"
+	var pub []string
+	for _, st := range []string{stream, kv} {
+		pub = append(pub,
+			"$JS.API.STREAM.INFO."+st,
+			"$JS.API.CONSUMER.CREATE."+st, "$JS.API.CONSUMER.CREATE."+st+".>",
+			"$JS.API.CONSUMER.INFO."+st+".*",
+			"$JS.API.CONSUMER.DELETE."+st+".*",
+			"$JS.API.CONSUMER.MSG.NEXT."+st+".*",
+			"$JS.FC."+st+".>",
+		)
+	}
+	pub = append(pub, "$JS.API.INFO", stream+".tally")
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: pub},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+}
+
+// startEmbedded runs a NATS server with JetStream in this process. It
+// knows the ingest node's user and, with an edge password, the user edge.
+func startEmbedded(file string, cl *config.Cluster, user, password string) (*server.Server, error) {
+	e := cl.Embedded
 	host, port, _ := net.SplitHostPort(e.Listen)
 	p, _ := strconv.Atoi(port)
-	srv, err := server.NewServer(&server.Options{
+	users := []*server.User{{Username: user, Password: password}}
+	if e.EdgePassword != "" {
+		users = append(users, &server.User{Username: config.EdgeUser, Password: e.EdgePassword, Permissions: EdgePermissions(cl.Stream)})
+	}
+	opts := &server.Options{
 		ServerName: "wallcast",
 		Host:       host,
 		Port:       p,
@@ -123,7 +200,17 @@ func startEmbedded(file string, e *config.Embedded) (*server.Server, error) {
 		StoreDir:   config.Resolve(file, e.Dir),
 		NoSigs:     true,
 		NoLog:      true,
-	})
+		Users:      users,
+		MaxPayload: 1 << 20,
+	}
+	if t := cl.TLS; t != nil {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: config.Resolve(file, t.Cert), KeyFile: config.Resolve(file, t.Key)})
+		if err != nil {
+			return nil, fmt.Errorf("cluster: embedded NATS TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 2
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,14 +41,16 @@ const batch = 512
 // sequence to be the one before it, so a repeat is not stored twice and
 // a lost message stops the ones after it until it is sent again.
 type Outbox struct {
-	node   *Node
-	db     DB
-	walls  atomic.Pointer[[]config.Wall]
-	wake   chan struct{}
-	done   chan struct{}
-	cursor atomic.Int64 // published through this event id
-	head   atomic.Int64 // the newest event id committed, as last read
-	sent   atomic.Int64 // events published since the start
+	node    *Node
+	db      DB
+	walls   atomic.Pointer[[]config.Wall]
+	wake    chan struct{}
+	done    chan struct{}
+	cursor  atomic.Int64 // published through this event id
+	head    atomic.Int64 // the newest event id committed, as last read
+	sent    atomic.Int64 // events published since the start
+	alarm   atomic.Pointer[error]
+	dropped atomic.Int64 // edges' reports refused
 
 	mu        sync.Mutex
 	dirty     map[string]bool // walls whose snapshot is behind
@@ -148,16 +151,25 @@ func (o *Outbox) session(ctx context.Context) error {
 		return err
 	}
 	// The stream may be ahead of the database's record: a crash after
-	// the acknowledgement and before the record.
+	// the acknowledgement and before the record. Only an event this node
+	// wrote, at or before its head, moves the record; anything else on
+	// the stream is an alarm, never a cursor.
 	if last > 0 {
 		m, err := st.GetMsg(ctx, last)
-		if err != nil {
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// Deleted (a forget took it): the database's record stands.
+		case err != nil:
 			return fmt.Errorf("stream's last message: %w", err)
-		}
-		if v, err := strconv.ParseInt(m.Header.Get(hdrSeq), 10, 64); err == nil && v > cursor {
-			cursor = v
-			if err := o.db.SetPublished(ctx, o.node.cfg.Stream, cursor); err != nil {
-				return err
+		default:
+			v, why := o.ours(ctx, m)
+			if why != "" {
+				o.raise(fmt.Errorf("the stream's last message (sequence %d) was not written by this ingest node: %s; edges may show what it says: purge the stream (nats stream purge %s) and restart the edges", last, why, o.node.cfg.Stream))
+			} else if v > cursor {
+				cursor = v
+				if err := o.db.SetPublished(ctx, o.node.cfg.Stream, cursor); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -213,6 +225,48 @@ func (o *Outbox) session(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// ours checks a message of the stream against the database: an event id
+// at or before the head, on the wall of its subject, of its type. It
+// returns the id, or why the message is not one of this node's.
+func (o *Outbox) ours(ctx context.Context, m *jetstream.RawStreamMsg) (int64, string) {
+	v, err := strconv.ParseInt(m.Header.Get(hdrSeq), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Sprintf("%s %q is not an event id", hdrSeq, m.Header.Get(hdrSeq))
+	}
+	head, err := o.db.Head(ctx)
+	if err != nil {
+		return 0, "the database's head cannot be read: " + err.Error()
+	}
+	if v > head {
+		return 0, fmt.Sprintf("event %d is past the database's head %d", v, head)
+	}
+	evs, through, _, err := o.db.Outbox(ctx, v-1, 1)
+	switch {
+	case err != nil:
+		return 0, "the database cannot be read: " + err.Error()
+	case through != v:
+		return 0, fmt.Sprintf("event %d is not a display event of the database", v)
+	case len(evs) == 1 && (o.node.subject(evs[0].Wall) != m.Subject || evs[0].Type != m.Header.Get(hdrType) || !bytes.Equal(evs[0].Data, m.Data)):
+		return 0, fmt.Sprintf("event %d differs from the database's", v)
+	}
+	return v, ""
+}
+
+// raise notes an alarm: /healthz answers 503 with it and the metric
+// wallcast_outbox_alarm is 1, until the next start.
+func (o *Outbox) raise(err error) {
+	o.alarm.Store(&err)
+	o.node.log.Error("cluster: outbox alarm", "err", err)
+}
+
+// Problem is the outbox's alarm, or nil.
+func (o *Outbox) Problem() error {
+	if p := o.alarm.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // snapshotEvery bounds how often a wall's snapshot is written.
@@ -324,12 +378,59 @@ type report struct {
 	Peak    int       `json:"peak,omitempty"`
 }
 
-// tally writes the edges' screen reports to the database.
+// maxScreens bounds the screens one report may say an edge had at once
+// (a process holds about 20,000 here; far above any real figure).
+const maxScreens = 1_000_000
+
+// check says why an edge's report is refused ("" when it is sound): a
+// wall the ingest node runs, a sponsor of it, seconds within the card's
+// length, a screens figure within bounds and a time near now.
+func (o *Outbox) check(r report, now time.Time) string {
+	var w *config.Wall
+	walls := *o.walls.Load()
+	for i := range walls {
+		if walls[i].Slug == r.Wall {
+			w = &walls[i]
+		}
+	}
+	if w == nil {
+		return "unknown wall"
+	}
+	switch r.Kind {
+	case "impression":
+		sp, ok := w.Sponsor(r.Sponsor)
+		switch {
+		case !ok:
+			return "unknown sponsor"
+		case r.Seconds < 1 || r.Seconds > sp.Seconds:
+			return "seconds out of the card's length"
+		}
+	case "screens":
+		switch {
+		case r.Peak < 1 || r.Peak > maxScreens:
+			return "screens out of bounds"
+		case r.At.Before(now.Add(-10*time.Minute)) || r.At.After(now.Add(time.Minute)):
+			return "time not near now"
+		}
+	default:
+		return "unknown kind"
+	}
+	return ""
+}
+
+// tally writes the edges' screen reports to the database; reports that
+// do not pass check are dropped and counted.
 func (o *Outbox) tally(ctx context.Context) nats.MsgHandler {
 	return func(m *nats.Msg) {
 		var r report
 		if err := json.Unmarshal(m.Data, &r); err != nil {
+			o.dropped.Add(1)
 			o.node.log.Warn("cluster: a report from an edge that is not JSON", "err", err)
+			return
+		}
+		if why := o.check(r, time.Now()); why != "" {
+			o.dropped.Add(1)
+			o.node.log.Warn("cluster: an edge's report refused", "kind", r.Kind, "wall", r.Wall, "why", why)
 			return
 		}
 		var err error

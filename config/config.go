@@ -49,18 +49,45 @@ type Cluster struct {
 	MaxAge Duration `yaml:"max_age"`
 	// Credentials is a NATS .creds file (optional).
 	Credentials string `yaml:"credentials"`
+	// User and Password are what this process connects to NATS with
+	// (instead of Credentials). On the ingest node with an embedded
+	// server they are its own user, which has the write rights; an edge
+	// without them connects as the user "edge" with Embedded.EdgePassword.
+	User     string `yaml:"user"`
+	Password string `yaml:"password" config:"secret"`
+	// TLS secures the links to NATS between machines (nil: plain TCP).
+	TLS *TLS `yaml:"tls"`
 	// UnhealthyAfter is how long an edge without NATS keeps answering
 	// /healthz with 200; then 503, so the load balancer sends new screens
 	// elsewhere (open ones stay).
 	UnhealthyAfter Duration `yaml:"unhealthy_after"`
 }
 
-// Embedded is a NATS server run inside the ingest node.
+// Embedded is a NATS server run inside the ingest node. It always asks
+// for credentials: the ingest node's own user (Cluster.User and
+// Cluster.Password, or a password made at each start when none is set)
+// may do everything; the user "edge" (known only with EdgePassword) may
+// read the stream and the bucket and publish screen reports.
 type Embedded struct {
 	Listen string `yaml:"listen"`
 	// Dir holds JetStream's files (relative to the config file).
 	Dir string `yaml:"dir"`
+	// EdgePassword is the password of the user "edge".
+	EdgePassword string `yaml:"edge_password" config:"secret"`
 }
+
+// TLS is the certificate a NATS link uses. The embedded server presents
+// Cert and Key; a process that connects checks the server against CA
+// (the system's roots when empty) and presents Cert and Key when the
+// server is not its own.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
+}
+
+// EdgeUser is the NATS user of edges on an embedded server.
+const EdgeUser = "edge"
 
 // Moderation holds what helps moderators beyond the filters.
 type Moderation struct {
@@ -305,6 +332,66 @@ type Sponsor struct {
 	Image   string `yaml:"image"`
 	URL     string `yaml:"url"`
 	Seconds int    `yaml:"seconds"`
+}
+
+// OwnFiles is what an edge makes of the walls it reads from NATS: a file
+// path (logo, background, custom CSS, a sponsor's image) is kept only
+// where the edge's own config names the same file for the same wall, so
+// nothing on NATS can make an edge serve a file of its choosing. URLs
+// stay. It returns the walls and the paths it dropped.
+func OwnFiles(got, own []Wall) ([]Wall, []string) {
+	mine := map[string]*Wall{}
+	for i := range own {
+		mine[own[i].Slug] = &own[i]
+	}
+	var dropped []string
+	out := make([]Wall, len(got))
+	for i, w := range got {
+		o := mine[w.Slug]
+		keep := func(v *string, ownValue string, url bool) {
+			if *v == "" || (url && HTTPURL(*v)) || (o != nil && *v == ownValue) {
+				return
+			}
+			dropped = append(dropped, w.Slug+": "+*v)
+			*v = ""
+		}
+		var ownDisplay Display
+		if o != nil {
+			ownDisplay = o.Display
+		}
+		keep(&w.Display.Logo, ownDisplay.Logo, true)
+		keep(&w.Display.Background, ownDisplay.Background, true)
+		keep(&w.Display.CustomCSS, ownDisplay.CustomCSS, false)
+		w.Display.Sponsors = slices.Clone(w.Display.Sponsors)
+		for j := range w.Display.Sponsors {
+			ownImage := ""
+			if j < len(ownDisplay.Sponsors) {
+				ownImage = ownDisplay.Sponsors[j].Image
+			}
+			keep(&w.Display.Sponsors[j].Image, ownImage, true)
+		}
+		out[i] = w
+	}
+	return out, dropped
+}
+
+// Label is the sponsor's name in reports: its name, or "sponsor N" for
+// the i-th (from 0) when it has none.
+func (sp Sponsor) Label(i int) string {
+	if sp.Name != "" {
+		return sp.Name
+	}
+	return fmt.Sprintf("sponsor %d", i+1)
+}
+
+// Sponsor finds a wall's sponsor by its label.
+func (w *Wall) Sponsor(label string) (Sponsor, bool) {
+	for i, sp := range w.Display.Sponsors {
+		if sp.Label(i) == label {
+			return sp, true
+		}
+	}
+	return Sponsor{}, false
 }
 
 // Rate is a count in a window, written "3/10m".

@@ -116,6 +116,12 @@ func TestErrors(t *testing.T) {
 		{"cluster replicas", "cluster: {nats: [\"nats://a:4222\"], replicas: 9}\n" + good, 1, "replicas: 9 is out of range", "three-node"},
 		{"cluster stream name", "cluster: {nats: [\"nats://a:4222\"], stream: \"wall.cast\"}\n" + good, 1, `"wall.cast" is not a stream name`, "letters"},
 		{"cluster credentials", "cluster: {nats: [\"nats://a:4222\"], credentials: /nope.creds}\n" + good, 1, `cannot read "/nope.creds"`, ".creds"},
+		{"cluster password in url", "cluster: {nats: [\"nats://u:pw@a:4222\"]}\n" + good, 1, "carries a user or password", "cluster.password"},
+		{"cluster password in file", "cluster: {nats: [\"nats://a:4222\"], password: hunter2}\n" + good, 1, "a secret is written in the file", "${WALLCAST_PASSWORD}"},
+		{"embedded off loopback", "cluster:\n  embedded: {listen: \"0.0.0.0:4222\"}\n" + good, 2, "no edge may connect without edge_password", "tls: {cert"},
+		{"edge password in file", "cluster:\n  embedded: {listen: \"0.0.0.0:4222\", edge_password: abc}\n" + good, 2, "a secret is written in the file", "${WALLCAST_EDGE_PASSWORD}"},
+		{"cluster tls half", "cluster:\n  nats: [\"tls://a:4222\"]\n  tls: {cert: a.pem}\n" + good, 3, "cert and key go together", "both"},
+		{"cluster tls file", "cluster:\n  nats: [\"tls://a:4222\"]\n  tls: {ca: /nope/ca.pem}\n" + good, 3, `cannot read "/nope/ca.pem"`, "PEM"},
 		{"not yaml", "walls: [\n", 1, "not valid YAML", "indentation"},
 		{"wrong shape", "walls: {slug: x}\n", 1, "walls: expected a list", "list"},
 		{"no walls", "sources: []\n", 1, "no walls are defined", "add a wall"},
@@ -201,4 +207,39 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("a config without walls loaded")
 		}
 	})
+}
+
+// TestEmbeddedOnLoopback: an embedded NATS that only this machine reaches
+// needs no edge password; any other address does.
+func TestEmbeddedOnLoopback(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:4222", "[::1]:4222", "localhost:4222"} {
+		src := "cluster:\n  embedded: {listen: \"" + listen + "\"}\n" + good
+		if _, err := config.Parse("c.yaml", []byte(src), env(nil), sources.ConfigTypes()); err != nil {
+			t.Errorf("%s: %v", listen, err)
+		}
+	}
+}
+
+// TestOwnFiles: an edge serves only the branding files its own config
+// names for a wall; a path from NATS that it does not name is dropped.
+func TestOwnFiles(t *testing.T) {
+	own := []config.Wall{{Slug: "w", Display: config.Display{Logo: "logo.svg", CustomCSS: "wall.css", Sponsors: []config.Sponsor{{Image: "acme.png"}}}}}
+	got := []config.Wall{
+		{Slug: "w", Display: config.Display{Logo: "logo.svg", Background: "/etc/passwd", CustomCSS: "../.env", Sponsors: []config.Sponsor{{Image: "acme.png"}, {Image: "/etc/shadow"}, {Image: "https://cdn.example/b.png"}}}},
+		{Slug: "other", Display: config.Display{Logo: "logo.svg", Background: "https://cdn.example/bg.jpg"}},
+	}
+	out, dropped := config.OwnFiles(got, own)
+	w, o := out[0].Display, out[1].Display
+	if w.Logo != "logo.svg" || w.Background != "" || w.CustomCSS != "" || w.Sponsors[0].Image != "acme.png" || w.Sponsors[1].Image != "" || w.Sponsors[2].Image != "https://cdn.example/b.png" {
+		t.Errorf("wall w: %+v", w)
+	}
+	if o.Logo != "" || o.Background != "https://cdn.example/bg.jpg" {
+		t.Errorf("wall other: %+v", o)
+	}
+	if len(dropped) != 4 {
+		t.Errorf("dropped %v", dropped)
+	}
+	if got[0].Display.Sponsors[1].Image != "/etc/shadow" {
+		t.Error("OwnFiles changed its input")
+	}
 }

@@ -560,13 +560,46 @@ func (p *parser) cluster(cl *Cluster) {
 	}
 	for i, u := range cl.NATS {
 		at := fmt.Sprintf("cluster.nats[%d]", i)
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "":
 			p.add(p.line(at), fmt.Sprintf("%s: %q is not a NATS URL", at, u), `write nats://host:4222 (or tls://host:4222)`)
+		case pu.User != nil:
+			p.add(p.line(at), at+": the URL carries a user or password", `write nats://host:4222, and the user under cluster.user and the password as cluster.password: "${WALLCAST_NATS_PASSWORD}"`)
 		}
 	}
+	if cl.Password != "" && cl.Credentials != "" {
+		p.add(p.line("cluster.password"), "cluster: both password and credentials are set", "keep one: a .creds file, or user and password")
+	}
 	if e := cl.Embedded; e != nil {
-		if _, port, err := net.SplitHostPort(e.Listen); err != nil || port == "" {
+		host, port, err := net.SplitHostPort(e.Listen)
+		if err != nil || port == "" {
 			p.add(p.line("cluster.embedded.listen"), fmt.Sprintf("cluster.embedded.listen: %q is not a listen address", e.Listen), `write host:port, for example "0.0.0.0:4222"`)
+		} else if !Loopback(host) && e.EdgePassword == "" && !p.edge {
+			p.add(p.line("cluster.embedded.listen"), fmt.Sprintf("cluster.embedded.listen: %q is reachable from other machines, and no edge may connect without edge_password", e.Listen),
+				`add edge_password: "${WALLCAST_EDGE_PASSWORD}" under cluster.embedded (edges connect as the user edge with it), and tls: {cert: nats.crt, key: nats.key, ca: ca.crt} under cluster so the links between machines are encrypted; or listen on "127.0.0.1:4222"`)
+		}
+		if cl.User == EdgeUser {
+			p.add(p.line("cluster.user"), "cluster.user: \"edge\" is the edges' user on the embedded server", "name the ingest node's user otherwise, such as wallcast, or leave user out on edges")
+		}
+	}
+	if p.edge && cl.Embedded != nil && cl.Credentials == "" && cl.Password == "" && cl.Embedded.EdgePassword == "" {
+		p.add(p.line("cluster.embedded"), "cluster: an edge of the embedded NATS server needs its password", `set cluster.embedded.edge_password: "${WALLCAST_EDGE_PASSWORD}" (the ingest node's edge password) in the edge's environment`)
+	}
+	if t := cl.TLS; t != nil {
+		if (t.Cert == "") != (t.Key == "") {
+			p.add(p.line("cluster.tls"), "cluster.tls: cert and key go together", "give both cert: and key: (PEM files), or neither")
+		}
+		if cl.Embedded != nil && !p.edge && t.Cert == "" {
+			p.add(p.line("cluster.tls"), "cluster.tls: the embedded server needs a certificate", "give cert: and key: (PEM files relative to the config)")
+		}
+		for key, f := range map[string]string{"cert": t.Cert, "key": t.Key, "ca": t.CA} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(Resolve(p.file, f)); err != nil {
+				p.add(p.line("cluster.tls."+key), fmt.Sprintf("cluster.tls.%s: cannot read %q", key, f), "give the path of a PEM file, relative to the config")
+			}
 		}
 	}
 	if !streamRe.MatchString(cl.Stream) {
@@ -583,6 +616,16 @@ func (p *parser) cluster(cl *Cluster) {
 			p.add(p.line("cluster.credentials"), fmt.Sprintf("cluster.credentials: cannot read %q", cl.Credentials), "give the path of a NATS .creds file, or leave credentials out")
 		}
 	}
+}
+
+// Loopback reports whether a listen host takes connections from this
+// machine only.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // filters checks the moderation keys of a filters block.

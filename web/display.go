@@ -150,10 +150,7 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 		if !config.HTTPURL(img) {
 			img = fmt.Sprintf("/walls/%s/sponsors/%d", url.PathEscape(wc.Slug), i)
 		}
-		name := sp.Name
-		if name == "" {
-			name = fmt.Sprintf("sponsor %d", i+1)
-		}
+		name := sp.Label(i)
 		cards = append(cards, SponsorCard{Name: name, Image: img, URL: sp.URL, Seconds: sp.Seconds})
 	}
 	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,

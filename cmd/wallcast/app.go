@@ -98,6 +98,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 			if since, err := a.pipe.Failing(); err != nil {
 				return fmt.Errorf("storage refuses writes since %s: %s; ingest is paused", since.UTC().Format(time.RFC3339), storage.Problem(err))
 			}
+			if a.outbox != nil {
+				return a.outbox.Problem()
+			}
 			return nil
 		},
 		Admin: web.Admin{

@@ -39,6 +39,7 @@ type edge struct {
 
 	mu  sync.Mutex
 	cfg *config.Config
+	own []config.Wall // the walls of the edge's own config file
 }
 
 // startEdge starts an edge on a config that has a cluster section.
@@ -46,7 +47,7 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 	if cfg.Cluster == nil {
 		return nil, fmt.Errorf("%s: an edge needs a cluster: section (the NATS it reads the walls from)", cfg.File)
 	}
-	e := &edge{log: log, cfg: cfg}
+	e := &edge{log: log, cfg: cfg, own: cfg.Walls}
 	e.hub = fanout.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
 	if e.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
@@ -79,8 +80,12 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 
 // setWalls takes the ingest node's walls from the bucket: walls added
 // start, removed ones close their screens (display changes reach screens
-// as config events on the stream).
+// as config events on the stream). Branding files are the edge's own.
 func (e *edge) setWalls(walls []config.Wall) {
+	walls, dropped := config.OwnFiles(walls, e.own)
+	if len(dropped) > 0 {
+		e.log.Warn("cluster: file paths from NATS that the edge's own config does not name; not served", "files", dropped)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	next := *e.cfg
