@@ -86,8 +86,8 @@ func TestClusterTrustBoundary(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", np)
 
 	for name, opts := range map[string][]nats.Option{
-		"anonymous":      nil,
-		"wrong password": {nats.UserInfo("edge", "guess")},
+		"anonymous":                              nil,
+		"wrong password":                         {nats.UserInfo("edge", "guess")},
 		"ingest's user with the edge's password": {nats.UserInfo("wallcast", testEdgePassword)},
 	} {
 		if nc, err := nats.Connect(url, opts...); err == nil {
