@@ -106,6 +106,8 @@ func TestErrors(t *testing.T) {
 		{"bad hold reason", good + "    filters: {hold_if: [links, swearing]}\n", 13, `"swearing" is not a reason to hold`, "word_list, links, media, new_author, young_account"},
 		{"young account without an age", good + "    filters: {hold_if: [young_account]}\n", 13, "young_account needs min_account_age", "min_account_age: 168h"},
 		{"bad rate", good + "    filters: {max_posts_per_author: lots}\n", 13, `"lots" is not a rate`, "3/10m"},
+		{"trusted author without network", good + "    trusted: {authors: [\"@organiser@mastodon.social\"]}\n", 13, `"@organiser@mastodon.social" does not say which network or source`, "mastodon:@organiser@mastodon.social"},
+		{"trusted author unknown network", good + "    trusted: {authors: [\"myspace:@organiser\"]}\n", 13, `"myspace:@organiser" does not say`, "source:handle"},
 		{"trusted source unknown", good + "    trusted: {sources: [cms]}\n", 13, `trusted.sources: no source is named "cms"`, "blog, demo"},
 		{"classifier hold without a classifier", good + "    filters: {hold_if: [classifier]}\n", 13, "hold_if classifier needs a classifier", "moderation: {classifier"},
 		{"classifier on_error", "moderation: {classifier: {url: \"http://127.0.0.1:9/score\", on_error: shrug}}\n" + good, 1, `"shrug" is not a choice`, "hold"},

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wallcast/wallcast/wall"
 	"github.com/wallcast/wallcast/wordlist"
 	"go.yaml.in/yaml/v3"
 )
@@ -519,6 +520,14 @@ func (p *parser) validate(c *Config) {
 		}
 		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "young_account") && merged.MinAccountAge == 0 {
 			p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
+		}
+		for j, a := range w.Trusted.Authors {
+			on, handle, ok := strings.Cut(a, ":")
+			_, isSource := sources[on]
+			if !ok || strings.TrimSpace(handle) == "" || (wall.Network(on) != on && !isSource) {
+				p.add(p.line(fmt.Sprintf("%s.trusted.authors[%d]", at, j)), fmt.Sprintf("%s.trusted.authors: %q does not say which network or source vouches for the handle", at, a),
+					`write network:handle or source:handle, such as "mastodon:@organiser@mastodon.social" or "bluesky:organiser.bsky.social": a handle is trusted only where that network vouches for it, never by a display name`)
+			}
 		}
 		for j, name := range w.Trusted.Sources {
 			if _, ok := sources[name]; !ok {

@@ -42,7 +42,8 @@ type rule struct {
 	words          *wordlist.Set   // the word lists it applies (nil: none)
 	holdIf         map[string]bool // config.HoldReasons it holds for
 	trustedSources map[string]bool
-	trustedAuthors map[string]bool // authorKey
+	trustedAuthors map[string]bool // TrustKey
+	types          map[string]string // source name -> type, shared
 }
 
 // Router decides which walls take a post. It is immutable once built, so a
@@ -57,6 +58,10 @@ type Router struct {
 func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 	r := &Router{bySource: map[string][]*rule{}}
 	sets := map[string]*wordlist.Set{} // walls with the same lists share them
+	types := map[string]string{}
+	for _, sc := range c.Sources {
+		types[sc.Name] = sc.Type
+	}
 	for _, w := range c.Walls {
 		w.Filters = c.Merged(&w)
 		for _, x := range extra {
@@ -76,7 +81,7 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 			slug: w.Slug, manual: w.Moderation == "manual", f: w.Filters,
 			tags: map[string]bool{}, allFrom: map[string]bool{},
 			blockedAuthors: map[string]bool{}, langs: map[string]bool{},
-			holdIf: map[string]bool{}, trustedSources: map[string]bool{}, trustedAuthors: map[string]bool{},
+			holdIf: map[string]bool{}, trustedSources: map[string]bool{}, trustedAuthors: map[string]bool{}, types: types,
 		}
 		if len(w.Filters.WordLists) > 0 {
 			key := strings.Join(w.Filters.WordLists, ",")
@@ -92,7 +97,9 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 			ru.trustedSources[s] = true
 		}
 		for _, a := range w.Trusted.Authors {
-			ru.trustedAuthors[authorKey(a)] = true
+			if k, ok := TrustKey(a); ok {
+				ru.trustedAuthors[k] = true
+			}
 		}
 		for _, t := range w.Hashtags {
 			if t = match.Tag(t); t != "" {
@@ -218,7 +225,7 @@ func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
 			continue
 		}
 		ru := r.bySource[source][i]
-		trusted := ru.trustedSources[source] || ru.trusts(p.Author)
+		trusted := ru.trustedSources[source] || ru.trusts(source, p)
 		if why := r.mem.admit(ru.slug, ru.f.MaxPostsPerAuthor.N, ru.f.MaxPostsPerAuthor.Per, ru.f.DuplicatesWithin.D(), !trusted, p); why != "" {
 			t.Status, t.Reason = wall.StatusRejected, why
 			continue
@@ -248,7 +255,7 @@ func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
 		}
 		return t
 	}
-	if ru.trustedSources[source] || ru.trusts(p.Author) {
+	if ru.trustedSources[source] || ru.trusts(source, p) {
 		return t
 	}
 	if why := ru.hold(p); why != "" {
@@ -316,14 +323,44 @@ func (ru *rule) young(a wall.Author) bool {
 	return ru.f.MinAccountAge > 0 && !a.Joined.IsZero() && time.Since(a.Joined) < ru.f.MinAccountAge.D()
 }
 
-// trusts reports whether a wall trusts a post's author.
-func (ru *rule) trusts(a wall.Author) bool {
-	for _, k := range authorKeys(a) {
+// trusts reports whether a wall trusts a post's author: by the handle
+// (what the network vouches for, never the display name) on the source
+// it was trusted on, or on its network where the source is an adapter of
+// that network (a webhook cannot claim to be Mastodon).
+func (ru *rule) trusts(source string, p *wall.Post) bool {
+	for _, k := range trustKeys(source, p, ru.types[source] == p.Network) {
 		if ru.trustedAuthors[k] {
 			return true
 		}
 	}
 	return false
+}
+
+// TrustKey reads a trusted author as written in the config or by the
+// console, "on:handle" where on is a network or a source name
+// ("mastodon:@ana@mastodon.social", "cms:@desk"), into the key trustKeys
+// makes; ok is false for anything else.
+func TrustKey(v string) (string, bool) {
+	on, handle, ok := strings.Cut(strings.TrimSpace(v), ":")
+	on = strings.ToLower(strings.TrimSpace(on))
+	if !ok || on == "" || authorKey(handle) == "" {
+		return "", false
+	}
+	return on + ":" + authorKey(handle), true
+}
+
+// trustKeys are the keys a trusted author's post is found by: its handle
+// on its source, and on its network when the network vouches for it.
+func trustKeys(source string, p *wall.Post, network bool) []string {
+	h := authorKey(p.Author.Handle)
+	if h == "" {
+		return nil
+	}
+	keys := []string{source + ":" + h}
+	if network && p.Network != "" {
+		keys = append(keys, p.Network+":"+h)
+	}
+	return keys
 }
 
 // hasLinks reports whether sanitised HTML links anywhere other than a
@@ -415,8 +452,11 @@ func authorKeys(a wall.Author) []string {
 // already on screen that it would have kept out.
 func Catches(r wall.Rule, p wall.Post) bool {
 	switch r.Kind {
-	case wall.RuleAuthor, wall.RuleTrusted:
+	case wall.RuleAuthor:
 		return slices.Contains(authorKeys(p.Author), authorKey(r.Value))
+	case wall.RuleTrusted:
+		k, ok := TrustKey(r.Value)
+		return ok && slices.Contains(trustKeys(p.Source, &p, false), k)
 	case wall.RuleWord:
 		ph := match.Phrase(r.Value)
 		return ph != "" && strings.Contains(match.Words(p.ContentWarning+" "+p.Text), ph)

@@ -11,21 +11,22 @@ import (
 
 const moderationYAML = `
 sources:
-  - {name: masto, type: demo}
+  - {name: masto, type: mastodon, instance: "https://m.example"}
   - {name: cms, type: demo}
+  - {name: cms2, type: demo}
 filters: {word_lists: [en]}
 walls:
   - slug: family
     hashtags: [devconf]
     sources: [masto, cms]
     filters: {word_lists: [fr], hold_if: [links, media, young_account], min_account_age: 168h}
-    trusted: {sources: [cms], authors: ["@speaker@m.example"]}
+    trusted: {sources: [cms], authors: ["masto:@speaker@m.example"]}
   - slug: lenient
     hashtags: [devconf]
-    sources: [masto]
+    sources: [masto, cms2]
     moderation: manual
     filters: {hold_if: [word_list]}
-    trusted: {authors: ["@speaker@m.example"]}
+    trusted: {authors: ["mastodon:@speaker@m.example"]}
 `
 
 // TestWordListsHoldsAndTrust: word lists reject (or hold) whatever the
@@ -63,11 +64,20 @@ func TestWordListsHoldsAndTrust(t *testing.T) {
 			p.Author.Handle = "@speaker@m.example"
 			p.Media = []wall.Media{{Type: "image", URL: "https://i.example/a.png"}}
 		}, "visible | visible"},
+		{"a display name that looks like a trusted handle is not trusted", "masto", func(p *wall.Post) {
+			p.Author.Handle = "mallory@evil.example"
+			p.Author.Name = "@Speaker@m.example"
+		}, "visible | pending"},
+		{"a trusted handle from another source is not trusted", "cms2", func(p *wall.Post) { p.Author.Handle = "@speaker@m.example" }, "pending"},
+		{"a source that claims the network is not the network", "cms2", func(p *wall.Post) { p.Author.Handle = "@speaker@m.example"; p.Network = "mastodon" }, "pending"},
 		{"a trusted author still meets the lists", "masto", func(p *wall.Post) { p.Author.Handle = "@speaker@m.example"; p.Text = "fuck" },
 			"rejected: word list en (text: fuck*) | pending: word list en (text: fuck*)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := wall.Post{Text: "hello #devconf", Tags: []string{"devconf"}, Author: wall.Author{Name: "Ana", Handle: "@ana@m.example"}}
+			p := wall.Post{Text: "hello #devconf", Tags: []string{"devconf"}, Network: "mastodon", Author: wall.Author{Name: "Ana", Handle: "@ana@m.example"}}
+			if tc.source == "cms2" {
+				p.Network = "web"
+			}
 			tc.edit(&p)
 			var got []string
 			for _, tg := range r.Route(tc.source, &p) {
@@ -87,14 +97,25 @@ func TestWordListsHoldsAndTrust(t *testing.T) {
 // TestTrustedRuleFromTheConsole: a trusted-author rule added at run time
 // acts as the config's list does.
 func TestTrustedRuleFromTheConsole(t *testing.T) {
-	r := NewRouter(testConfig(t, moderationYAML), wall.Rule{Wall: "lenient", Kind: wall.RuleTrusted, Value: "@bo@m.example"})
-	p := wall.Post{Text: "hello #devconf", Tags: []string{"devconf"}, Author: wall.Author{Handle: "@bo@m.example"}}
+	r := NewRouter(testConfig(t, moderationYAML), wall.Rule{Wall: "lenient", Kind: wall.RuleTrusted, Value: "masto:@bo@m.example"})
+	p := wall.Post{Text: "hello #devconf", Tags: []string{"devconf"}, Source: "masto", Network: "mastodon", Author: wall.Author{Handle: "@bo@m.example"}}
 	got := r.Route("masto", &p)
 	if fmt.Sprint(got[1].Status) != wall.StatusVisible {
 		t.Errorf("trusted at run time: %+v", got)
 	}
-	if !Catches(wall.Rule{Kind: wall.RuleTrusted, Value: "bo@m.example"}, p) {
+	if !Catches(wall.Rule{Kind: wall.RuleTrusted, Value: "masto:bo@m.example"}, p) {
 		t.Error("Catches does not find the trusted author's post")
+	}
+	// The console's trust never follows a display name, nor another network.
+	impostor := wall.Post{Text: "hello #devconf", Tags: []string{"devconf"}, Source: "masto", Network: "mastodon", Author: wall.Author{Handle: "mallory@evil.example", Name: "@bo@m.example"}}
+	if Catches(wall.Rule{Kind: wall.RuleTrusted, Value: "masto:@bo@m.example"}, impostor) {
+		t.Error("Catches trusts a display name")
+	}
+	if Catches(wall.Rule{Kind: wall.RuleTrusted, Value: "cms:@bo@m.example"}, p) {
+		t.Error("Catches trusts a handle from another source")
+	}
+	if got := r.Route("masto", &impostor); fmt.Sprint(got[1].Status) != wall.StatusPending {
+		t.Errorf("an impostor by display name: %+v", got)
 	}
 }
 

@@ -437,6 +437,10 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			jsonError(w, http.StatusBadRequest, field+" is required")
 			return
 		}
+		if _, ok := ingest.TrustKey(rule.Value); kind == wall.RuleTrusted && !ok {
+			jsonError(w, http.StatusBadRequest, `author is source:handle or network:handle, such as "mastodon-social:@ana@mastodon.social": a handle is trusted where it was vouched for, never a display name`)
+			return
+		}
 		sess := sessionOf(r)
 		if f["all"] == "true" {
 			if sess.Role != "admin" {

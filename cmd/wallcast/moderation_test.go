@@ -29,7 +29,7 @@ walls:
     hashtags: [devconf]
     sources: [hook]
     filters: {hold_if: [links], max_posts_per_author: 2/10m, duplicates_within: 10m}
-    trusted: {authors: ["@host@conf.example"]}
+    trusted: {authors: ["hook:@host@conf.example"]}
 `
 
 // TestModerationEndToEnd: posts through the webhook meet the word lists,
@@ -102,8 +102,27 @@ func TestModerationEndToEnd(t *testing.T) {
 		}
 	}
 
-	// An admin forgets an author: their posts leave the screens at once.
-	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
+	// Trusting an author from the console trusts the handle on its
+	// source: a post whose display name copies the handle stays held.
+	b, _ := json.Marshal(map[string]any{"id": "impostor", "author": map[string]string{"name": "@cy@m.example", "handle": "mallory@evil.example"},
+		"html": `<p>free tickets <a href="https://evil.example/">evil.example</a> #devconf</p>`, "tags": []string{"devconf"}})
+	if resp, err := pushBody(http.DefaultClient, a.addr, string(b)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("push impostor: %v %v", err, resp)
+	}
+	for _, bad := range []string{`{"author":"@cy@m.example"}`, `{"author":"Someone"}`} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/walls/family/trusted", strings.NewReader(bad))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", token)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("trust %s without its source: %s", bad, resp.Status)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/walls/family/trusted", strings.NewReader(`{"author":"hook:@cy@m.example"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", token)
 	resp, err = c.Do(req)
@@ -111,6 +130,23 @@ func TestModerationEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"posts":1`) {
+		t.Fatalf("trust: %s %s", resp.Status, body)
+	}
+	if got := readPosts(t, screen, 1)[0].ID; got != "hook:link" {
+		t.Errorf("after trusting @cy the screen got %s", got)
+	}
+
+	// An admin forgets an author: their posts leave the screens at once.
+	req, _ = http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", token)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"forgotten":3`) {
 		t.Fatalf("forget: %s %s", resp.Status, body)

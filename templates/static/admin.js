@@ -210,7 +210,7 @@
     if (a.handle && list === "pending") {
       var trust = el("button", null, "trust author");
       trust.type = "button";
-      trust.addEventListener("click", function () { trustAuthor(a.handle); });
+      trust.addEventListener("click", function () { trustAuthor(q.post); });
       bar.appendChild(trust);
     }
     if (a.handle && document.body.dataset.role === "admin") {
@@ -262,9 +262,12 @@
     if (selected) { selected.classList.add("selected"); selected.focus({ preventScroll: false }); }
   }
 
-  function trustAuthor(handle) {
-    if (!confirm("Trust " + handle + " on this wall? Their pending posts show now, and future ones skip the queue (never the word lists).")) return;
-    api("/trusted", { author: handle }).then(offerUndo("trust " + handle));
+  // trustAuthor trusts the handle of a post's author on the source that
+  // brought it (never the display name, which anyone can choose).
+  function trustAuthor(post) {
+    var handle = post.author.handle;
+    if (!confirm("Trust " + handle + " (from " + post.source + ") on this wall? Their pending posts show now, and future ones skip the queue (never the word lists).")) return;
+    api("/trusted", { author: post.source + ":" + handle }).then(offerUndo("trust " + handle));
   }
 
   // forgetAuthor deletes every post of an author everywhere (a takedown
@@ -451,7 +454,7 @@
     var after = li.nextElementSibling || li.previousElementSibling;
     var map = { a: "approve", r: "reject", x: "remove", p: (q.pinned ? "unpin" : "pin") };
     if (e.key === "b" && q.post && q.post.author) { banAuthor(q.post.author.handle); return; }
-    if (e.key === "t" && q.post && q.post.author) { trustAuthor(q.post.author.handle); return; }
+    if (e.key === "t" && q.post && q.post.author) { trustAuthor(q.post); return; }
     if (!map[e.key]) return;
     if (e.key === "a" && q.status !== "pending" && q.status !== "rejected") return;
     act(q.id, map[e.key]).then(function () { if (after && (e.key === "a" || e.key === "r")) select(after); });
