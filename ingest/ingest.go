@@ -42,7 +42,7 @@ type rule struct {
 	words          *wordlist.Set   // the word lists it applies (nil: none)
 	holdIf         map[string]bool // config.HoldReasons it holds for
 	trustedSources map[string]bool
-	trustedAuthors map[string]bool // TrustKey
+	trustedAuthors map[string]bool   // TrustKey
 	types          map[string]string // source name -> type, shared
 }
 
