@@ -51,7 +51,7 @@ type Score struct {
 // (status visible, pending or rejected, with the reason), manual tells the
 // walls that hold every post anyway.
 func NewClassifier(cfg config.Classifier, verdict func(slug, postID, status, reason string) error, manual func(string) bool, log *slog.Logger) *Classifier {
-	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D()}, jobs: make(chan job, QueueSize),
+	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D(), CheckRedirect: noRedirects}, jobs: make(chan job, QueueSize),
 		verdict: verdict, manual: manual, log: log}
 }
 
@@ -111,6 +111,9 @@ func (c *Classifier) ask(ctx context.Context, p wall.Post) (Score, error) {
 		if ctx.Err() != nil {
 			return Score{}, fmt.Errorf("no answer within %s", c.cfg.Timeout.D())
 		}
+		if errors.Is(err, errRedirect) {
+			return Score{}, errRedirect
+		}
 		return Score{}, errors.New("cannot reach it")
 	}
 	defer resp.Body.Close()
@@ -123,6 +126,12 @@ func (c *Classifier) ask(ctx context.Context, p wall.Post) (Score, error) {
 	}
 	return s, nil
 }
+
+// noRedirects keeps a post with the classifier: a redirect would send it
+// elsewhere and take that answer; it is an error (on_error decides).
+func noRedirects(*http.Request, []*http.Request) error { return errRedirect }
+
+var errRedirect = errors.New("it redirected the post elsewhere")
 
 // decide turns a score, or a failure, into a verdict and commits it.
 func (c *Classifier) decide(j job, s Score, err error) {

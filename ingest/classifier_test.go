@@ -37,6 +37,11 @@ walls:
 // 0.91 …", "slow" (answers after the timeout), "fail" (500), "garbage"
 // (not JSON), "outside" (a score of 7).
 func fakeClassifier(t *testing.T) *httptest.Server {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the classifier client followed a redirect")
+		io.WriteString(w, `{"score": 0.01}`)
+	}))
+	t.Cleanup(elsewhere.Close)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p wall.Post
 		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || r.Header.Get("Content-Type") != "application/json" {
@@ -53,6 +58,9 @@ func fakeClassifier(t *testing.T) *httptest.Server {
 			return
 		case "fail":
 			http.Error(w, "model crashed", 500)
+			return
+		case "redirect":
+			http.Redirect(w, r, elsewhere.URL, http.StatusTemporaryRedirect)
 			return
 		case "garbage":
 			io.WriteString(w, "<html>")
@@ -102,7 +110,7 @@ func TestClassifier(t *testing.T) {
 			p, db, ctx := classified(t, onError, true)
 
 			texts := map[string]string{"ok": "hello #devconf", "hold": "score 0.91 #devconf", "reject": "score 0.99 #devconf",
-				"slow": "slow #devconf", "fail": "fail #devconf", "garbage": "garbage #devconf", "outside": "outside #devconf"}
+				"slow": "slow #devconf", "fail": "fail #devconf", "redirect": "redirect #devconf", "garbage": "garbage #devconf", "outside": "outside #devconf"}
 			for id, text := range texts {
 				post := wall.Post{NativeID: id, Text: text, Author: wall.Author{Name: "A", Handle: "@a@m.example"}}
 				if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: post}); err != nil {
@@ -116,13 +124,14 @@ func TestClassifier(t *testing.T) {
 				return "visible: "
 			}
 			want := map[string]string{
-				"ok":      "visible: ",
-				"hold":    "pending: held: classifier 0.91 (insult, toxicity)",
-				"reject":  "rejected: classifier 0.99 (insult, toxicity)",
-				"slow":    failed("no answer within 200ms"),
-				"fail":    failed("HTTP 500"),
-				"garbage": failed(`not {"score": 0..1, "labels": [...]}`),
-				"outside": failed(`not {"score": 0..1, "labels": [...]}`),
+				"ok":       "visible: ",
+				"hold":     "pending: held: classifier 0.91 (insult, toxicity)",
+				"reject":   "rejected: classifier 0.99 (insult, toxicity)",
+				"slow":     failed("no answer within 200ms"),
+				"fail":     failed("HTTP 500"),
+				"redirect": failed("it redirected the post elsewhere"),
+				"garbage":  failed(`not {"score": 0..1, "labels": [...]}`),
+				"outside":  failed(`not {"score": 0..1, "labels": [...]}`),
 			}
 			fates := func(slug string) map[string]string {
 				q, err := db.Queue(ctx, slug, 100)

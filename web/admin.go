@@ -163,7 +163,7 @@ func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug strin
 		return ev, err
 	}) {
 		s.log.Info("admin: moderated", "user", sess.User, "wall", slug, "posts", len(changes), "action", action)
-		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(slug, changes, nil)})
+		writeJSON(w, map[string]any{"ok": action, "posts": len(changes), "undo": s.undos.keep(sessionOf(r), slug, changes, nil)})
 	}
 }
 
@@ -310,9 +310,9 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := sessionOf(r)
-	e, ok := s.undos.take(f["token"], wc.Slug)
+	e, ok := s.undos.take(sess, f["token"], wc.Slug)
 	if !ok {
-		jsonError(w, http.StatusGone, fmt.Sprintf("too late to undo: an action can be undone for %s", UndoFor))
+		jsonError(w, http.StatusGone, fmt.Sprintf("nothing to undo: an action can be undone for %s, by the session that made it", UndoFor))
 		return
 	}
 	if s.commit(w, r, "undo", func() ([]wall.Event, error) {
@@ -464,7 +464,7 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			if added {
 				undoRule = &rule
 			}
-			writeJSON(w, map[string]any{"ok": "added", "posts": len(changes), "undo": s.undos.keep(wc.Slug, changes, undoRule)})
+			writeJSON(w, map[string]any{"ok": "added", "posts": len(changes), "undo": s.undos.keep(sess, wc.Slug, changes, undoRule)})
 		}
 	}
 }

@@ -246,3 +246,26 @@ func TestPollAPI(t *testing.T) {
 		t.Errorf("close twice: %s", resp.Status)
 	}
 }
+
+// TestUndoBelongsToItsSession: another user's session (even an admin's)
+// cannot spend an undo token; the session that acted can.
+func TestUndoBelongsToItsSession(t *testing.T) {
+	ae := newAdminEnv(t)
+	mo, ana := newBrowser(t, ae.url), newBrowser(t, ae.url)
+	mo.login("mo", "correct horse")
+	ana.login("ana", "correct horse")
+	ae.ingest("1", "@bo@m.example", "one #devconf")
+	var ans struct {
+		Undo string `json:"undo"`
+	}
+	resp, body := mo.post("/admin/api/walls/devconf/posts/s:1/approve", nil)
+	if json.Unmarshal([]byte(body), &ans); resp.StatusCode != 200 || ans.Undo == "" {
+		t.Fatalf("approve: %s %s", resp.Status, body)
+	}
+	if resp, _ := ana.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo}); resp.StatusCode != http.StatusGone {
+		t.Errorf("another session's undo: %s", resp.Status)
+	}
+	if resp, body := mo.post("/admin/api/walls/devconf/undo", map[string]string{"token": ans.Undo}); resp.StatusCode != 200 {
+		t.Errorf("the session's own undo: %s %s", resp.Status, body)
+	}
+}

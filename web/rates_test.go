@@ -46,19 +46,58 @@ func TestUndoExpires(t *testing.T) {
 	u := &undos{}
 	u.now = func() time.Time { return now }
 	changes := []wall.Change{{ID: "s:1", From: wall.StatusPending}}
-	tok := u.keep("w", changes, nil)
-	if _, ok := u.take(tok, "other"); ok {
+	mo := wall.Session{User: "mo", Role: "moderator", CSRF: "a"}
+	tok := u.keep(mo, "w", changes, nil)
+	if _, ok := u.take(mo, tok, "other"); ok {
 		t.Error("taken for another wall")
 	}
 	now = now.Add(UndoFor + time.Millisecond)
-	if _, ok := u.take(tok, "w"); ok {
+	if _, ok := u.take(mo, tok, "w"); ok {
 		t.Error("taken after UndoFor")
 	}
-	tok = u.keep("w", changes, nil)
-	if got, ok := u.take(tok, "w"); !ok || len(got.changes) != 1 {
+	tok = u.keep(mo, "w", changes, nil)
+	if _, ok := u.take(wall.Session{User: "ana", Role: "admin", CSRF: "b"}, tok, "w"); ok {
+		t.Error("taken by another session")
+	}
+	if got, ok := u.take(mo, tok, "w"); !ok || len(got.changes) != 1 {
 		t.Errorf("in time: %v %v", got, ok)
 	}
-	if _, ok := u.take(tok, "w"); ok {
+	if _, ok := u.take(mo, tok, "w"); ok {
 		t.Error("taken twice")
+	}
+	// A rule for every wall: undone by an admin only.
+	all := &wall.Rule{Wall: "*", Kind: wall.RuleAuthor, Value: "@x"}
+	tok = u.keep(mo, "w", nil, all)
+	if _, ok := u.take(mo, tok, "w"); ok {
+		t.Error("a moderator undid a rule for every wall")
+	}
+	ana := wall.Session{User: "ana", Role: "admin", CSRF: "b"}
+	tok = u.keep(ana, "w", nil, all)
+	if _, ok := u.take(ana, tok, "w"); !ok {
+		t.Error("the admin cannot undo her rule for every wall")
+	}
+}
+
+// TestInert: a cell a spreadsheet would run as a formula gets a leading
+// apostrophe, also behind spaces, zero-width characters and full-width
+// forms; ordinary text is left alone.
+func TestInert(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"=1+1", "'=1+1"},
+		{"  =HYPERLINK(\"x\")", "'  =HYPERLINK(\"x\")"},
+		{"\u200b=cmd", "'\u200b=cmd"},
+		{"\ufeff@SUM(A1)", "'\ufeff@SUM(A1)"},
+		{"＝HYPERLINK(\"x\")", "'＝HYPERLINK(\"x\")"},
+		{" \u00a0＋1", "' \u00a0＋1"},
+		{"-2", "'-2"},
+		{"\tx", "'\tx"},
+		{"hello = world", "hello = world"},
+		{"@ana", "'@ana"},
+		{"", ""},
+		{"   ", "   "},
+	} {
+		if got := inert(tc.in); got != tc.want {
+			t.Errorf("inert(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

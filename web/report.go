@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gorilla/mux"
 
@@ -132,11 +133,25 @@ func writeCSV(w http.ResponseWriter, rep *wall.Report) {
 
 // inert keeps a spreadsheet from reading a cell as a formula: post texts
 // and names come from anyone, and "=HYPERLINK(…)" in a cell the organiser
-// opens is an attack (OWASP's CSV injection). Such a cell gets a leading
-// apostrophe, which spreadsheets show as text.
+// opens is an attack (OWASP's CSV injection). A cell whose first visible
+// character (after spaces, zero-width and other invisible characters) is
+// = + - @, in ASCII or full width, or that starts with a tab or return,
+// gets a leading apostrophe, which spreadsheets show as text.
 func inert(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	if v == "" {
+		return v
+	}
+	if v[0] == '\t' || v[0] == '\r' {
 		return "'" + v
+	}
+	for _, r := range v {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == '\u3164' || r == '\u115f' || r == '\u1160' {
+			continue // spaces, zero-width and format characters, Hangul fillers
+		}
+		if strings.ContainsRune("=+-@＝＋－＠﹦﹢﹣﹫", r) {
+			return "'" + v
+		}
+		break
 	}
 	return v
 }
