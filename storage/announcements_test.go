@@ -40,3 +40,37 @@ func TestAnnouncements(t *testing.T) {
 		t.Errorf("end of an unknown announcement: %v", err)
 	}
 }
+
+// TestScheduledAnnouncement: an announcement that starts later reaches no
+// screen before its start (no event, not in the snapshot), and gets its
+// event once StartAnnouncements runs after the start; the console lists it.
+func TestScheduledAnnouncement(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	ctx := context.Background()
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	db.now = func() time.Time { return now }
+	ev, err := db.Announce(ctx, "w", wall.Announcement{Text: "Party in 30 days", StartsAt: now.Add(30 * 24 * time.Hour)}, "ana")
+	if err != nil || len(ev) != 0 {
+		t.Fatalf("a scheduled announcement made events: %+v %v", ev, err)
+	}
+	if snap, _ := db.Snapshot(ctx, "w", 10); len(snap.Announcements) != 0 {
+		t.Errorf("the snapshot carries an announcement that has not started: %+v", snap.Announcements)
+	}
+	if list, _ := db.Announcements(ctx, "w"); len(list) != 1 {
+		t.Errorf("the console does not list the scheduled one: %+v", list)
+	}
+	if ev, _ := db.StartAnnouncements(ctx); len(ev) != 0 {
+		t.Errorf("started before its time: %+v", ev)
+	}
+	now = now.Add(30*24*time.Hour + time.Second)
+	ev, err = db.StartAnnouncements(ctx)
+	if err != nil || len(ev) != 1 || ev[0].Type != wall.EventAnnounce || ev[0].Wall != "w" {
+		t.Fatalf("at its start: %+v %v", ev, err)
+	}
+	if ev, _ := db.StartAnnouncements(ctx); len(ev) != 0 {
+		t.Errorf("started twice: %+v", ev)
+	}
+	if snap, _ := db.Snapshot(ctx, "w", 10); len(snap.Announcements) != 1 {
+		t.Errorf("the snapshot after the start: %+v", snap.Announcements)
+	}
+}

@@ -518,7 +518,7 @@ func (db *DB) Snapshot(ctx context.Context, slug string, n int) (wall.Snapshot, 
 // simply live), the open poll and the display override.
 func (a *applier) joins(slug string, snap *wall.Snapshot) error {
 	var err error
-	if snap.Announcements, err = a.announcements(slug); err != nil {
+	if snap.Announcements, err = a.announcements(slug, false); err != nil {
 		return err
 	}
 	st, err := a.showState(slug)

@@ -158,6 +158,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.pipe.SetClassifier(a.judge)
 	}
 	go a.retention(bg)
+	a.jobs.Go(func() { a.startAnnouncements(bg) })
 	every := screensEvery
 	a.jobs.Go(func() { a.srv.NoteScreens(bg, every) })
 	if a.outbox != nil {
@@ -272,6 +273,23 @@ func used(c *config.Config, source string) bool {
 		}
 	}
 	return false
+}
+
+// startAnnouncements gives scheduled announcements their event when they
+// start (checked every second), so screens never hold one early.
+func (a *app) startAnnouncements(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.pipe.Do(func() ([]wall.Event, error) { return a.db.StartAnnouncements(ctx) }); err != nil && ctx.Err() == nil {
+				a.log.Error("scheduled announcements", "err", err)
+			}
+		}
+	}
 }
 
 // retention prunes events and posts older than storage.retention, hourly.

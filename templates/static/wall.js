@@ -312,11 +312,25 @@
     };
   })();
 
+  // later runs fn after ms, also beyond the 2^31 ms (24.8 days) a
+  // browser's timer holds: it re-arms in steps of a day. It returns a
+  // handle for clearLater.
+  function later(fn, ms) {
+    var h = { t: 0 };
+    var until = Date.now() + ms;
+    (function arm() {
+      var left = until - Date.now();
+      h.t = setTimeout(left > 86400000 ? arm : fn, Math.max(0, Math.min(left, 86400000)));
+    })();
+    return h;
+  }
+  function clearLater(h) { if (h) clearTimeout(h.t); }
+
   // --- announcements ---
   var annTimers = {};
   function endAnnouncement(id) {
     Array.prototype.forEach.call(announcements.children, function (c) { if (c.dataset.id === id) c.remove(); });
-    clearTimeout(annTimers[id]);
+    clearLater(annTimers[id]);
   }
   function announce(a) {
     endAnnouncement(a.id);
@@ -325,7 +339,7 @@
     if (left <= 0) return;
     var wait = a.starts_at ? new Date(a.starts_at).getTime() - Date.now() : 0;
     if (wait > 0) { // scheduled: shown from its start
-      annTimers[a.id] = setTimeout(function () { announce(Object.assign({}, a, { starts_at: "" })); }, wait);
+      annTimers[a.id] = later(function () { announce(Object.assign({}, a, { starts_at: "" })); }, wait);
       return;
     }
     var card = el("div", "announcement");
@@ -336,7 +350,7 @@
     card.appendChild(t);
     if (a.url) { var l = el("a", null, a.url.replace(/^https?:\/\//, "")); l.href = a.url; l.target = "_blank"; l.rel = "noopener noreferrer"; card.appendChild(l); }
     announcements.appendChild(card);
-    if (left !== Infinity) annTimers[a.id] = setTimeout(function () { endAnnouncement(a.id); }, left);
+    if (left !== Infinity) annTimers[a.id] = later(function () { endAnnouncement(a.id); }, left);
   }
 
   // --- a wall that never looks frozen ---
@@ -414,7 +428,7 @@
   document.body.appendChild(pollBox);
   var pollTimer = null;
   function poll(p) {
-    clearTimeout(pollTimer);
+    clearLater(pollTimer);
     var total = 0;
     (p.options || []).forEach(function (o) { total += o.votes || 0; });
     var rows = pollBox.querySelectorAll(".option");
@@ -430,7 +444,7 @@
     pollBox.classList.toggle("closed", !!p.closed);
     pollBox.hidden = false;
     var ends = p.closed ? 60000 : (p.closes_at ? Date.parse(p.closes_at) - Date.now() + 60000 : Infinity);
-    if (ends !== Infinity) pollTimer = setTimeout(function () { pollBox.hidden = true; }, Math.max(ends, 0));
+    if (ends !== Infinity) pollTimer = later(function () { pollBox.hidden = true; }, Math.max(ends, 0));
   }
   function renderPoll(p, total) {
     pollBox.dataset.id = p.id;
