@@ -50,8 +50,19 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 					return err
 				}
 			}
-			// What the consoles' events kept of the post goes too.
+			// What the consoles' events kept of the post goes too, and
+			// every copy the show kept of it (a feature, even an ended one),
+			// and what the audit kept of its media.
 			if _, err := a.exec(`UPDATE wall_events SET data = json_object('id', post_id) WHERE post_id = ? AND data IS NOT NULL`, id); err != nil {
+				return err
+			}
+			if _, err := a.exec(`UPDATE wall_events SET data = json_remove(data, '$.feature', '$.until') WHERE type = ? AND json_extract(data, '$.feature.id') = ?`, wall.EventShow, id); err != nil {
+				return err
+			}
+			if _, err := a.exec(`UPDATE shows SET data = json_remove(data, '$.feature', '$.until') WHERE json_extract(data, '$.feature.id') = ?`, id); err != nil {
+				return err
+			}
+			if _, err := a.exec(`UPDATE audit SET detail = '' WHERE action = 'adjust' AND target = ?`, id); err != nil {
 				return err
 			}
 			if _, err := a.exec(`DELETE FROM wall_posts WHERE post_id = ?`, id); err != nil {

@@ -62,3 +62,57 @@ func TestShow(t *testing.T) {
 		t.Errorf("unknown action: %v", err)
 	}
 }
+
+// TestTakedownEndsAFeature: removing, rejecting, banning or forgetting a
+// featured post ends the feature and sends the new show state; after a
+// forget, no show event nor the kept state names the post.
+func TestTakedownEndsAFeature(t *testing.T) {
+	for _, how := range []string{"remove", "reject", "ban", "forget"} {
+		t.Run(how, func(t *testing.T) {
+			db := open(t, filepath.Join(t.TempDir(), "w.db"))
+			ctx := context.Background()
+			p := post("m", "1", "featured words")
+			p.Author = wall.Author{Name: "Mallory Name", Handle: "@mallory@evil.example"}
+			apply(t, db, write("m", p, "w"))
+			if _, _, err := db.Show(ctx, "w", wall.ShowChange{Action: "feature", PostID: "m:1", Seconds: 60}, "crew"); err != nil {
+				t.Fatal(err)
+			}
+			var ev []wall.Event
+			var err error
+			switch how {
+			case "remove", "reject":
+				ev, err = db.Moderate(ctx, "w", "m:1", how, "crew")
+			case "ban":
+				ev, _, _, err = db.AddRule(ctx, wall.Rule{Wall: "w", Kind: wall.RuleAuthor, Value: "@mallory@evil.example"}, "crew", func(wall.Post) bool { return true })
+			case "forget":
+				ev, _, err = db.Forget(ctx, "@mallory@evil.example", "crew")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent *wall.Show
+			for _, e := range ev {
+				if e.Type == wall.EventShow {
+					sent = &wall.Show{}
+					json.Unmarshal(e.Data, sent)
+				}
+			}
+			if sent == nil || sent.Feature != nil {
+				t.Errorf("no show event without the feature: %+v", ev)
+			}
+			if st, _ := db.ShowState(ctx, "w"); st.Feature != nil {
+				t.Errorf("the kept show still features it: %+v", st.Feature)
+			}
+			if snap, _ := db.Snapshot(ctx, "w", 10); snap.Show != nil && snap.Show.Feature != nil {
+				t.Errorf("a screen that connects gets the feature: %+v", snap.Show.Feature)
+			}
+			if how == "forget" {
+				var n int
+				db.read.QueryRow(`SELECT COUNT(*) FROM wall_events WHERE data LIKE '%mallory%' OR data LIKE '%Mallory%'`).Scan(&n)
+				if n != 0 {
+					t.Errorf("%d events still name the author", n)
+				}
+			}
+		})
+	}
+}

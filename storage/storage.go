@@ -426,7 +426,36 @@ func (a *applier) setStatus(slug, postID, status, reason, typ string) error {
 		return err
 	}
 	d, _ := json.Marshal(queueEntry{ID: postID})
-	_, err := a.appendEvent(slug, typ, postID, d, true)
+	if _, err := a.appendEvent(slug, typ, postID, d, true); err != nil {
+		return err
+	}
+	if status != wall.StatusVisible {
+		return a.unfeature(slug, postID)
+	}
+	return nil
+}
+
+// unfeature ends the feature of a post that leaves its wall: the show
+// state no longer names it, and screens get the new state.
+func (a *applier) unfeature(slug, postID string) error {
+	var data string
+	err := a.queryRow(`SELECT data FROM shows WHERE wall = ?`, slug).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var st wall.Show
+	if json.Unmarshal([]byte(data), &st) != nil || st.Feature == nil || st.Feature.ID != postID {
+		return nil
+	}
+	st.Feature, st.Until = nil, time.Time{}
+	kept, _ := json.Marshal(st)
+	if _, err := a.exec(`UPDATE shows SET data = ? WHERE wall = ?`, string(kept), slug); err != nil {
+		return err
+	}
+	_, err = a.appendEvent(slug, wall.EventShow, "", kept, true)
 	return err
 }
 

@@ -204,6 +204,13 @@
   }
 
   function remove(id) {
+    var featured = featureBox.firstChild;
+    if (featured && featured.dataset.id === id) { // a featured post taken off the wall goes too
+      clearTimeout(featureTimer);
+      featureBox.textContent = "";
+      featureBox.hidden = true;
+      body.classList.remove("featuring");
+    }
     var card = byId.get(id);
     if (!card) return;
     byId.delete(id);
