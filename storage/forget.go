@@ -65,6 +65,9 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 			if _, err := a.exec(`UPDATE audit SET detail = '' WHERE action = 'adjust' AND target = ?`, id); err != nil {
 				return err
 			}
+			if _, err := a.exec(`DELETE FROM votes WHERE post_id = ? OR author = ?`, id, plain); err != nil {
+				return err
+			}
 			if _, err := a.exec(`DELETE FROM wall_posts WHERE post_id = ?`, id); err != nil {
 				return err
 			}

@@ -101,7 +101,10 @@ func (a *applier) loadPoll(id int64) (wall.Poll, error) {
 	}
 	json.Unmarshal([]byte(data), &p)
 	p.Closed = closed || (closes > 0 && closes <= a.now)
-	rows, err := a.tx.QueryContext(a.ctx, `SELECT option, COUNT(*) FROM votes WHERE poll = ? GROUP BY option`, id)
+	// A vote counts while the post that cast it is on the poll's wall (or waits for a moderator).
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT v.option, COUNT(*) FROM votes v JOIN polls pl ON pl.id = v.poll
+		WHERE v.poll = ? AND (v.post_id = '' OR EXISTS (SELECT 1 FROM wall_posts wp WHERE wp.wall = pl.wall AND wp.post_id = v.post_id AND wp.status IN ('visible', 'pending')))
+		GROUP BY v.option`, id)
 	if err != nil {
 		return p, err
 	}
@@ -155,15 +158,32 @@ func (a *applier) vote(slug string, p wall.Post) error {
 	if option < 0 {
 		return nil
 	}
-	author := strings.ToLower(strings.TrimPrefix(p.Author.Handle, "@"))
-	if _, err := a.exec(`INSERT INTO votes (poll, author, option) VALUES (?, ?, ?)
-		ON CONFLICT (poll, author) DO UPDATE SET option = excluded.option`, id, author, option); err != nil {
+	// One vote per author of a network: the key is a hash of both, so the
+	// handle is not kept in clear.
+	author := ForgetKey(p.Network + ":" + p.Author.Handle)
+	if _, err := a.exec(`INSERT INTO votes (poll, author, option, post_id) VALUES (?, ?, ?, ?)
+		ON CONFLICT (poll, author) DO UPDATE SET option = excluded.option, post_id = excluded.post_id`, id, author, option, p.ID); err != nil {
 		return err
 	}
 	if a.polls == nil {
 		a.polls = map[int64]string{}
 	}
 	a.polls[id] = slug
+	return nil
+}
+
+// recount sends the polls a post voted in again when it leaves the wall
+// (its vote no longer counts).
+func (a *applier) recount(slug, postID string) error {
+	polls, err := column[int64](a, `SELECT v.poll FROM votes v JOIN polls pl ON pl.id = v.poll WHERE v.post_id = ? AND pl.wall = ?`, postID, slug)
+	if err != nil {
+		return err
+	}
+	for _, id := range polls {
+		if err := a.pollEvent(slug, id); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

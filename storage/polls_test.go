@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,5 +48,52 @@ func TestPoll(t *testing.T) {
 	cur, err := db.CurrentPoll(ctx, "w")
 	if err != nil || cur == nil || !cur.Closed || cur.Options[0].Votes != 1 {
 		t.Errorf("after closing: %+v %v", cur, err)
+	}
+}
+
+// TestVoteOfARemovedPost: a vote counts while its post is on the wall:
+// removing the post sends the poll again without it; votes keep no
+// handle in clear; forgetting the author deletes the vote.
+func TestVoteOfARemovedPost(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	ctx := context.Background()
+	if _, _, err := db.OpenPoll(ctx, "w", wall.Poll{Question: "Tabs or spaces?", Options: []wall.PollOption{{Text: "Tabs", Tag: "teamtabs"}, {Text: "Spaces", Tag: "teamspaces"}}}, "crew"); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range []string{"@ana@m.example", "@bo@m.example"} {
+		q := post("m", fmt.Sprint(i+1), "vote #teamtabs")
+		q.Author = wall.Author{Handle: h}
+		q.Tags = []string{"teamtabs"}
+		apply(t, db, write("m", q, "w"))
+	}
+	if cur, _ := db.CurrentPoll(ctx, "w"); cur.Options[0].Votes != 2 {
+		t.Fatalf("votes = %+v", cur.Options)
+	}
+	ev, err := db.Moderate(ctx, "w", "m:1", "remove", "crew")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent *wall.Poll
+	for _, e := range ev {
+		if e.Type == wall.EventPoll {
+			sent = &wall.Poll{}
+			json.Unmarshal(e.Data, sent)
+		}
+	}
+	if sent == nil || sent.Options[0].Votes != 1 {
+		t.Errorf("the poll sent after the remove: %+v", sent)
+	}
+	var clear int
+	db.read.QueryRow(`SELECT COUNT(*) FROM votes WHERE author LIKE '%m.example%'`).Scan(&clear)
+	if clear != 0 {
+		t.Errorf("%d votes keep a handle in clear", clear)
+	}
+	if _, _, err := db.Forget(ctx, "@bo@m.example", "crew"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	db.read.QueryRow(`SELECT COUNT(*) FROM votes`).Scan(&left)
+	if left != 1 { // ana's, whose post was removed, not forgotten
+		t.Errorf("%d votes left after forgetting bo", left)
 	}
 }

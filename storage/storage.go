@@ -430,6 +430,9 @@ func (a *applier) setStatus(slug, postID, status, reason, typ string) error {
 		return err
 	}
 	if status != wall.StatusVisible {
+		if err := a.recount(slug, postID); err != nil {
+			return err
+		}
 		return a.unfeature(slug, postID)
 	}
 	return nil
