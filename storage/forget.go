@@ -76,6 +76,14 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 			}
 		}
 		n = len(ids)
+		// Bans and trust of the handle go (the tombstone keeps the author
+		// out), and the audit names them by the hash only.
+		if _, err := a.exec(`DELETE FROM rules WHERE kind IN (?, ?) AND instr(lower(value), ?) > 0`, wall.RuleAuthor, wall.RuleTrusted, plain); err != nil {
+			return err
+		}
+		if _, err := a.exec(`UPDATE audit SET target = ? WHERE instr(lower(target), ?) > 0`, "sha256:"+key[:16], plain); err != nil {
+			return err
+		}
 		return a.audit(user, "*", "forget-author", "sha256:"+key[:16], fmt.Sprintf("%d posts deleted", n))
 	})
 	if err != nil {

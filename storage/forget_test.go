@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,5 +77,58 @@ func TestForget(t *testing.T) {
 	db.write.QueryRow(`SELECT COUNT(*) FROM posts WHERE id IN ('m:1', 'm:9') OR data LIKE '%pp@m.example%'`).Scan(&left)
 	if left != 0 {
 		t.Errorf("%d posts of the forgotten author in the table", left)
+	}
+}
+
+// TestForgetLeavesNothingOnDisk: after forgetting an author whose posts
+// were shown, featured, adjusted, voted with, banned and trusted, neither
+// the display name nor the handle occurs in the database's files (after
+// the checkpoint a close makes).
+func TestForgetLeavesNothingOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.db")
+	db := open(t, path)
+	ctx := context.Background()
+	const name, handle = "Zyxwvu Qtrsp", "@zyxwvu.qtrsp@evil.example"
+	if _, _, err := db.OpenPoll(ctx, "w", wall.Poll{Question: "?", Options: []wall.PollOption{{Text: "A", Tag: "teama"}, {Text: "B", Tag: "teamb"}}}, "crew"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1", "2"} {
+		p := post("m", id, "words of "+name+" #teama")
+		p.Author = wall.Author{Name: name, Handle: handle, Avatar: "https://evil.example/zyxwvu.png"}
+		p.Tags = []string{"teama"}
+		p.Media = []wall.Media{{Type: "image", URL: "https://evil.example/zyxwvu.jpg", Alt: "zyxwvu at home"}}
+		apply(t, db, write("m", p, "w"))
+	}
+	if _, _, err := db.Show(ctx, "w", wall.ShowChange{Action: "feature", PostID: "m:1", Seconds: 60}, "crew"); err != nil {
+		t.Fatal(err)
+	}
+	blur := true
+	if _, err := db.Adjust(ctx, "w", "m:2", wall.Adjustment{Media: 0, Blur: &blur}, "crew"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := db.AddRule(ctx, wall.Rule{Wall: "w", Kind: wall.RuleTrusted, Value: "m:" + handle}, "crew", func(wall.Post) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := db.AddRule(ctx, wall.Rule{Wall: "w", Kind: wall.RuleAuthor, Value: handle}, "crew", func(wall.Post) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Forget(ctx, handle, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, needle := range []string{"Zyxwvu", "zyxwvu", "qtrsp"} {
+			if bytes.Contains(data, []byte(needle)) {
+				t.Errorf("%s still holds %q", filepath.Base(f), needle)
+			}
+		}
 	}
 }

@@ -76,6 +76,9 @@ func Open(path string) (*DB, error) {
 	// power loss can take the last transactions back.
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
+	// What is deleted is overwritten: a forgotten author's data does not
+	// linger in free pages of the file.
+	q.Set("_secure_delete", "on")
 	base := "file:" + path + "?"
 	w, err := sql.Open("sqlite3", base+q.Encode())
 	if err != nil {
