@@ -132,3 +132,31 @@ func TestForgetLeavesNothingOnDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestForeign: a commit from another connection to the file (another
+// process: wallcast forget) is noticed once, and the forgetting flag
+// follows it; this process's own commits are not foreign.
+func TestForeign(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	db, other := open(t, path), open(t, path)
+	ctx := context.Background()
+	if changed, err := db.Foreign(ctx); err != nil || changed {
+		t.Fatalf("first call: %v %v", changed, err)
+	}
+	apply(t, db, write("m", post("m", "1", "own"), "w"))
+	if changed, _ := db.Foreign(ctx); changed {
+		t.Error("its own commit is foreign")
+	}
+	if _, _, err := other.Forget(ctx, "@nobody@m.example", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := db.Foreign(ctx); err != nil || !changed {
+		t.Errorf("another connection's commit: %v %v", changed, err)
+	}
+	if !db.forgetting.Load() {
+		t.Error("the forgetting flag did not follow the other's forget")
+	}
+	if changed, _ := db.Foreign(ctx); changed {
+		t.Error("the same commit noticed twice")
+	}
+}

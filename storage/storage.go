@@ -37,6 +37,8 @@ type DB struct {
 	forgetting atomic.Bool
 	// polling: some poll was opened, so new posts are checked for votes.
 	polling atomic.Bool
+	// version is the writer's last PRAGMA data_version (0: not read).
+	version atomic.Int64
 }
 
 var _ wall.Store = (*DB)(nil)
@@ -106,18 +108,42 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db.read = r
-	var any bool
-	if err := w.QueryRow(`SELECT EXISTS (SELECT 1 FROM forgotten)`).Scan(&any); err != nil {
+	if err := db.flags(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// flags reads what spares a query per post: whether any author was
+// forgotten, any poll is open.
+func (db *DB) flags(ctx context.Context) error {
+	var any bool
+	if err := db.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM forgotten)`).Scan(&any); err != nil {
+		return err
 	}
 	db.forgetting.Store(any)
-	if err := w.QueryRow(`SELECT EXISTS (SELECT 1 FROM polls WHERE closed = 0)`).Scan(&any); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("storage %s: %w", path, err)
+	if err := db.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM polls WHERE closed = 0)`).Scan(&any); err != nil {
+		return err
 	}
 	db.polling.Store(any)
-	return db, nil
+	return nil
+}
+
+// Foreign reports whether another process (wallcast forget) committed to
+// the database since the last call: PRAGMA data_version on the writer,
+// the only connection of this process that writes. When it did, the
+// flags that depend on the data are read again. The first call notes the
+// version and reports false.
+func (db *DB) Foreign(ctx context.Context) (bool, error) {
+	var v int64
+	if err := db.write.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return false, fmt.Errorf("storage data_version: %w", err)
+	}
+	if prev := db.version.Swap(v); prev == 0 || prev == v {
+		return false, nil
+	}
+	return true, db.flags(ctx)
 }
 
 // Connections is how many SQLite connections are open: the writer and the

@@ -46,9 +46,48 @@ type app struct {
 	bg         context.Context
 	served     chan error
 	jobs       sync.WaitGroup  // background jobs that write to the database
+	own        *own            // what this process published, for others' commits
 	node       *cluster.Node   // nil without cluster:
 	outbox     *cluster.Outbox // publishes committed events to the stream
 	stopOutbox context.CancelFunc
+}
+
+// own remembers the event ids this process published since the last look
+// for other processes' commits, so those are told apart.
+type own struct {
+	mu      sync.Mutex
+	ids     map[int64]bool
+	checked int64 // every event id up to here has been announced
+}
+
+func (o *own) Publish(events []wall.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range events {
+		if e.Seq > o.checked {
+			o.ids[e.Seq] = true
+		}
+	}
+}
+
+// foreign returns the events of evs this process did not publish, and
+// notes everything up to head as announced.
+func (o *own) foreign(evs []wall.Event, head int64) []wall.Event {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []wall.Event
+	for _, e := range evs {
+		if !o.ids[e.Seq] {
+			out = append(out, e)
+		}
+	}
+	for id := range o.ids {
+		if id <= head {
+			delete(o.ids, id)
+		}
+	}
+	o.checked = max(o.checked, head)
+	return out
 }
 
 // tee hands each committed batch to several publishers in turn.
@@ -70,19 +109,23 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, path: cfg.File}
+	a := &app{cfg: cfg, log: log, db: db, path: cfg.File, own: &own{ids: map[int64]bool{}}}
+	if a.own.checked, err = db.Head(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.hub = fanout.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
 	if a.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
-	var pub ingest.Publisher = a.hub
+	var pub ingest.Publisher = tee{a.own, a.hub}
 	if cfg.Cluster != nil {
 		if a.node, err = cluster.Start(cfg, "wallcast ingest", true, log); err != nil {
 			db.Close()
 			return nil, err
 		}
 		a.outbox = cluster.NewOutbox(a.node, db, cfg.Walls)
-		pub = tee{a.hub, a.outbox}
+		pub = tee{a.own, a.hub, a.outbox}
 	}
 	a.pipe = ingest.New(db, pub, a.router(ctx, cfg), log)
 	if authors, err := db.Authors(ctx); err != nil {
@@ -159,6 +202,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	}
 	go a.retention(bg)
 	a.jobs.Go(func() { a.startAnnouncements(bg) })
+	a.jobs.Go(func() { a.followOthers(bg, time.Second) })
 	every := screensEvery
 	a.jobs.Go(func() { a.srv.NoteScreens(bg, every) })
 	if a.outbox != nil {
@@ -273,6 +317,56 @@ func used(c *config.Config, source string) bool {
 		}
 	}
 	return false
+}
+
+// followOthers announces what another process committed while this one
+// runs (wallcast forget from the command line): every interval it asks
+// SQLite whether another connection wrote, and if so hands the display
+// events this process did not publish to the screens and the outbox.
+// It runs under the commit lock, so none of this process's commits is
+// half-announced meanwhile.
+func (a *app) followOthers(ctx context.Context, every time.Duration) {
+	a.db.Foreign(ctx) // the baseline
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := a.pipe.Do(func() ([]wall.Event, error) {
+			changed, err := a.db.Foreign(ctx)
+			if err != nil || !changed {
+				return nil, err
+			}
+			a.own.mu.Lock()
+			after := a.own.checked
+			a.own.mu.Unlock()
+			var out []wall.Event
+			for {
+				evs, through, more, err := a.db.Outbox(ctx, after, 512)
+				if err != nil {
+					return out, err
+				}
+				for _, e := range evs {
+					out = append(out, e.Event)
+				}
+				after = through
+				if !more {
+					break
+				}
+			}
+			out = a.own.foreign(out, after)
+			if len(out) > 0 {
+				a.log.Info("another process committed to the database; its events go to the screens", "events", len(out))
+			}
+			return out, nil
+		})
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("following other processes' commits", "err", err)
+		}
+	}
 }
 
 // startAnnouncements gives scheduled announcements their event when they

@@ -166,10 +166,20 @@ func TestModerationEndToEnd(t *testing.T) {
 	if !gone["hook:ok1"] || !gone["hook:ana2"] {
 		t.Errorf("removed from the screens: %v", gone)
 	}
-	// And from the command line, for another author.
+	// And from the command line, for another author, while the server
+	// runs: the connected screen is told at once, not at its reconnect.
 	var out, errOut strings.Builder
 	if code := run([]string{"forget", "-config", cfg, "@cy@m.example"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "1 posts deleted") {
 		t.Errorf("wallcast forget: %d %q %q", code, out.String(), errOut.String())
+	}
+	for {
+		ev, err := screen.Next()
+		if err != nil {
+			t.Fatalf("no remove after wallcast forget: %v", err)
+		}
+		if ev.Type == "remove" && strings.Contains(ev.Data, "hook:link") {
+			break
+		}
 	}
 }
 
