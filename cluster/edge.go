@@ -255,8 +255,51 @@ func (e *Edge) event(msg jetstream.Msg, target uint64) {
 	if w := e.node.cfg.Window; len(m.events) > 2*w {
 		m.events = slices.Clone(m.events[len(m.events)-w:])
 	}
+	if typ == wall.EventRemove {
+		m.drop(ev.Data)
+	}
 	e.mu.Unlock()
 	e.hub.Publish([]wall.Event{ev})
+}
+
+// drop forgets what a wall's copy holds of a post taken off the wall (a
+// remove, a forget among them): its post, update and pin events, the
+// feature of show events, the snapshot's copy. A screen resuming from
+// before them gets the remove alone (or a reset). Under mu.
+func (m *mirror) drop(removeData []byte) {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(removeData, &r) != nil || r.ID == "" {
+		return
+	}
+	carries := func(h held) bool {
+		switch h.Type {
+		case wall.EventPost, wall.EventUpdate, wall.EventPin:
+			var p struct {
+				ID string `json:"id"`
+			}
+			return json.Unmarshal(h.Data, &p) == nil && p.ID == r.ID
+		}
+		return false
+	}
+	m.events = slices.DeleteFunc(m.events, carries)
+	for i, h := range m.events {
+		if h.Type != wall.EventShow {
+			continue
+		}
+		var st wall.Show
+		if json.Unmarshal(h.Data, &st) == nil && st.Feature != nil && st.Feature.ID == r.ID {
+			st.Feature, st.Until = nil, time.Time{}
+			m.events[i].Data, _ = json.Marshal(st)
+		}
+	}
+	m.snap.Posts = slices.DeleteFunc(slices.Clone(m.snap.Posts), func(p wall.Post) bool { return p.ID == r.ID })
+	if s := m.snap.Show; s != nil && s.Feature != nil && s.Feature.ID == r.ID {
+		cleared := *s
+		cleared.Feature, cleared.Until = nil, time.Time{}
+		m.snap.Show = &cleared
+	}
 }
 
 // window is the part of a wall's copy that counts: the stream's window.

@@ -26,6 +26,8 @@ type DB interface {
 	SetPublished(ctx context.Context, stream string, id int64) error
 	Head(ctx context.Context) (int64, error)
 	Snapshot(ctx context.Context, wall string, n int) (wall.Snapshot, error)
+	Purges(ctx context.Context) ([]int64, error)
+	Purged(ctx context.Context, events []int64) error
 	wall.Tally
 }
 
@@ -207,6 +209,9 @@ func (o *Outbox) session(ctx context.Context) error {
 		if more {
 			continue
 		}
+		if err := o.purge(ctx, st); err != nil {
+			return err
+		}
 		// Drained: the snapshots catch up (at most every snapshotEvery),
 		// then the outbox waits for more.
 		wait := time.Second
@@ -225,6 +230,61 @@ func (o *Outbox) session(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// purge erases from the stream the messages of the events a forget took
+// (the database's purge list): it reads the stream once, headers only,
+// and deletes each match securely (JetStream overwrites it). Events not
+// published yet need nothing: they go out without the author.
+func (o *Outbox) purge(ctx context.Context, st jetstream.Stream) error {
+	ids, err := o.db.Purges(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("purge: stream info: %w", err)
+	}
+	erased := 0
+	if last := info.State.LastSeq; info.State.Msgs > 0 {
+		cons, err := o.node.js.OrderedConsumer(ctx, o.node.cfg.Stream, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		for seen := uint64(0); seen < last; {
+			batch, err := cons.Fetch(512, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				return fmt.Errorf("purge: %w", err)
+			}
+			n := 0
+			for m := range batch.Messages() {
+				n++
+				meta, err := m.Metadata()
+				if err != nil {
+					continue
+				}
+				seen = meta.Sequence.Stream
+				if v, err := strconv.ParseInt(m.Headers().Get(hdrSeq), 10, 64); err == nil && want[v] {
+					if err := st.SecureDeleteMsg(ctx, seen); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+						return fmt.Errorf("purge: erase %d: %w", seen, err)
+					}
+					erased++
+				}
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+				return fmt.Errorf("purge: %w", err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	o.node.log.Info("cluster: forgotten posts erased from the stream", "messages", erased)
+	return o.db.Purged(ctx, ids)
 }
 
 // ours checks a message of the stream against the database: an event id

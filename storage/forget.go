@@ -50,6 +50,14 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 					return err
 				}
 			}
+			// The stream's copies of what carried the post (its post,
+			// update and pin events, the show events featuring it) are
+			// erased by the cluster's outbox.
+			if _, err := a.exec(`INSERT OR IGNORE INTO purge (event) SELECT id FROM wall_events
+				WHERE (post_id = ? AND type IN (?, ?, ?)) OR (type = ? AND json_extract(data, '$.feature.id') = ?)`,
+				id, wall.EventPost, wall.EventUpdate, wall.EventPin, wall.EventShow, id); err != nil {
+				return err
+			}
 			// What the consoles' events kept of the post goes too, and
 			// every copy the show kept of it (a feature, even an ended one),
 			// and what the audit kept of its media.
@@ -121,4 +129,25 @@ func (db *DB) Authors(ctx context.Context) (map[string][]string, error) {
 		out[slug] = append(out[slug], handle)
 	}
 	return out, rows.Err()
+}
+
+// Purges lists the events whose messages on the cluster's stream a forget
+// asked to erase.
+func (db *DB) Purges(ctx context.Context) ([]int64, error) {
+	return read(ctx, db, "purges", "", func(a *applier, _ string) ([]int64, error) {
+		return column[int64](a, `SELECT event FROM purge ORDER BY event LIMIT 100000`)
+	})
+}
+
+// Purged notes that the stream's copies of events were erased.
+func (db *DB) Purged(ctx context.Context, events []int64) error {
+	_, err := db.tx(ctx, func(a *applier) error {
+		for _, id := range events {
+			if _, err := a.exec(`DELETE FROM purge WHERE event = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -368,4 +369,108 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestClusterForgetErasesTheStream: forgetting an author erases every
+// message of the stream that carried their posts (post events, a show
+// that featured one), edges drop their copies and screens get remove; a
+// new edge replays nothing of them.
+func TestClusterForgetErasesTheStream(t *testing.T) {
+	n := startNATS(t, false)
+	dir := t.TempDir()
+	path := writeClusterConfig(t, dir, 1000, 1, n.url())
+	a := startFile(t, path)
+	t.Cleanup(func() { a.shutdown() })
+	e := startEdgeFile(t, path)
+	s := openTab(t, e.addr, "")
+	s.until(t, wall.EventReady)
+	const name, handle = "Zyxwvu Qtrsp", "@zyxwvu.qtrsp@evil.example"
+	for i, text := range []string{"first words #devconf", "second words #devconf"} {
+		b := fmt.Sprintf(`{"id":"z%d","author":{"name":%q,"handle":%q},"text":%q,"tags":["devconf"]}`, i, name, handle, text)
+		if resp, err := pushBody(http.DefaultClient, a.addr, b); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("push: %v %v", err, resp)
+		}
+	}
+	pushAll(t, a.addr, "other", 1)
+	s.posts(t, 3)
+	ctx := context.Background()
+	if err := a.pipe.Do(func() ([]wall.Event, error) {
+		ev, _, err := a.db.Show(ctx, "devconf", wall.ShowChange{Action: "feature", PostID: "hook:z0", Seconds: 60}, "crew")
+		return ev, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.until(t, wall.EventShow)
+	waitStream(t, n.url(), 4)
+	if err := a.pipe.Do(func() ([]wall.Event, error) {
+		ev, _, err := a.db.Forget(ctx, handle, "admin")
+		return ev, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for removed < 2 {
+		for _, ev := range s.until(t, wall.EventRemove) {
+			if ev.Type == wall.EventRemove {
+				removed++
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, err := a.db.Purges(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still to erase from the stream", len(left))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Every message left on the stream, read whole.
+	nc, err := nats.Connect(n.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cons, err := js.OrderedConsumer(ctx, "wallcast", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := js.Stream(ctx, "wallcast")
+	info, _ := st.Info(ctx)
+	for seen := uint64(0); seen < info.State.LastSeq; {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			meta, _ := m.Metadata()
+			seen = meta.Sequence.Stream
+			if strings.Contains(string(m.Data()), "yxwvu") || strings.Contains(fmt.Sprint(m.Headers()), "yxwvu") {
+				t.Errorf("stream message %d still carries the author: %s", seen, m.Data())
+			}
+		}
+		if got == 0 {
+			break
+		}
+	}
+	// The edge's copies, as a screen resuming from the start or a new
+	// screen gets them.
+	evs, _, _ := e.feed.Replay(ctx, "devconf", 0, 1000)
+	snap, _ := e.feed.Snapshot(ctx, "devconf", 100)
+	if b, _ := json.Marshal([]any{evs, snap}); strings.Contains(string(b), "yxwvu") {
+		t.Errorf("the edge still holds the author: %s", b)
+	}
+	e2 := startEdgeFile(t, path)
+	evs, _, _ = e2.feed.Replay(ctx, "devconf", 0, 1000)
+	if b, _ := json.Marshal(evs); strings.Contains(string(b), "yxwvu") {
+		t.Errorf("a new edge replays the author: %s", b)
+	}
 }
