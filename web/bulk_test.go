@@ -186,15 +186,22 @@ func TestImpressions(t *testing.T) {
 	walls[0].Display.Sponsors = []config.Sponsor{{Name: "ACME", Image: "https://acme.example/a.png", Seconds: 8}}
 	cfg.Walls = walls
 	ae.srv.SetConfig(&cfg)
-	post := func(body string) int {
-		resp, err := http.Post(ae.url+"/walls/devconf/impressions", "application/json", strings.NewReader(body))
+	post := func(body string, header ...string) int {
+		req, _ := http.NewRequest(http.MethodPost, ae.url+"/walls/devconf/impressions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := post(`{"sponsor": 0, "seconds": 60}`); code != http.StatusNoContent {
+	screen := ae.open("/walls/devconf/events")
+	token := screen.token(t)
+	if code := post(`{"sponsor": 0, "seconds": 60, "token": "`+token+`"}`, "Origin", ae.url); code != http.StatusNoContent {
 		t.Fatalf("impression: %d", code)
 	}
 	for _, bad := range []string{`{"sponsor": 1, "seconds": 5}`, `{"sponsor": -1, "seconds": 5}`, `{"sponsor": 0, "seconds": 0}`, `nonsense`} {
@@ -202,10 +209,39 @@ func TestImpressions(t *testing.T) {
 			t.Errorf("%s: %d", bad, code)
 		}
 	}
+	for name, tc := range map[string]struct {
+		body   string
+		header []string
+		want   int
+	}{
+		"the same card again within its length": {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, nil, http.StatusTooManyRequests},
+		"no token":                 {`{"sponsor": 0, "seconds": 8}`, nil, http.StatusTooManyRequests},
+		"a made-up token":          {`{"sponsor": 0, "seconds": 8, "token": "abc"}`, nil, http.StatusTooManyRequests},
+		"from another site's page": {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		"as text/plain":            {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+	} {
+		if code := post(tc.body, tc.header...); code != tc.want {
+			t.Errorf("%s: %d, want %d", name, code, tc.want)
+		}
+	}
+	// A second screen counts once more; a screen gone counts no more.
+	other := ae.open("/walls/devconf/events")
+	otherToken := other.token(t)
+	if code := post(`{"sponsor": 0, "seconds": 8, "token": "` + otherToken + `"}`); code != http.StatusNoContent {
+		t.Errorf("a second screen: %d", code)
+	}
+	other.resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for post(`{"sponsor": 0, "seconds": 8, "token": "`+otherToken+`"}`) != http.StatusTooManyRequests {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream's token still counts")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	b := newBrowser(t, ae.url)
 	b.login("mo", "correct horse")
 	_, body := b.do("GET", "/admin/api/walls/devconf/sponsors", nil)
-	if !strings.Contains(body, `"sponsor":"ACME","shows":1,"screen_minutes":0.13333`) {
+	if !strings.Contains(body, `"sponsor":"ACME","shows":2,"screen_minutes":0.26666`) {
 		t.Errorf("sponsors = %s", body)
 	}
 }

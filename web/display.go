@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"rsc.io/qr"
 
@@ -216,33 +218,64 @@ func (s *Server) sponsorImage(w http.ResponseWriter, r *http.Request) {
 }
 
 // impression counts one showing of a sponsor's card, reported by a screen:
-// {"sponsor": n, "seconds": s}. Screens are anonymous, so the count is
-// bounded: a known sponsor, at most its seconds, the API's rate per client.
+// {"sponsor": n, "seconds": s, "token": t}. It counts only as JSON from
+// the wall's own pages (an Origin header, where the browser sends one,
+// is this server's), with the token a connected stream of the wall got
+// after its catch-up, at most once per card per stream per the card's
+// length, for at most the card's seconds.
 func (s *Server) impression(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		http.Error(w, "send application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.ownOrigin(r, o) {
+		http.Error(w, "only the wall's own pages report showings", http.StatusForbidden)
+		return
+	}
 	var body struct {
-		Sponsor int `json:"sponsor"`
-		Seconds int `json:"seconds"`
+		Sponsor int    `json:"sponsor"`
+		Seconds int    `json:"seconds"`
+		Token   string `json:"token"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<10)).Decode(&body); err != nil ||
 		body.Sponsor < 0 || body.Sponsor >= len(wc.Display.Sponsors) || body.Seconds < 1 {
-		http.Error(w, `body is {"sponsor": n, "seconds": s} for a sponsor of this wall`, http.StatusBadRequest)
+		http.Error(w, `body is {"sponsor": n, "seconds": s, "token": t} for a sponsor of this wall`, http.StatusBadRequest)
+		return
+	}
+	sp := displaySettings(wc).Sponsors[body.Sponsor]
+	// A card may be reported a little early (timers, a busy page): one
+	// second of slack.
+	if !s.screens.showing(body.Token, wc.Slug, body.Sponsor, time.Duration(max(sp.Seconds-1, 1))*time.Second, time.Now()) {
+		http.Error(w, "not counted: no connected screen of this wall has that token, or it counted this card within its length", http.StatusTooManyRequests)
 		return
 	}
 	if s.tally == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	sp := displaySettings(wc).Sponsors[body.Sponsor]
 	if err := s.tally.Impression(r.Context(), wc.Slug, sp.Name, min(body.Seconds, sp.Seconds)); err != nil {
 		s.log.Error("sponsor impression", "err", err)
 		http.Error(w, "not counted", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ownOrigin reports whether an Origin header is this server's: its
+// base_url's, or the scheme and host the request came to.
+func (s *Server) ownOrigin(r *http.Request, origin string) bool {
+	if u, err := url.Parse(s.Config().Server.BaseURL); err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
+		return true
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+r.Host)
 }
 
 // brandingCSP is the policy of a branding file or QR code opened on its

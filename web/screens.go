@@ -7,21 +7,33 @@ import (
 )
 
 // screens counts each wall's connected screens and the most at once since
-// they were last noted, for the report.
+// they were last noted, for the report; and hands each stream a token
+// that its sponsor showings count with while it is connected.
 type screens struct {
-	mu sync.Mutex
-	m  map[string]*screenCount
+	mu     sync.Mutex
+	m      map[string]*screenCount
+	tokens map[string]*showings
+}
+
+// showings is what a connected stream's sponsor showings counted: when
+// each card (by index) last counted.
+type showings struct {
+	wall string
+	last map[int]time.Time
 }
 
 type screenCount struct{ now, peak int }
 
-// open counts a screen of a wall; the release it returns uncounts it and
-// then calls release.
-func (c *screens) open(slug string, release func()) func() {
+// open counts a screen of a wall and gives its stream a token; the
+// release it returns uncounts it, ends the token and then calls release.
+func (c *screens) open(slug string, release func()) (string, func()) {
+	token := randomToken()
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[string]*screenCount{}
+		c.tokens = map[string]*showings{}
 	}
+	c.tokens[token] = &showings{wall: slug, last: map[int]time.Time{}}
 	sc := c.m[slug]
 	if sc == nil {
 		sc = &screenCount{}
@@ -31,14 +43,32 @@ func (c *screens) open(slug string, release func()) func() {
 	sc.peak = max(sc.peak, sc.now)
 	c.mu.Unlock()
 	var once sync.Once
-	return func() {
+	return token, func() {
 		once.Do(func() {
 			c.mu.Lock()
 			sc.now--
+			delete(c.tokens, token)
 			c.mu.Unlock()
 			release()
 		})
 	}
+}
+
+// showing counts a sponsor card's showing on the stream of token: only a
+// stream of the wall connected now, at most once per card per the card's
+// length (so never more showings than screens connected).
+func (c *screens) showing(token, slug string, card int, length time.Duration, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sh := c.tokens[token]
+	if sh == nil || sh.wall != slug {
+		return false
+	}
+	if last, ok := sh.last[card]; ok && now.Sub(last) < length {
+		return false
+	}
+	sh.last[card] = now
+	return true
 }
 
 // take returns each wall's most screens at once since the last take, and

@@ -382,12 +382,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release = s.screens.open(wc.Slug, release)
+	token, release := s.screens.open(wc.Slug, release)
 	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
 	// (Wallcast does not terminate TLS itself; a proxy in front does).
 	if s.hub.Engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
 		if _, ok := w.(http.Hijacker); ok {
-			s.adoptStream(w, r, wc, release)
+			s.adoptStream(w, r, wc, token, release)
 			return
 		}
 	}
@@ -409,7 +409,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	last, err := s.catchUp(r, wc, out)
 	if err == nil {
-		err = out.flush()
+		err = screenEvent(out, token)
 	}
 	if err != nil {
 		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
@@ -482,7 +482,7 @@ func (p *pieces) flush() error {
 // catch-up itself, and hands the connection to the engine, from the ring
 // position it noted before reading the catch-up (so nothing committed in
 // between is missed; what the catch-up already sent is skipped).
-func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall, release func()) {
+func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall, token string, release func()) {
 	adopted := false
 	defer func() {
 		if !adopted {
@@ -525,7 +525,7 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	fmt.Fprintf(out, "\r\nretry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	last, err := s.catchUp(r, wc, out)
 	if err == nil {
-		err = out.flush()
+		err = screenEvent(out, token)
 	}
 	if err != nil {
 		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
@@ -537,6 +537,13 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 	if err := eng.Adopt(conn, wc.Slug, pos, last, release); err != nil {
 		s.log.Error("sse: engine", "err", err) // adopt has closed the connection
 	}
+}
+
+// screenEvent ends a catch-up with the stream's token (no id: it is not
+// a resume point), and writes out what is buffered.
+func screenEvent(out *pieces, token string) error {
+	fmt.Fprintf(out, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
+	return out.flush()
 }
 
 func appendFrame(buf *bytes.Buffer, f fanout.Frame, last int64) int64 {

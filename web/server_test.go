@@ -121,6 +121,22 @@ func (e *env) open(path string, header ...string) *stream {
 
 // next returns the next event, passing over the "ready" that ends a
 // backfill (TestBackfillEndsWithReady looks at that one).
+// token reads up to the stream's screen event and returns its token.
+func (s *stream) token(t *testing.T) string {
+	t.Helper()
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			t.Fatalf("no screen event: %v", err)
+		}
+		if ev.Type == wall.EventScreen {
+			var d struct{ Token string }
+			json.Unmarshal([]byte(ev.Data), &d)
+			return d.Token
+		}
+	}
+}
+
 func (s *stream) next(t *testing.T) sse.Event {
 	t.Helper()
 	type res struct {
@@ -131,7 +147,7 @@ func (s *stream) next(t *testing.T) sse.Event {
 	go func() {
 		for {
 			ev, err := s.Next()
-			if err != nil || ev.Type != wall.EventReady {
+			if err != nil || (ev.Type != wall.EventReady && ev.Type != wall.EventScreen) {
 				ch <- res{ev, err}
 				return
 			}
@@ -406,7 +422,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		ev, err := s.Next()
-		for err == nil && ev.Type == wall.EventReady {
+		for err == nil && (ev.Type == wall.EventReady || ev.Type == wall.EventScreen) {
 			ev, err = s.Next()
 		}
 		done <- err

@@ -257,6 +257,9 @@ func (s *tab) posts(t *testing.T, n int) []sse.Event {
 			if !ok {
 				t.Fatalf("stream ended after %d of %d posts", got, n)
 			}
+			if ev.Type == wall.EventScreen {
+				continue // the stream's token, different on every stream
+			}
 			out = append(out, ev)
 			if ev.Type == wall.EventPost {
 				got++
@@ -274,10 +277,26 @@ func pushAll(t *testing.T, addr, prefix string, n int) {
 	t.Helper()
 	for i := range n {
 		code, err := push(http.DefaultClient, addr, fmt.Sprintf("%s-%03d", prefix, i))
+		// The hook is routed once its source has started: just after a
+		// start, a 404 is worth another try.
+		for deadline := time.Now().Add(5 * time.Second); err == nil && code == http.StatusNotFound && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			code, err = push(http.DefaultClient, addr, fmt.Sprintf("%s-%03d", prefix, i))
+		}
 		if err != nil || code/100 != 2 {
 			t.Fatalf("push %d: %d %v", i, code, err)
 		}
 	}
+}
+
+// tokenOf is the token of a stream's screen event, the last of evs.
+func tokenOf(t *testing.T, evs []sse.Event) string {
+	t.Helper()
+	var d struct{ Token string }
+	if err := json.Unmarshal([]byte(evs[len(evs)-1].Data), &d); err != nil || d.Token == "" {
+		t.Fatalf("screen event %q", evs[len(evs)-1].Data)
+	}
+	return d.Token
 }
 
 // postIDs lists the ids (SSE id and post id) of post events.
@@ -902,6 +921,7 @@ func TestClusterReloadAndReports(t *testing.T) {
 	e := startEdgeFile(t, path)
 	tab := openTab(t, e.addr, "")
 	tab.until(t, wall.EventReady)
+	token := tokenOf(t, tab.until(t, wall.EventScreen))
 
 	orig, _ := os.ReadFile(path)
 	next := strings.Replace(string(orig), "display: {max_posts: 30}",
@@ -932,7 +952,7 @@ func TestClusterReloadAndReports(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Post("http://"+e.addr+"/walls/devconf/impressions", "application/json", strings.NewReader(`{"sponsor": 0, "seconds": 10}`))
+	resp, err := http.Post("http://"+e.addr+"/walls/devconf/impressions", "application/json", strings.NewReader(`{"sponsor": 0, "seconds": 10, "token": "`+token+`"}`))
 	if err != nil || resp.StatusCode/100 != 2 {
 		t.Fatalf("impression on the edge: %v %v", err, resp.Status)
 	}

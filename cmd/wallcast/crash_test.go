@@ -162,6 +162,9 @@ func (s *screen) once(ctx context.Context, url string) {
 			s.mu.Unlock()
 			continue // the ready event repeats the resume id
 		}
+		if ev.Type == "screen" {
+			continue // the stream's token: no id of its own
+		}
 		if ev.ID == "" {
 			continue
 		}

@@ -396,7 +396,7 @@
   // sponsor_every_seconds; each showing is reported for the report ---
   var sponsorBox = el("aside", "sponsor"); sponsorBox.id = "sponsor"; sponsorBox.hidden = true;
   document.body.appendChild(sponsorBox);
-  var sponsorNext = 0, postsSince = 0, sponsorTimer = null, sponsorShowing = false;
+  var sponsorNext = 0, postsSince = 0, sponsorTimer = null, sponsorShowing = false, screenToken = "";
   function armSponsors() {
     clearTimeout(sponsorTimer);
     var every = settings.sponsor_every_seconds || 0;
@@ -420,7 +420,7 @@
       sponsorBox.hidden = true;
       sponsorShowing = false;
       fetch("/walls/" + encodeURIComponent(slug) + "/impressions", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sponsor: i, seconds: Math.max(1, Math.round((Date.now() - started) / 1000)) }) }).catch(function () {});
+        body: JSON.stringify({ sponsor: i, seconds: Math.max(1, Math.round((Date.now() - started) / 1000)), token: screenToken }) }).catch(function () {});
       armSponsors();
     }, (sp.seconds || 8) * 1000);
   }
@@ -555,6 +555,7 @@
     on("reset", function () { waiting = []; clear(); });
     on("config", function (s) { apply(s); });
     on("ready", function () {}); // the backfill is in: its id is the resume point
+    on("screen", function (d) { screenToken = d.token || ""; }); // this stream's token for sponsor showings
     src.onopen = function () { retryDelay = 1000; setOnline(true); };
     src.onerror = function () {
       setOnline(false);
