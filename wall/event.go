@@ -19,9 +19,9 @@ const (
 	EventAnnounce = "announce"
 	EventReset    = "reset"
 	EventConfig   = "config"
-	EventReady    = "ready" // ends a backfill; its id is where the screen resumes
-	EventShow     = "show"  // show control: pause, a featured post, a holding slide
-	EventPoll     = "poll"  // a live poll and its counts
+	EventReady    = "ready"  // ends a backfill; its id is where the screen resumes
+	EventShow     = "show"   // show control: pause, a featured post, a holding slide
+	EventPoll     = "poll"   // a live poll and its counts
 	EventScreen   = "screen" // after each catch-up, no id: {"token"} this stream's sponsor showings count with
 	EventPending  = "pending"
 	EventApproved = "approved"

@@ -215,10 +215,10 @@ func TestImpressions(t *testing.T) {
 		want   int
 	}{
 		"the same card again within its length": {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, nil, http.StatusTooManyRequests},
-		"no token":                 {`{"sponsor": 0, "seconds": 8}`, nil, http.StatusTooManyRequests},
-		"a made-up token":          {`{"sponsor": 0, "seconds": 8, "token": "abc"}`, nil, http.StatusTooManyRequests},
-		"from another site's page": {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
-		"as text/plain":            {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		"no token":                              {`{"sponsor": 0, "seconds": 8}`, nil, http.StatusTooManyRequests},
+		"a made-up token":                       {`{"sponsor": 0, "seconds": 8, "token": "abc"}`, nil, http.StatusTooManyRequests},
+		"from another site's page":              {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		"as text/plain":                         {`{"sponsor": 0, "seconds": 8, "token": "` + token + `"}`, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
 	} {
 		if code := post(tc.body, tc.header...); code != tc.want {
 			t.Errorf("%s: %d, want %d", name, code, tc.want)
