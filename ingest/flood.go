@@ -18,7 +18,7 @@ import (
 // for max_posts_per_author, and what they said, for duplicates_within. It
 // outlives the routers a reload swaps in, and starts empty at each start.
 type Memory struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards walls; each wall has its own lock
 	walls map[string]*wallMemory
 	now   func() time.Time
 }
@@ -27,11 +27,12 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{walls: map[string]*wallMemory{}, now: time.Now} }
 
 type wallMemory struct {
+	mu       sync.Mutex
 	authors  map[string]bool    // every author the wall has had a post from
 	byAuthor map[string][]taken // oldest first
 	texts    []*text            // oldest first
 	exact    map[string]*text   // by normalised text
-	bands    map[uint64][]*text // MinHash bands of texts long enough
+	bands    map[uint64][]*text // MinHash bands of texts long enough, oldest first, at most bandKeep
 }
 
 type taken struct {
@@ -63,28 +64,41 @@ const (
 	minhashRows  = 2
 )
 
+// Bounds that keep a post's cost flat however many posts the wall
+// remembers (the text read is bounded by match.MaxText): the distinct
+// words compared, the candidates looked at per band (the newest) and the
+// texts a band keeps.
+const (
+	maxWords  = 64
+	bandProbe = 8
+	bandKeep  = 64
+)
+
 var seed = maphash.MakeSeed()
 
-// wall returns a wall's memory, made on first use. Under mu.
+// wall returns a wall's memory, made on first use, locked: the caller
+// unlocks it.
 func (m *Memory) wall(slug string) *wallMemory {
+	m.mu.Lock()
 	wm := m.walls[slug]
 	if wm == nil {
 		wm = &wallMemory{authors: map[string]bool{}, byAuthor: map[string][]taken{}, exact: map[string]*text{}, bands: map[uint64][]*text{}}
 		m.walls[slug] = wm
 	}
+	m.mu.Unlock()
+	wm.mu.Lock()
 	return wm
 }
 
 // Seed tells the memory which authors each wall has had posts from, as
 // the database knows them at the start (for hold_if new_author).
 func (m *Memory) Seed(authors map[string][]string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for slug, list := range authors {
 		wm := m.wall(slug)
 		for _, a := range list {
 			wm.authors[authorKey(a)] = true
 		}
+		wm.mu.Unlock()
 	}
 }
 
@@ -95,9 +109,8 @@ func (m *Memory) firstPost(slug string, a wall.Author) bool {
 	if key == "" {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	wm := m.wall(slug)
+	defer wm.mu.Unlock()
 	if wm.authors[key] {
 		return false
 	}
@@ -111,18 +124,19 @@ func (m *Memory) admit(slug string, limitN int, per, within time.Duration, flood
 	if (limitN == 0 || !flood) && within == 0 {
 		return ""
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	now := m.now()
-	wm := m.wall(slug)
 	author := authorKey(p.Author.Handle)
 	if author == "" {
 		author = authorKey(p.Author.Name)
 	}
 	var t *text
 	if within > 0 {
+		t = newText(p.ID, now, p.ContentWarning+" "+p.Text) // outside the lock: the costly part
+	}
+	wm := m.wall(slug)
+	defer wm.mu.Unlock()
+	if within > 0 {
 		wm.expire(now.Add(-within))
-		t = newText(p.ID, now, p.ContentWarning+" "+p.Text)
 		if d := wm.duplicate(t); d != nil && d.id != p.ID {
 			return "near-duplicate of " + d.id
 		}
@@ -152,7 +166,8 @@ func (m *Memory) admit(slug string, limitN int, per, within time.Duration, flood
 
 // newText normalises a post's text: folded, without links, mentions,
 // hashtags, punctuation and symbols, so a copy pasted with other tags
-// or on another network is the same text.
+// or on another network is the same text. It reads what match.Fold reads
+// and keeps the first maxWords distinct words.
 func newText(id string, at time.Time, s string) *text {
 	var words []string
 	for _, f := range strings.Fields(unaccent(match.Fold(s))) {
@@ -174,6 +189,9 @@ func newText(id string, at time.Time, s string) *text {
 	}
 	t := &text{at: at, id: id, key: strings.Join(words, " "), words: map[string]struct{}{}}
 	for _, w := range words {
+		if len(t.words) == maxWords {
+			break
+		}
 		t.words[w] = struct{}{}
 	}
 	t.bands = minhash(t.words)
@@ -218,7 +236,10 @@ func minhash(words map[string]struct{}) []uint64 {
 	return bands
 }
 
-// duplicate finds a remembered text that t repeats or nearly repeats.
+// duplicate finds a remembered text that t repeats or nearly repeats:
+// the same text, or one of the newest bandProbe texts of a band it
+// shares (at most minhashBands × bandProbe comparisons of at most
+// maxWords words, however many texts the wall remembers).
 func (wm *wallMemory) duplicate(t *text) *text {
 	if t.key == "" {
 		return nil
@@ -226,8 +247,17 @@ func (wm *wallMemory) duplicate(t *text) *text {
 	if d := wm.exact[t.key]; d != nil {
 		return d
 	}
+	var seen [minhashBands * bandProbe]*text
+	n := 0
 	for _, b := range t.bands {
-		for _, c := range wm.bands[b] {
+		list := wm.bands[b]
+		for i := len(list) - 1; i >= max(0, len(list)-bandProbe); i-- {
+			c := list[i]
+			if slices.Contains(seen[:n], c) {
+				continue
+			}
+			seen[n] = c
+			n++
 			if jaccard(t.words, c.words) >= nearJaccard {
 				return c
 			}
@@ -252,7 +282,11 @@ func (wm *wallMemory) add(t *text) {
 		wm.exact[t.key] = t
 	}
 	for _, b := range t.bands {
-		wm.bands[b] = append(wm.bands[b], t)
+		list := append(wm.bands[b], t)
+		if len(list) > 2*bandKeep { // the oldest go: duplicate looks at the newest only
+			list = slices.Clone(list[len(list)-bandKeep:])
+		}
+		wm.bands[b] = list
 	}
 }
 
@@ -264,12 +298,17 @@ func (wm *wallMemory) expire(since time.Time) {
 		if wm.exact[t.key] == t {
 			delete(wm.exact, t.key)
 		}
+		// A band's texts are oldest first: the expired ones lead.
 		for _, b := range t.bands {
-			list := slices.DeleteFunc(wm.bands[b], func(c *text) bool { return c == t })
-			if len(list) == 0 {
+			list := wm.bands[b]
+			k := 0
+			for k < len(list) && list[k].at.Before(since) {
+				k++
+			}
+			if k == len(list) {
 				delete(wm.bands, b)
-			} else {
-				wm.bands[b] = list
+			} else if k > 0 {
+				wm.bands[b] = list[k:]
 			}
 		}
 		n++

@@ -161,6 +161,9 @@ func (r *Router) wants(source string, p *wall.Post) bool {
 		if len(ru.keywords) > 0 || ru.allFrom[source] {
 			return true
 		}
+		if len(p.HTML)+1+len(p.Text) > match.MaxText {
+			return true // folding reads the start only: let Route decide
+		}
 		if folded == "" {
 			folded = match.Fold(p.HTML + " " + p.Text)
 		}
@@ -313,6 +316,10 @@ func (ru *rule) hold(p *wall.Post) string {
 		return "links"
 	case ru.holdIf["media"] && len(p.Media) > 0:
 		return "media"
+	case (ru.words != nil || len(ru.blockedWords) > 0) && len(p.ContentWarning)+1+len(p.Text) > match.MaxText:
+		// Matching reads the first match.MaxText bytes: what is longer
+		// waits for a moderator rather than pass unread.
+		return fmt.Sprintf("text longer than %d KiB, not wholly checked", match.MaxText>>10)
 	case ru.holdIf["young_account"] && ru.young(p.Author):
 		return "account younger than " + ru.f.MinAccountAge.D().String()
 	}

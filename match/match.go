@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -15,15 +16,53 @@ import (
 // A cases.Caser keeps state, so each goroutine borrows its own.
 var folders = sync.Pool{New: func() any { c := cases.Fold(); return &c }}
 
+// MaxText bounds, in bytes, what of one text is matched: the text read
+// from its start, and its form after NFKC (one character can become
+// eighteen). Past that nothing is read, so what a post costs to match
+// stays flat whatever it holds.
+const MaxText = 4 << 10
+
+// Cut is the start of s of at most n bytes, cut at a character.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// NFKC is the NFKC form of the first MaxText bytes of s, at most MaxText
+// bytes of it (whole segments).
+func NFKC(s string) string {
+	s = Cut(s, MaxText)
+	if norm.NFKC.IsNormalString(s) {
+		return s
+	}
+	var it norm.Iter
+	it.InitString(norm.NFKC, s)
+	out := make([]byte, 0, len(s))
+	for !it.Done() {
+		seg := it.Next()
+		if len(out)+len(seg) > MaxText {
+			break
+		}
+		out = append(out, seg...)
+	}
+	return string(out)
+}
+
 // Fold puts text in the form matching uses: Unicode NFKC, then case folded,
-// so "＃DevConf", "#devconf" and "#DEVCONF" all match.
+// so "＃DevConf", "#devconf" and "#DEVCONF" all match. It reads at most
+// MaxText bytes (see NFKC).
 func Fold(s string) string {
 	if isLowerASCII(s) {
-		return s
+		return Cut(s, MaxText)
 	}
 	c := folders.Get().(*cases.Caser)
 	defer folders.Put(c)
-	return c.String(norm.NFKC.String(s))
+	return c.String(NFKC(s))
 }
 
 func isLowerASCII(s string) bool {

@@ -2,7 +2,9 @@ package match
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestHashtagsAndWords(t *testing.T) {
@@ -43,5 +45,22 @@ func TestSafeURL(t *testing.T) {
 		if got := SafeURL(in); got != want {
 			t.Errorf("SafeURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNFKCBounded: whatever a text expands to, what matching reads stays
+// within MaxText bytes, cut between characters.
+func TestNFKCBounded(t *testing.T) {
+	for _, s := range []string{strings.Repeat("\uFDFA", 64<<10/3), strings.Repeat("ｆｕｌｌ", 20000), strings.Repeat("e\u0301", 30000)} {
+		got := NFKC(s)
+		if len(got) > MaxText || len(got) == 0 || !utf8.ValidString(got) {
+			t.Errorf("NFKC of %q…: %d bytes, valid %v", s[:9], len(got), utf8.ValidString(got))
+		}
+		if f := Fold(s); len(f) > 2*MaxText || !utf8.ValidString(f) {
+			t.Errorf("Fold of %q…: %d bytes", s[:9], len(f))
+		}
+	}
+	if got := Cut("añb", 2); got != "a" {
+		t.Errorf("Cut inside a character: %q", got)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/wallcast/wallcast/match"
 )
 
 //go:embed lists/*.txt
@@ -181,12 +183,14 @@ func invisible(r rune) bool {
 
 // fold puts text in the form lists are matched in: full-width and other
 // compatibility forms as plain letters (NFKC), accents dropped, lower
-// case, invisible characters removed, leetspeak read as letters.
+// case, invisible characters removed, leetspeak read as letters. It reads
+// at most match.MaxText bytes of text, and of its NFKC form.
 func fold(text string) string {
 	var b strings.Builder
+	text = match.Cut(text, match.MaxText)
 	b.Grow(len(text))
 	if !isASCII(text) {
-		text = norm.NFD.String(norm.NFKC.String(text))
+		text = norm.NFD.String(match.NFKC(text))
 	}
 	for _, r := range text {
 		switch {
