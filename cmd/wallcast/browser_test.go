@@ -661,3 +661,33 @@ func TestBrowserReport(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserLongAnnouncement: an announcement that ends in 40 days stays
+// on the screen (a browser's timer holds 2^31 ms, 24.8 days: one armed
+// for longer fires at once).
+func TestBrowserLongAnnouncement(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelector("#posts") !== null`, 10*time.Second)
+	base := "http://" + e.addr
+	c, token := login(t, base, "devconf", nil)
+	body := fmt.Sprintf(`{"text": "Photo booth open all month", "expires_at": %q}`, time.Now().Add(40*24*time.Hour).UTC().Format(time.RFC3339))
+	req, _ := http.NewRequest("POST", base+"/admin/api/walls/devconf/announcements", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", token)
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("announce: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+	// The card shows, and is still there after the page's timers had a
+	// moment to fire.
+	waitJS(t, ctx, `document.querySelectorAll(".announcement").length === 1`, 10*time.Second)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`new Promise(r => setTimeout(() => r(document.querySelectorAll(".announcement").length), 500))`, chromedp.EvalAwaitPromise))
+	if err != nil || n != 1 {
+		t.Errorf("40 days' announcement after 0.5 s: %d cards, %v", n, err)
+	}
+}
