@@ -327,14 +327,7 @@ func used(c *config.Config, source string) bool {
 // half-announced meanwhile.
 func (a *app) followOthers(ctx context.Context, every time.Duration) {
 	a.db.Foreign(ctx) // the baseline
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick(ctx, every, func() {
 		err := a.pipe.Do(func() ([]wall.Event, error) {
 			changed, err := a.db.Foreign(ctx)
 			if err != nil || !changed {
@@ -366,22 +359,29 @@ func (a *app) followOthers(ctx context.Context, every time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("following other processes' commits", "err", err)
 		}
-	}
+	})
 }
 
 // startAnnouncements gives scheduled announcements their event when they
 // start (checked every second), so screens never hold one early.
 func (a *app) startAnnouncements(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	tick(ctx, time.Second, func() {
+		if err := a.pipe.Do(func() ([]wall.Event, error) { return a.db.StartAnnouncements(ctx) }); err != nil && ctx.Err() == nil {
+			a.log.Error("scheduled announcements", "err", err)
+		}
+	})
+}
+
+// tick calls fn every interval until ctx ends.
+func tick(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.pipe.Do(func() ([]wall.Event, error) { return a.db.StartAnnouncements(ctx) }); err != nil && ctx.Err() == nil {
-				a.log.Error("scheduled announcements", "err", err)
-			}
+			fn()
 		}
 	}
 }
