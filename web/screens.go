@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"sync"
 	"time"
 )
@@ -12,11 +14,12 @@ import (
 type screens struct {
 	mu     sync.Mutex
 	m      map[string]*screenCount
-	tokens map[string]*showings
+	tokens map[[16]byte]showings // by the stream's token, decoded
 }
 
 // showings is what a connected stream's sponsor showings counted: when
-// each card (by index) last counted.
+// each card (by index) last counted (nil until the first: most walls
+// have no sponsors, and a screen costs a few hundred bytes less).
 type showings struct {
 	wall string
 	last map[int]time.Time
@@ -27,13 +30,15 @@ type screenCount struct{ now, peak int }
 // open counts a screen of a wall and gives its stream a token; the
 // release it returns uncounts it, ends the token and then calls release.
 func (c *screens) open(slug string, release func()) (string, func()) {
-	token := randomToken()
+	var key [16]byte
+	rand.Read(key[:])
+	token := base64.RawURLEncoding.EncodeToString(key[:])
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[string]*screenCount{}
-		c.tokens = map[string]*showings{}
+		c.tokens = map[[16]byte]showings{}
 	}
-	c.tokens[token] = &showings{wall: slug, last: map[int]time.Time{}}
+	c.tokens[key] = showings{wall: slug}
 	sc := c.m[slug]
 	if sc == nil {
 		sc = &screenCount{}
@@ -47,7 +52,7 @@ func (c *screens) open(slug string, release func()) (string, func()) {
 		once.Do(func() {
 			c.mu.Lock()
 			sc.now--
-			delete(c.tokens, token)
+			delete(c.tokens, key)
 			c.mu.Unlock()
 			release()
 		})
@@ -58,14 +63,22 @@ func (c *screens) open(slug string, release func()) (string, func()) {
 // stream of the wall connected now, at most once per card per the card's
 // length (so never more showings than screens connected).
 func (c *screens) showing(token, slug string, card int, length time.Duration, now time.Time) bool {
+	var key [16]byte
+	if n, err := base64.RawURLEncoding.Decode(key[:], []byte(token)); err != nil || n != len(key) || len(token) != 22 {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sh := c.tokens[token]
-	if sh == nil || sh.wall != slug {
+	sh, ok := c.tokens[key]
+	if !ok || sh.wall != slug {
 		return false
 	}
 	if last, ok := sh.last[card]; ok && now.Sub(last) < length {
 		return false
+	}
+	if sh.last == nil {
+		sh.last = map[int]time.Time{}
+		c.tokens[key] = sh
 	}
 	sh.last[card] = now
 	return true
