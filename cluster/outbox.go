@@ -15,13 +15,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wallcast/wallcast/config"
-	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
 
 // DB is what the outbox needs of the ingest node's database.
 type DB interface {
-	Outbox(ctx context.Context, after int64, limit int) ([]storage.Outgoing, int64, bool, error)
+	Outbox(ctx context.Context, after int64, limit int) ([]wall.Outgoing, int64, bool, error)
 	Published(ctx context.Context, stream string) (int64, error)
 	SetPublished(ctx context.Context, stream string, id int64) error
 	Head(ctx context.Context) (int64, error)
@@ -341,7 +340,7 @@ func (o *Outbox) behind() bool {
 
 // send publishes events and waits for every acknowledgement; it returns
 // the stream's last sequence after them.
-func (o *Outbox) send(ctx context.Context, events []storage.Outgoing, last uint64) (uint64, error) {
+func (o *Outbox) send(ctx context.Context, events []wall.Outgoing, last uint64) (uint64, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(events))
 	for i, e := range events {
 		m := nats.NewMsg(o.node.subject(e.Wall))

@@ -9,19 +9,11 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-// Outgoing is a display event on its way to the cluster's stream, with
-// the id of the display event before it on its wall (0: none), so an edge
-// knows whether its copy of a wall's log has a gap.
-type Outgoing struct {
-	wall.Event
-	Prev int64
-}
-
 // Outbox returns the display events of every wall after the event id
 // after, in commit order, as a replay sends them: it reads up to limit
 // events and says the last id it read (events left out, a post no longer
 // on its wall, are passed over) and whether there may be more.
-func (db *DB) Outbox(ctx context.Context, after int64, limit int) (out []Outgoing, through int64, more bool, err error) {
+func (db *DB) Outbox(ctx context.Context, after int64, limit int) (out []wall.Outgoing, through int64, more bool, err error) {
 	q := `SELECT e.id, e.wall, e.type, e.data, p.data, COALESCE(p.deleted, 1), COALESCE(wp.status, ''), COALESCE(wp.pinned, 0),
 			COALESCE((SELECT MAX(b.id) FROM wall_events b WHERE b.wall = e.wall AND b.id < e.id AND b.type NOT IN (` + placeholders(len(wall.QueueOnly)) + `)), 0)
 		FROM wall_events e
@@ -48,7 +40,7 @@ func (db *DB) Outbox(ctx context.Context, after int64, limit int) (out []Outgoin
 	for rows.Next() {
 		read++
 		var (
-			o               Outgoing
+			o               wall.Outgoing
 			data, post      sql.NullString
 			deleted, pinned bool
 			status          string

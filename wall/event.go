@@ -249,6 +249,14 @@ type QueueState struct {
 	Audit         []AuditEntry   `json:"audit"`
 }
 
+// Outgoing is a display event on its way to the cluster's stream, with
+// the id of the display event before it on its wall (0: none), so an edge
+// knows whether its copy of a wall's log has a gap.
+type Outgoing struct {
+	Event
+	Prev int64
+}
+
 // Rule is a moderation rule added while the event runs: a banned author,
 // a blocked word or a trusted author, for one wall or for every wall ("*").
 type Rule struct {
