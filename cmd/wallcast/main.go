@@ -54,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help" // wallcast -h: the commands, as wallcast help
 	}
 	switch cmd {
 	case "serve", "check":
@@ -75,8 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // forget deletes an author's posts from the database of a config, for a
-// takedown or data-protection request. Screens of a running server drop
-// them when they next connect; the console's action takes them off at once.
+// takedown or data-protection request. A server running on that database
+// notices the commit and takes them off its screens within a second.
 func forget(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wallcast forget", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -372,8 +372,11 @@ func TestSubcommands(t *testing.T) {
 		t.Errorf("check bench: %d %q", code, errOut.String())
 	}
 	out.Reset()
-	if code := run([]string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "usage: wallcast") {
-		t.Errorf("help: %d %q", code, out.String())
+	for _, h := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		out.Reset()
+		if code := run(h, &out, &errOut); code != 0 || !strings.Contains(out.String(), "usage: wallcast") || !strings.Contains(out.String(), "edge ") {
+			t.Errorf("%v: %d %q", h, code, out.String())
+		}
 	}
 }
 
