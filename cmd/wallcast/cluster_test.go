@@ -824,9 +824,9 @@ func startNginx(t *testing.T, edges ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, _ := os.ReadFile("../../README.md")
+	readme, _ := os.ReadFile("../../docs/deployment.md")
 	if !strings.Contains(string(readme), string(site)) {
-		t.Fatal("README.md does not show deploy/nginx/wallcast-edges.conf as it is")
+		t.Fatal("docs/deployment.md does not show deploy/nginx/wallcast-edges.conf as it is")
 	}
 	addr := freePort(t)
 	conf := string(site)
