@@ -570,13 +570,13 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
 	cfg := s.Config()
-	sw := s.openStream(w, r)
-	out := &pieces{write: sw.write}
+	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
+	out := &fanout.Pieces{Send: sw.Send}
 	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	// An id that is not a number is no resume point: as on the display
 	// stream, nothing is replayed from it (the console loads its state
 	// from /queue and resumes from the head that gives it).
-	last, present, valid := lastEventID(r)
+	last, present, valid := fanout.LastEventID(r)
 	if present && valid {
 		// Page by page, written as it is read: the console's log can be long.
 		for {
@@ -589,7 +589,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 				out.Write(fanout.Encode(e))
 				last = e.Seq
 			}
-			if len(events) < s.ReplayPage || out.err != nil {
+			if len(events) < s.ReplayPage || out.Err() != nil {
 				break
 			}
 		}
@@ -601,7 +601,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	health()
 	out.Write(buf.Bytes())
-	if err := out.flush(); err != nil {
+	if err := out.Flush(); err != nil {
 		return
 	}
 	t := time.NewTicker(2 * time.Second)
@@ -616,10 +616,10 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 			health()
 		case f := <-sub.C:
-			last = appendFrame(&buf, f, last)
+			last = fanout.AppendFrame(&buf, f, last)
 		}
 		if buf.Len() > 0 {
-			if err := sw.write(buf.Bytes()); err != nil {
+			if err := sw.Send(buf.Bytes()); err != nil {
 				return
 			}
 		}

@@ -5,7 +5,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -321,48 +320,6 @@ func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(page)
 }
 
-// streamWriter writes to one screen, each write bounded by a deadline so a
-// stalled screen costs one timeout, not a stuck goroutine.
-type streamWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-// write sends b in pieces of at most 16 KiB, each with a fresh deadline:
-// the deadline bounds how long a screen may take nothing, not how long a
-// big write may take to a screen that reads (the send buffer is small).
-func (sw *streamWriter) write(b []byte) error {
-	for len(b) > 0 {
-		n := min(len(b), 16<<10)
-		if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		if _, err := sw.w.Write(b[:n]); err != nil {
-			return err
-		}
-		if err := sw.rc.Flush(); err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// lastEventID reads the id a screen resumes from: the Last-Event-ID header,
-// or ?lastEventId= for clients that cannot set headers.
-func lastEventID(r *http.Request) (id int64, present, valid bool) {
-	v := r.Header.Get("Last-Event-ID")
-	if v == "" {
-		v = r.URL.Query().Get("lastEventId")
-	}
-	if v == "" {
-		return 0, false, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	return n, true, err == nil && n >= 0
-}
-
 // events is the SSE stream of one wall.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
@@ -402,10 +359,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
 
-	sw := s.openStream(w, r)
+	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
 	// Subscribed first, then read from disk: whatever commits meanwhile is
 	// in both, and the seq check below drops the copy.
-	out := &pieces{write: sw.write}
+	out := &fanout.Pieces{Send: sw.Send}
 	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	last, err := s.catchUp(r, wc, out)
 	if err == nil {
@@ -428,12 +385,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case f := <-sub.C:
 			// Coalesce what is already queued into one write.
 			buf.Reset()
-			last = appendFrame(&buf, f, last)
+			last = fanout.AppendFrame(&buf, f, last)
 		more:
 			for buf.Len() < 64<<10 {
 				select {
 				case f := <-sub.C:
-					last = appendFrame(&buf, f, last)
+					last = fanout.AppendFrame(&buf, f, last)
 				default:
 					break more
 				}
@@ -441,40 +398,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if buf.Len() == 0 {
 				continue
 			}
-			if err := sw.write(buf.Bytes()); err != nil {
+			if err := sw.Send(buf.Bytes()); err != nil {
 				return
 			}
 		}
 	}
-}
-
-// pieces collects a stream's catch-up and writes it in pieces of about
-// 32 KiB, each one write with its own deadline: a long catch-up to a
-// screen that reads is not cut by a deadline meant for one write, and
-// none is held in memory whole.
-type pieces struct {
-	buf   bytes.Buffer
-	write func([]byte) error
-	err   error // the first failed write: nothing more is written
-}
-
-func (p *pieces) Write(b []byte) (int, error) {
-	if p.err != nil {
-		return 0, p.err
-	}
-	p.buf.Write(b)
-	if p.buf.Len() >= 32<<10 {
-		return len(b), p.flush()
-	}
-	return len(b), nil
-}
-
-func (p *pieces) flush() error {
-	if p.err == nil && p.buf.Len() > 0 {
-		p.err = p.write(p.buf.Bytes())
-		p.buf.Reset()
-	}
-	return p.err
 }
 
 // adoptStream serves a screen through the fan-out engine: it takes the
@@ -502,14 +430,14 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 		s.log.Error("sse: cannot take the connection over", "err", err)
 		return
 	}
-	smallSendBuffer(conn)
+	fanout.SmallSendBuffer(conn)
 	h := w.Header()
 	sse.SetHeaders(w.Header())
 	// The body ends when the connection does: no chunked framing, which
 	// the engine's plain writes could not keep up.
 	h.Set("Connection", "close")
 	timeout := cfg.Server.WriteTimeout.D()
-	out := &pieces{write: func(b []byte) error {
+	out := &fanout.Pieces{Send: func(b []byte) error {
 		for len(b) > 0 {
 			conn.SetWriteDeadline(time.Now().Add(timeout))
 			n, err := conn.Write(b[:min(len(b), 16<<10)])
@@ -520,8 +448,8 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 		}
 		return nil
 	}}
-	out.buf.WriteString("HTTP/1.1 200 OK\r\n")
-	h.Write(&out.buf)
+	out.Write([]byte("HTTP/1.1 200 OK\r\n"))
+	h.Write(out)
 	fmt.Fprintf(out, "\r\nretry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
 	last, err := s.catchUp(r, wc, out)
 	if err == nil {
@@ -541,21 +469,9 @@ func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.
 
 // screenEvent ends a catch-up with the stream's token (no id: it is not
 // a resume point), and writes out what is buffered.
-func screenEvent(out *pieces, token string) error {
+func screenEvent(out *fanout.Pieces, token string) error {
 	fmt.Fprintf(out, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
-	return out.flush()
-}
-
-func appendFrame(buf *bytes.Buffer, f fanout.Frame, last int64) int64 {
-	if f.Seq == 0 {
-		buf.Write(f.Bytes)
-		return last
-	}
-	if f.Seq <= last {
-		return last // already sent from disk
-	}
-	buf.Write(f.Bytes)
-	return f.Seq
+	return out.Flush()
 }
 
 // catchUp writes what a screen missed to out: the events after its
@@ -570,7 +486,7 @@ func appendFrame(buf *bytes.Buffer, f fanout.Frame, last int64) int64 {
 // (Last-Event-ID: 0 on a wall with a long log is a backfill).
 func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64, error) {
 	ctx := r.Context()
-	after, present, valid := lastEventID(r)
+	after, present, valid := fanout.LastEventID(r)
 	if present && valid {
 		bound := max(wc.Display.MaxPosts, 1)
 		events, ok, err := s.store.Replay(ctx, wc.Slug, after, bound+1)
@@ -648,7 +564,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	s.conns.Add(1)
 	defer s.conns.Add(-1)
-	sw := s.openStream(w, r)
+	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
 	t := time.NewTicker(s.StatsInterval)
 	defer t.Stop()
 	var buf bytes.Buffer
@@ -664,7 +580,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
 		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
-		if err := sw.write(buf.Bytes()); err != nil {
+		if err := sw.Send(buf.Bytes()); err != nil {
 			return
 		}
 		buf.Reset()

@@ -66,7 +66,7 @@ func newEnvYAML(t *testing.T, heartbeat time.Duration, yaml string) *env {
 		}})
 	srv.StatsInterval = 10 * time.Millisecond
 	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.Config.ConnContext = web.ConnContext
+	ts.Config.ConnContext = fanout.ConnContext
 	ts.Start()
 	t.Cleanup(func() {
 		hub.Close()

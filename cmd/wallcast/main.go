@@ -28,9 +28,9 @@ import (
 
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
-	"github.com/wallcast/wallcast/web"
 )
 
 func main() {
@@ -217,7 +217,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ConnContext:       web.ConnContext,
+		ConnContext:       fanout.ConnContext,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
