@@ -56,6 +56,17 @@ type Hub struct {
 	stop      chan struct{}
 	stopOnce  sync.Once
 	eng       atomic.Pointer[Engine]
+	streams   atomic.Int64 // screens served by a goroutine (Serve)
+}
+
+// Streams is how many screens' event streams are open: served by a
+// goroutine, or by the engine.
+func (h *Hub) Streams() int64 {
+	n := h.streams.Load()
+	if e := h.Engine(); e != nil {
+		n += e.Open()
+	}
+	return n
 }
 
 // EnableEngine turns on the fan-out engine (Linux): HTTP/1.1 screens are

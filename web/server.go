@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
-	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/templates"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -121,11 +119,7 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
 // Connections returns the number of open SSE streams.
 func (s *Server) Connections() int64 {
-	n := s.conns.Load()
-	if e := s.hub.Engine(); e != nil {
-		n += e.Open()
-	}
-	return n
+	return s.conns.Load() + s.hub.Streams()
 }
 
 // Close ends the streams this server holds that are not hub subscriptions
@@ -320,7 +314,9 @@ func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(page)
 }
 
-// events is the SSE stream of one wall.
+// events is the SSE stream of one wall: web checks the request (the
+// wall, CORS, whether this node takes screens, the stream limits), counts
+// the screen and gives it a token; fanout serves the stream.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
@@ -340,209 +336,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, release := s.screens.open(wc.Slug, release)
-	// The engine writes plain bytes to the socket: HTTP/1.1 without TLS
-	// (Wallcast does not terminate TLS itself; a proxy in front does).
-	if s.hub.Engine() != nil && r.ProtoMajor == 1 && r.TLS == nil {
-		if _, ok := w.(http.Hijacker); ok {
-			s.adoptStream(w, r, wc, token, release)
-			return
-		}
-	}
-	defer release()
-	sub := s.hub.Subscribe(wc.Slug)
-	if sub == nil {
-		w.Header().Set("Retry-After", "2")
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer s.hub.Unsubscribe(sub)
-	s.conns.Add(1)
-	defer s.conns.Add(-1)
-
-	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
-	// Subscribed first, then read from disk: whatever commits meanwhile is
-	// in both, and the seq check below drops the copy.
-	out := &fanout.Pieces{Send: sw.Send}
-	fmt.Fprintf(out, "retry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
-	last, err := s.catchUp(r, wc, out)
-	if err == nil {
-		err = screenEvent(out, token)
-	}
-	if err != nil {
-		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
-		return
-	}
-	var buf bytes.Buffer
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-sub.Done():
-			if sub.Slow() {
-				s.log.Info("sse: slow screen disconnected", "wall", wc.Slug, "last_id", last)
-			}
-			return
-		case f := <-sub.C:
-			// Coalesce what is already queued into one write.
-			buf.Reset()
-			last = fanout.AppendFrame(&buf, f, last)
-		more:
-			for buf.Len() < 64<<10 {
-				select {
-				case f := <-sub.C:
-					last = fanout.AppendFrame(&buf, f, last)
-				default:
-					break more
-				}
-			}
-			if buf.Len() == 0 {
-				continue
-			}
-			if err := sw.Send(buf.Bytes()); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// adoptStream serves a screen through the fan-out engine: it takes the
-// connection over from net/http, writes the response head and the
-// catch-up itself, and hands the connection to the engine, from the ring
-// position it noted before reading the catch-up (so nothing committed in
-// between is missed; what the catch-up already sent is skipped).
-func (s *Server) adoptStream(w http.ResponseWriter, r *http.Request, wc *config.Wall, token string, release func()) {
-	adopted := false
-	defer func() {
-		if !adopted {
-			release()
-		}
-	}()
-	if s.hub.Closed() {
-		w.Header().Set("Retry-After", "2")
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	cfg := s.Config()
-	eng := s.hub.Engine()
-	pos := eng.Head(wc.Slug)
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		s.log.Error("sse: cannot take the connection over", "err", err)
-		return
-	}
-	fanout.SmallSendBuffer(conn)
-	h := w.Header()
-	sse.SetHeaders(w.Header())
-	// The body ends when the connection does: no chunked framing, which
-	// the engine's plain writes could not keep up.
-	h.Set("Connection", "close")
-	timeout := cfg.Server.WriteTimeout.D()
-	out := &fanout.Pieces{Send: func(b []byte) error {
-		for len(b) > 0 {
-			conn.SetWriteDeadline(time.Now().Add(timeout))
-			n, err := conn.Write(b[:min(len(b), 16<<10)])
-			if err != nil {
-				return err
-			}
-			b = b[n:]
-		}
-		return nil
-	}}
-	out.Write([]byte("HTTP/1.1 200 OK\r\n"))
-	h.Write(out)
-	fmt.Fprintf(out, "\r\nretry: %d\n\n", cfg.Server.Retry.D().Milliseconds())
-	last, err := s.catchUp(r, wc, out)
-	if err == nil {
-		err = screenEvent(out, token)
-	}
-	if err != nil {
-		s.log.Info("sse catch-up", "wall", wc.Slug, "err", err)
-		conn.Close()
-		return
-	}
-	conn.SetDeadline(time.Time{})
-	adopted = true // the engine releases the slot when it closes the connection
-	if err := eng.Adopt(conn, wc.Slug, pos, last, release); err != nil {
-		s.log.Error("sse: engine", "err", err) // adopt has closed the connection
-	}
+	s.hub.Serve(w, r, fanout.Stream{
+		Wall: wc.Slug, Reader: s.store, MaxPosts: wc.Display.MaxPosts,
+		Retry: cfg.Server.Retry.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
+		Trailer: screenEvent(token), Release: release, Log: s.log,
+	})
 }
 
 // screenEvent ends a catch-up with the stream's token (no id: it is not
-// a resume point), and writes out what is buffered.
-func screenEvent(out *fanout.Pieces, token string) error {
-	fmt.Fprintf(out, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
-	return out.Flush()
-}
-
-// catchUp writes what a screen missed to out: the events after its
-// Last-Event-ID, or a backfill of the newest posts (after a reset when its
-// id is unknown, or so far behind that replaying would cost more than a
-// fresh start). It returns the seq the screen is now up to date with.
-//
-// A screen shows at most max_posts posts, so a resume point more than
-// max_posts display events behind gains nothing from a replay: a reset
-// and a backfill bring it to the same state. That bounds what one
-// connection, logged in or not, can make the server read and send
-// (Last-Event-ID: 0 on a wall with a long log is a backfill).
-func (s *Server) catchUp(r *http.Request, wc *config.Wall, out io.Writer) (int64, error) {
-	ctx := r.Context()
-	after, present, valid := fanout.LastEventID(r)
-	if present && valid {
-		bound := max(wc.Display.MaxPosts, 1)
-		events, ok, err := s.store.Replay(ctx, wc.Slug, after, bound+1)
-		if err != nil {
-			return 0, err
-		}
-		if ok && len(events) <= bound {
-			last := after
-			for _, e := range events {
-				if _, err := out.Write(fanout.Encode(e)); err != nil {
-					return 0, err
-				}
-				last = e.Seq
-			}
-			return last, nil
-		}
-	}
-	if present {
-		out.Write(fanout.Encode(wall.Event{Type: wall.EventReset, Data: json.RawMessage(`{}`)}))
-	}
-	snap, err := s.store.Snapshot(ctx, wc.Slug, wc.Display.MaxPosts)
-	if err != nil {
-		return 0, err
-	}
-	var joined []wall.Event
-	for _, p := range snap.Posts {
-		data, _ := json.Marshal(p)
-		joined = append(joined, wall.Event{Type: wall.EventPost, Data: data})
-	}
-	for _, a := range snap.Announcements {
-		data, _ := json.Marshal(a)
-		joined = append(joined, wall.Event{Type: wall.EventAnnounce, Data: data})
-	}
-	// The screen joins the show where it stands.
-	if snap.Show != nil {
-		st := *snap.Show // a copy: an edge's snapshot is shared
-		if st.Feature != nil && !st.Until.After(time.Now()) {
-			st.Feature, st.Until = nil, time.Time{}
-		}
-		data, _ := json.Marshal(st)
-		joined = append(joined, wall.Event{Type: wall.EventShow, Data: data})
-	}
-	if snap.Poll != nil {
-		data, _ := json.Marshal(snap.Poll)
-		joined = append(joined, wall.Event{Type: wall.EventPoll, Data: data})
-	}
-	for _, e := range append(joined, snap.Events...) {
-		if _, err := out.Write(fanout.Encode(e)); err != nil {
-			return 0, err
-		}
-	}
-	// The resume point rides on an event with data: a bare id line would
-	// do for browsers, but some widely used client parsers take an id only
-	// with data, and would replay the backfill as new after a reconnect.
-	_, err = fmt.Fprintf(out, "id: %d\nevent: %s\ndata: {}\n\n", snap.Head, wall.EventReady)
-	return snap.Head, err
+// a resume point).
+func screenEvent(token string) []byte {
+	return fmt.Appendf(nil, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
 }
 
 // publicHealth is source health as anyone may see it.
