@@ -80,6 +80,18 @@ const (
 // its current state (approving a post that is already visible).
 var ErrConflict = errors.New("not possible in the post's current state")
 
+// ErrInvalid is a write whose values are not acceptable (a 400).
+var ErrInvalid = errors.New("not acceptable")
+
+// Writes is the console's one write side: a write is committed and its
+// events published (screens, the cluster's outbox) in turn with ingest;
+// rules added or taken back at run time apply to ingest at once.
+type Writes interface {
+	Commit(fn func() ([]Event, error)) error
+	AddRule(ctx context.Context, r Rule, user string) ([]Change, bool, error)
+	Undo(ctx context.Context, slug string, changes []Change, rule *Rule, user string) error
+}
+
 // ErrNotFound is returned for a post that is not on the wall.
 var ErrNotFound = errors.New("no such post on this wall")
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
-	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/match"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -93,10 +92,17 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // commit runs a moderation write in turn with ingest, and answers.
 func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]wall.Event, error)) bool {
-	err := s.admin.Commit(fn)
+	return s.answered(w, what, s.admin.Writes.Commit(fn))
+}
+
+// answered tells the console how a write went: true when it was done,
+// else the error's status has been written.
+func (s *Server) answered(w http.ResponseWriter, what string, err error) bool {
 	switch {
 	case err == nil:
 		return true
+	case errors.Is(err, wall.ErrInvalid):
+		jsonError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, wall.ErrNotFound):
 		jsonError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, wall.ErrConflict):
@@ -315,12 +321,7 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusGone, fmt.Sprintf("nothing to undo: an action can be undone for %s, by the session that made it", UndoFor))
 		return
 	}
-	if s.commit(w, r, "undo", func() ([]wall.Event, error) {
-		return s.admin.Store.Undo(r.Context(), wc.Slug, e.changes, e.rule, sess.User)
-	}) {
-		if e.rule != nil && s.admin.RulesChanged != nil {
-			s.admin.RulesChanged(r.Context())
-		}
+	if s.answered(w, "undo", s.admin.Writes.Undo(r.Context(), wc.Slug, e.changes, e.rule, sess.User)) {
 		writeJSON(w, map[string]any{"ok": "undone", "posts": len(e.changes)})
 	}
 }
@@ -437,10 +438,6 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			jsonError(w, http.StatusBadRequest, field+" is required")
 			return
 		}
-		if _, ok := ingest.TrustKey(rule.Value); kind == wall.RuleTrusted && !ok {
-			jsonError(w, http.StatusBadRequest, `author is source:handle or network:handle, such as "mastodon-social:@ana@mastodon.social": a handle is trusted where it was vouched for, never a display name`)
-			return
-		}
 		sess := sessionOf(r)
 		if f["all"] == "true" {
 			if sess.Role != "admin" {
@@ -449,16 +446,8 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 			}
 			rule.Wall = "*"
 		}
-		var changes []wall.Change
-		var added bool
-		if s.commit(w, r, "add rule", func() ([]wall.Event, error) {
-			ev, ch, isNew, err := s.admin.Store.AddRule(r.Context(), rule, sess.User, func(p wall.Post) bool { return ingest.Catches(rule, p) })
-			changes, added = ch, isNew
-			return ev, err
-		}) {
-			if s.admin.RulesChanged != nil {
-				s.admin.RulesChanged(r.Context())
-			}
+		changes, added, err := s.admin.Writes.AddRule(r.Context(), rule, sess.User)
+		if s.answered(w, "add rule", err) {
 			s.log.Info("admin: rule added", "user", sess.User, "wall", rule.Wall, "kind", kind)
 			var undoRule *wall.Rule
 			if added {

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
@@ -55,8 +56,28 @@ func testHash() string {
 
 type adminEnv struct {
 	*env
-	router *ingest.Router
-	mu     sync.Mutex
+	router   *ingest.Router
+	mu       sync.Mutex
+	hub      *fanout.Hub
+	commitMu sync.Mutex
+}
+
+// Do commits as ingest does: one write at a time, its events published.
+func (ae *adminEnv) Do(fn func() ([]wall.Event, error)) error {
+	ae.commitMu.Lock()
+	defer ae.commitMu.Unlock()
+	ev, err := fn()
+	if err == nil {
+		ae.hub.Publish(ev)
+	}
+	return err
+}
+
+// SetRouter takes the routing the console's rules make.
+func (ae *adminEnv) SetRouter(r *ingest.Router) {
+	ae.mu.Lock()
+	ae.router = r
+	ae.mu.Unlock()
 }
 
 func newAdminEnv(t *testing.T) *adminEnv {
@@ -70,25 +91,9 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		t.Fatal(err)
 	}
 	hub := fanout.NewHub(64, 0)
-	ae := &adminEnv{router: ingest.NewRouter(cfg)}
-	var commitMu sync.Mutex
+	ae := &adminEnv{router: ingest.NewRouter(cfg), hub: hub}
 	srv := web.NewServer(web.Options{Config: cfg, Store: db, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Admin: web.Admin{
-		Store: db,
-		Commit: func(fn func() ([]wall.Event, error)) error {
-			commitMu.Lock()
-			defer commitMu.Unlock()
-			ev, err := fn()
-			if err == nil {
-				hub.Publish(ev)
-			}
-			return err
-		},
-		RulesChanged: func(ctx context.Context) {
-			rules, _ := db.Rules(ctx)
-			ae.mu.Lock()
-			ae.router = ingest.NewRouter(cfg, rules...)
-			ae.mu.Unlock()
-		},
+		Store: db, Writes: ingest.NewWrites(ae, db, func() *config.Config { return cfg }, slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

@@ -29,11 +29,9 @@ const (
 
 // Admin is what the admin console is wired to.
 type Admin struct {
-	Store wall.AdminStore
-	// Commit runs a write and publishes its events in turn with ingest.
-	Commit func(func() ([]wall.Event, error)) error
-	// RulesChanged is called after a rule is added, so ingest applies it.
-	RulesChanged func(context.Context)
+	Store wall.AdminStore // what the console reads (and the writes run)
+	// Writes commits the console's writes and publishes their events.
+	Writes wall.Writes
 	// Reload re-reads the config file (admins only).
 	Reload func() error
 }

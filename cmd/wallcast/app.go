@@ -37,6 +37,7 @@ type app struct {
 	judge      *ingest.Classifier // nil: no classifier
 	hub        *fanout.Hub
 	pipe       *ingest.Pipeline
+	writes     *ingest.Writes // the console's write side
 	sup        *supervisor.Supervisor
 	srv        *web.Server
 	http       *http.Server
@@ -127,7 +128,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.outbox = cluster.NewOutbox(a.node, db, cfg.Walls)
 		pub = tee{a.own, a.hub, a.outbox}
 	}
-	a.pipe = ingest.New(db, pub, a.router(ctx, cfg), log)
+	a.pipe = ingest.New(db, pub, ingest.Routing(ctx, db, cfg, log), log)
+	a.writes = ingest.NewWrites(a.pipe, db, a.config, log)
 	if authors, err := db.Authors(ctx); err != nil {
 		log.Error("start: cannot read the walls' authors; hold_if new_author treats everyone as new", "err", err)
 	} else {
@@ -146,10 +148,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 			}
 			return nil
 		},
-		Admin: web.Admin{
-			Store: db, Commit: a.pipe.Do, Reload: a.reload,
-			RulesChanged: func(ctx context.Context) { a.pipe.SetRouter(a.router(ctx, a.config())) },
-		},
+		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.reload},
 	})
 	a.srv.Metrics().MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
@@ -221,15 +220,6 @@ func (a *app) config() *config.Config {
 	return a.cfg
 }
 
-// router compiles the walls of cfg with the rules moderators added.
-func (a *app) router(ctx context.Context, cfg *config.Config) *ingest.Router {
-	rules, err := a.db.Rules(ctx)
-	if err != nil {
-		a.log.Error("loading moderation rules", "err", err)
-	}
-	return ingest.NewRouter(cfg, rules...)
-}
-
 func (a *app) startSource(cfg *config.Config, sc config.Source) error {
 	src, err := sources.New(sc, upstream.Env{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
 	if err != nil {
@@ -263,7 +253,7 @@ func (a *app) reload() error {
 	if a.outbox != nil {
 		a.outbox.SetWalls(next.Walls)
 	}
-	a.pipe.SetRouter(a.router(a.bg, next))
+	a.writes.Reroute(a.bg, next)
 	for _, w := range prev.Walls {
 		if next.Wall(w.Slug) == nil {
 			a.hub.CloseWall(w.Slug)
