@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"rsc.io/qr"
 
-	"github.com/gorilla/mux"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/templates"
 )
@@ -341,4 +341,8 @@ func (s *Server) embedScript(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Write(b)
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "index.html", s.Config(), nil)
 }

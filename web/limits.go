@@ -1,15 +1,9 @@
 package web
 
 import (
-	"fmt"
 	"math"
-	"math/rand/v2"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/wallcast/wallcast/sse"
 )
 
 // streams counts the event streams open, in all and per client key.
@@ -43,25 +37,6 @@ func (s *streams) take(key string, max, maxPer int) (release func(), ok bool) {
 			}
 		})
 	}, true
-}
-
-// openSlot takes a stream slot for the request's client. When the limits
-// are reached it answers for the stream and returns ok false: 200 with a
-// retry of a few seconds plus jitter and an immediate end, because a
-// browser's EventSource gives up for good on any other status, and the
-// screen would stay dark.
-func (s *Server) openSlot(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
-	cfg := s.Config().Server
-	release, ok = s.streams.take(limitKey(ClientAddr(r)), cfg.MaxStreams, cfg.MaxStreamsPerClient)
-	if ok {
-		return release, true
-	}
-	s.refusedStreams.Add(1)
-	retry := 5*time.Second + rand.N(5*time.Second)
-	sse.SetHeaders(w.Header())
-	w.Header().Set("Connection", "close")
-	fmt.Fprintf(w, ": too many event streams now; come back later\nretry: %d\n\n", retry.Milliseconds())
-	return nil, false
 }
 
 // bucket is one client's token bucket.
@@ -119,21 +94,5 @@ func (l *rates) evict(now time.Time, rate, burst float64) {
 			break
 		}
 		delete(l.m, k) // map order is random enough
-	}
-}
-
-// limitAPI applies the per-client rate of the public JSON API: over it, a
-// client gets 429 with Retry-After.
-func (s *Server) limitAPI(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		perMinute := s.Config().Server.APIRate
-		ok, wait := s.apiRates.allow(limitKey(ClientAddr(r)), perMinute, max(perMinute/10, 1))
-		if !ok {
-			s.limitedRequests.Add(1)
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			http.Error(w, "too many requests from this address: slow down", http.StatusTooManyRequests)
-			return
-		}
-		next(w, r)
 	}
 }

@@ -4,14 +4,12 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -117,11 +115,6 @@ func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
 // Config returns the configuration in use.
 func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
-// Connections returns the number of open SSE streams.
-func (s *Server) Connections() int64 {
-	return s.conns.Load() + s.hub.Streams()
-}
-
 // Close ends the streams this server holds that are not hub subscriptions
 // (/stats). Close the hub to end the walls' streams.
 func (s *Server) Close() {
@@ -169,13 +162,6 @@ func (s *Server) Handler() http.Handler {
 	return s.count(secure(s.withClient(s.guard(r))))
 }
 
-func (s *Server) count(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		next.ServeHTTP(w, r)
-	})
-}
-
 // csp is the Content-Security-Policy of every page: nothing runs or loads
 // but our own files, except post media (images, videos) from anywhere.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; " +
@@ -221,26 +207,6 @@ func (s *Server) render(w http.ResponseWriter, name string, data any, frameAnces
 	w.Write(buf.Bytes())
 }
 
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "index.html", s.Config(), nil)
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if err := s.ready(); err != nil {
-		w.Header().Set("Retry-After", "10")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, err)
-		return
-	}
-	fmt.Fprintln(w, "ok")
-}
-
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "dashboard.html", s.Config(), nil)
-}
-
 // wallOf finds the wallOf of a request, answering 404 when there is none.
 func (s *Server) wallOf(w http.ResponseWriter, r *http.Request) *config.Wall {
 	slug := mux.Vars(r)["slug"]
@@ -261,139 +227,5 @@ func cors(w http.ResponseWriter, r *http.Request, origins []string) {
 		w.Header().Set("Access-Control-Allow-Origin", o)
 		w.Header().Set("Access-Control-Allow-Headers", "Last-Event-ID")
 		w.Header().Add("Vary", "Origin")
-	}
-}
-
-func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
-	wc := s.wallOf(w, r)
-	if wc == nil {
-		return
-	}
-	cors(w, r, wc.EmbedOrigins)
-	if r.Method == http.MethodOptions {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	q := r.URL.Query()
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			http.Error(w, "limit must be a number from 1 to 100", http.StatusBadRequest)
-			return
-		}
-		limit = n
-	}
-	var before int64
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			http.Error(w, "before must be the next value of a previous page", http.StatusBadRequest)
-			return
-		}
-		before = n
-	}
-	posts, next, err := s.store.Posts(r.Context(), wc.Slug, before, limit)
-	if err != nil {
-		s.log.Error("api posts", "wall", wc.Slug, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	if posts == nil {
-		posts = []wall.Post{}
-	}
-	page := struct {
-		Posts []wall.Post `json:"posts"`
-		Next  string      `json:"next,omitempty"`
-	}{Posts: posts}
-	if next > 0 {
-		page.Next = strconv.FormatInt(next, 10)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	json.NewEncoder(w).Encode(page)
-}
-
-// events is the SSE stream of one wall: web checks the request (the
-// wall, CORS, whether this node takes screens, the stream limits), counts
-// the screen and gives it a token; fanout serves the stream.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	wc := s.wallOf(w, r)
-	if wc == nil {
-		return
-	}
-	cfg := s.Config()
-	cors(w, r, wc.EmbedOrigins)
-	if s.serving != nil {
-		if err := s.serving(); err != nil {
-			w.Header().Set("Retry-After", "2")
-			http.Error(w, "this node takes no new screens now: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
-	release, ok := s.openSlot(w, r)
-	if !ok {
-		return
-	}
-	token, release := s.screens.open(wc.Slug, release)
-	s.hub.Serve(w, r, fanout.Stream{
-		Wall: wc.Slug, Reader: s.store, MaxPosts: wc.Display.MaxPosts,
-		Retry: cfg.Server.Retry.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
-		Trailer: screenEvent(token), Release: release, Log: s.log,
-	})
-}
-
-// screenEvent ends a catch-up with the stream's token (no id: it is not
-// a resume point).
-func screenEvent(token string) []byte {
-	return fmt.Appendf(nil, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
-}
-
-// publicHealth is source health as anyone may see it.
-func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
-	out := make([]wall.SourceHealth, len(hs))
-	for i, h := range hs {
-		h.LastError = h.PublicError
-		out[i] = h
-	}
-	return out
-}
-
-// stats is the server's own monitor stream.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	release, ok := s.openSlot(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	s.conns.Add(1)
-	defer s.conns.Add(-1)
-	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
-	t := time.NewTicker(s.StatsInterval)
-	defer t.Stop()
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
-	for {
-		health, _ := json.Marshal(publicHealth(s.health()))
-		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
-		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
-		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
-		state := "ok"
-		if err := s.ready(); err != nil {
-			state = err.Error()
-		}
-		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
-		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
-		if err := sw.Send(buf.Bytes()); err != nil {
-			return
-		}
-		buf.Reset()
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.closing:
-			return
-		case <-t.C:
-		}
 	}
 }

@@ -1,13 +1,97 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/wall"
 )
+
+// Connections returns the number of open SSE streams.
+func (s *Server) Connections() int64 {
+	return s.conns.Load() + s.hub.Streams()
+}
+
+func (s *Server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.ready(); err != nil {
+		w.Header().Set("Retry-After", "10")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, err)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "dashboard.html", s.Config(), nil)
+}
+
+// publicHealth is source health as anyone may see it.
+func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
+	out := make([]wall.SourceHealth, len(hs))
+	for i, h := range hs {
+		h.LastError = h.PublicError
+		out[i] = h
+	}
+	return out
+}
+
+// stats is the server's own monitor stream.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.openSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	s.conns.Add(1)
+	defer s.conns.Add(-1)
+	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
+	t := time.NewTicker(s.StatsInterval)
+	defer t.Stop()
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
+	for {
+		health, _ := json.Marshal(publicHealth(s.health()))
+		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
+		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
+		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
+		state := "ok"
+		if err := s.ready(); err != nil {
+			state = err.Error()
+		}
+		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
+		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
+		if err := sw.Send(buf.Bytes()); err != nil {
+			return
+		}
+		buf.Reset()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // newRegistry holds the server's Prometheus metrics: read from the counters
 // the server keeps anyway, when scraped.
