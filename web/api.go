@@ -5,11 +5,27 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
+
+	"github.com/gorilla/mux"
 
 	"github.com/wallcast/wallcast/wall"
 )
 
-func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
+// api is the public JSON API: a wall's visible posts, page by page, each
+// client limited to server.api_rate requests a minute.
+type api struct {
+	*base
+	store   wall.Reader
+	rates   *rates
+	limited atomic.Int64 // requests answered 429
+}
+
+func (s *api) routes(r *mux.Router) {
+	r.HandleFunc("/api/walls/{slug}/posts", s.limitAPI(s.posts)).Methods(http.MethodGet, http.MethodOptions)
+}
+
+func (s *api) posts(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -61,12 +77,12 @@ func (s *Server) posts(w http.ResponseWriter, r *http.Request) {
 
 // limitAPI applies the per-client rate of the public JSON API: over it, a
 // client gets 429 with Retry-After.
-func (s *Server) limitAPI(next http.HandlerFunc) http.HandlerFunc {
+func (s *api) limitAPI(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		perMinute := s.Config().Server.APIRate
-		ok, wait := s.apiRates.allow(limitKey(ClientAddr(r)), perMinute, max(perMinute/10, 1))
+		ok, wait := s.rates.allow(limitKey(ClientAddr(r)), perMinute, max(perMinute/10, 1))
 		if !ok {
-			s.limitedRequests.Add(1)
+			s.limited.Add(1)
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			http.Error(w, "too many requests from this address: slow down", http.StatusTooManyRequests)
 			return

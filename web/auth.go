@@ -22,6 +22,14 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
+// auth is the console's login: the form, sessions in cookies, CSRF, and
+// the limits on failed logins.
+type auth struct {
+	*base
+	admin  Admin
+	logins *limiter
+}
+
 const (
 	sessionCookie = "wallcast_session"
 	loginCookie   = "wallcast_login" // the CSRF token of the login form
@@ -145,11 +153,11 @@ var (
 
 // secureCookies reports whether cookies must be Secure: the server is
 // reached over https.
-func (s *Server) secureCookies(r *http.Request) bool {
+func (s *auth) secureCookies(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(s.Config().Server.BaseURL, "https://")
 }
 
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+func (s *auth) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: "/admin", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r),
@@ -161,11 +169,11 @@ type loginPage struct {
 	Enabled           bool
 }
 
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+func (s *auth) loginForm(w http.ResponseWriter, r *http.Request) {
 	s.renderLogin(w, r, http.StatusOK, "")
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, code int, msg string) {
+func (s *auth) renderLogin(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	tok := randomToken()
 	s.setCookie(w, r, loginCookie, tok, 3600)
 	w.Header().Set("Cache-Control", "no-store")
@@ -192,7 +200,7 @@ func safeNext(next string) string {
 // user, so timing does not tell which names exist.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *auth) login(w http.ResponseWriter, r *http.Request) {
 	addr := ClientAddr(r)
 	if blocked, wait := s.logins.blocked("addr "+limitKey(addr), addrLimit); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
@@ -252,7 +260,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // account finds a user among the current accounts.
-func (s *Server) account(name string) (config.User, bool) {
+func (s *auth) account(name string) (config.User, bool) {
 	for _, a := range s.Config().Admin.Accounts() {
 		if a.Name == name && name != "" {
 			return a, true
@@ -268,7 +276,7 @@ func credential(passwordHash string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *auth) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.admin.Store.DeleteSession(r.Context(), hashToken(c.Value))
 	}
@@ -288,7 +296,7 @@ func sessionOf(r *http.Request) wall.Session {
 // requests also need the session's CSRF token (X-CSRF-Token header, or
 // the csrf form field). Pages redirect to the login; the API and streams
 // answer 401.
-func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
+func (s *auth) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		var sess wall.Session

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -18,34 +19,51 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-func (s *Server) adminRoutes(r *mux.Router) {
-	r.HandleFunc("/admin/login", s.loginForm).Methods(http.MethodGet)
-	r.HandleFunc("/admin/login", s.login).Methods(http.MethodPost)
-	r.HandleFunc("/admin/logout", s.authed(s.logout)).Methods(http.MethodPost)
-	r.HandleFunc("/admin", s.authed(s.adminIndex)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/", s.authed(s.adminIndex)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/walls/{slug}", s.authed(s.adminWall)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/walls/{slug}/queue/events", s.authed(s.queueEvents)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/api/walls/{slug}/queue", s.authed(s.queueState)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/{action:approve|reject|remove|restore|pin|unpin}", s.authed(s.moderate)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/announcements", s.authed(s.announce)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.authed(s.endAnnouncement)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/bans", s.authed(s.addRule(wall.RuleAuthor))).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/forget", s.authed(s.forget)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.authed(s.bulk)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/show", s.authed(s.show)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/sponsors", s.authed(s.sponsors)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/api/walls/{slug}/report.{format:csv|json}", s.authed(s.reportExport)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/walls/{slug}/report", s.authed(s.reportPage)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/walls/{slug}/report/{chart:posts|screens}.svg", s.authed(s.reportChart)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/api/walls/{slug}/polls", s.authed(s.openPoll)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/polls/{id}/close", s.authed(s.closePoll)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.authed(s.adjust)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/undo", s.authed(s.undo)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/walls/{slug}/display", s.authed(s.setDisplay)).Methods(http.MethodPost)
-	r.HandleFunc("/admin/api/reload", s.authed(s.reload)).Methods(http.MethodPost)
+// console is the admin console's API and pages: the moderation queue and
+// its stream, moderation, rules, show control, polls, announcements,
+// forget, display changes and reloads. Its login is auth's, its reports
+// reports'.
+type console struct {
+	*base
+	admin      Admin
+	hub        *fanout.Hub
+	health     func() []wall.SourceHealth
+	pages      *pages // a wall as its screens show it (config events)
+	auth       *auth
+	reports    *reports
+	streams    *atomic.Int64 // open streams that are not screens
+	replayPage int           // events one replay query of the queue reads
+	undos      undos         // actions that can be taken back
+}
+
+func (s *console) routes(r *mux.Router) {
+	r.HandleFunc("/admin/login", s.auth.loginForm).Methods(http.MethodGet)
+	r.HandleFunc("/admin/login", s.auth.login).Methods(http.MethodPost)
+	r.HandleFunc("/admin/logout", s.auth.authed(s.auth.logout)).Methods(http.MethodPost)
+	r.HandleFunc("/admin", s.auth.authed(s.adminIndex)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/", s.auth.authed(s.adminIndex)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}", s.auth.authed(s.adminWall)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}/queue/events", s.auth.authed(s.queueEvents)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/queue", s.auth.authed(s.queueState)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/{action:approve|reject|remove|restore|pin|unpin}", s.auth.authed(s.moderate)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/announcements", s.auth.authed(s.announce)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/announcements/{id}/end", s.auth.authed(s.endAnnouncement)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/bans", s.auth.authed(s.addRule(wall.RuleAuthor))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/blocked_words", s.auth.authed(s.addRule(wall.RuleWord))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/trusted", s.auth.authed(s.addRule(wall.RuleTrusted))).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/forget", s.auth.authed(s.forget)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/bulk", s.auth.authed(s.bulk)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/show", s.auth.authed(s.show)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/sponsors", s.auth.authed(s.sponsors)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/report.{format:csv|json}", s.auth.authed(s.reports.reportExport)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}/report", s.auth.authed(s.reports.reportPage)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/walls/{slug}/report/{chart:posts|screens}.svg", s.auth.authed(s.reports.reportChart)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/api/walls/{slug}/polls", s.auth.authed(s.openPoll)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/polls/{id}/close", s.auth.authed(s.closePoll)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/posts/{id:.+}/media/{n:[0-9]+}", s.auth.authed(s.adjust)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/undo", s.auth.authed(s.undo)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/walls/{slug}/display", s.auth.authed(s.setDisplay)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/api/reload", s.auth.authed(s.reload)).Methods(http.MethodPost)
 }
 
 type adminPage struct {
@@ -54,13 +72,13 @@ type adminPage struct {
 	Wall    *config.Wall
 }
 
-func (s *Server) adminIndex(w http.ResponseWriter, r *http.Request) {
+func (s *console) adminIndex(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "admin_index.html", adminPage{Session: sessionOf(r), Config: s.Config()}, nil)
 }
 
 // adminWall finds the wall of an admin request ("*" is every wall, for
 // admins), answering 404 otherwise.
-func (s *Server) adminWall(w http.ResponseWriter, r *http.Request) {
+func (s *console) adminWall(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -68,7 +86,7 @@ func (s *Server) adminWall(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "admin_wall.html", adminPage{Session: sessionOf(r), Config: s.Config(), Wall: wc}, nil)
 }
 
-func (s *Server) queueState(w http.ResponseWriter, r *http.Request) {
+func (s *console) queueState(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -91,13 +109,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // commit runs a moderation write in turn with ingest, and answers.
-func (s *Server) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]wall.Event, error)) bool {
+func (s *console) commit(w http.ResponseWriter, r *http.Request, what string, fn func() ([]wall.Event, error)) bool {
 	return s.answered(w, what, s.admin.Writes.Commit(fn))
 }
 
 // answered tells the console how a write went: true when it was done,
 // else the error's status has been written.
-func (s *Server) answered(w http.ResponseWriter, what string, err error) bool {
+func (s *console) answered(w http.ResponseWriter, what string, err error) bool {
 	switch {
 	case err == nil:
 		return true
@@ -114,7 +132,7 @@ func (s *Server) answered(w http.ResponseWriter, what string, err error) bool {
 	return false
 }
 
-func (s *Server) moderate(w http.ResponseWriter, r *http.Request) {
+func (s *console) moderate(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -138,7 +156,7 @@ var undoable = map[string]bool{wall.ActApprove: true, wall.ActReject: true, wall
 
 // bulk applies one action to several posts in one request:
 // {"action": "approve", "ids": [...]}.
-func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
+func (s *console) bulk(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -160,7 +178,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 
 // moderateMany applies an action and answers with a token that undoes it
 // for UndoFor.
-func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug string, ids []string, action string) {
+func (s *console) moderateMany(w http.ResponseWriter, r *http.Request, slug string, ids []string, action string) {
 	sess := sessionOf(r)
 	var changes []wall.Change
 	if s.commit(w, r, "moderate", func() ([]wall.Event, error) {
@@ -175,7 +193,7 @@ func (s *Server) moderateMany(w http.ResponseWriter, r *http.Request, slug strin
 
 // show is show control: pause and resume the screens, feature a post
 // full screen for some seconds, put up a holding slide, step a spotlight.
-func (s *Server) show(w http.ResponseWriter, r *http.Request) {
+func (s *console) show(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -207,7 +225,7 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 
 // openPoll opens a live poll: {"question", "options": [{"text", "tag"}],
 // "minutes"} (0: closed by hand).
-func (s *Server) openPoll(w http.ResponseWriter, r *http.Request) {
+func (s *console) openPoll(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -249,7 +267,7 @@ func (s *Server) openPoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) closePoll(w http.ResponseWriter, r *http.Request) {
+func (s *console) closePoll(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -263,7 +281,7 @@ func (s *Server) closePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 // sponsors reads the sponsors' showings on a wall's screens.
-func (s *Server) sponsors(w http.ResponseWriter, r *http.Request) {
+func (s *console) sponsors(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -279,7 +297,7 @@ func (s *Server) sponsors(w http.ResponseWriter, r *http.Request) {
 
 // adjust changes how one media item of a post shows on the screens:
 // {"hide": true}, {"blur": true}, {"alt": "…"} (where the author gave none).
-func (s *Server) adjust(w http.ResponseWriter, r *http.Request) {
+func (s *console) adjust(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -305,7 +323,7 @@ func (s *Server) adjust(w http.ResponseWriter, r *http.Request) {
 }
 
 // undo takes back an action whose token is less than UndoFor old.
-func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
+func (s *console) undo(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -347,7 +365,7 @@ func form(r *http.Request, fields ...string) (map[string]string, error) {
 	return out, nil
 }
 
-func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
+func (s *console) announce(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -406,7 +424,7 @@ func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
+func (s *console) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -421,7 +439,7 @@ func (s *Server) endAnnouncement(w http.ResponseWriter, r *http.Request) {
 
 // addRule bans an author or blocks a word on a wall; with "all": true an
 // admin does it for every wall.
-func (s *Server) addRule(kind string) http.HandlerFunc {
+func (s *console) addRule(kind string) http.HandlerFunc {
 	field := map[string]string{wall.RuleAuthor: "author", wall.RuleWord: "word", wall.RuleTrusted: "author"}[kind]
 	return func(w http.ResponseWriter, r *http.Request) {
 		wc := s.wallOf(w, r)
@@ -460,7 +478,7 @@ func (s *Server) addRule(kind string) http.HandlerFunc {
 
 // forget deletes every post of an author from the database and the
 // screens, for takedown requests and data-protection law (admins only).
-func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
+func (s *console) forget(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	if sess.Role != "admin" {
 		jsonError(w, http.StatusForbidden, "only admins forget authors")
@@ -489,7 +507,7 @@ func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
 
 // setDisplay switches a wall's layout or theme from the console: the
 // change is kept (over the config's) and every open screen follows it.
-func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
+func (s *console) setDisplay(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -508,7 +526,7 @@ func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "theme must be dark or light")
 		return
 	}
-	cur := s.effective(r.Context(), wc)
+	cur := s.pages.effective(r.Context(), wc)
 	if o.Layout == "" {
 		o.Layout = cur.Display.Layout
 	}
@@ -526,7 +544,7 @@ func (s *Server) setDisplay(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+func (s *console) reload(w http.ResponseWriter, r *http.Request) {
 	if sessionOf(r).Role != "admin" {
 		jsonError(w, http.StatusForbidden, "only admins reload the config")
 		return
@@ -545,7 +563,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 // queueEvents is the moderation queue's stream: every event of the wall
 // (pending posts included) after Last-Event-ID, then live, plus the
 // sources' health every few seconds.
-func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
+func (s *console) queueEvents(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -556,8 +574,8 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.Unsubscribe(sub)
-	s.conns.Add(1)
-	defer s.conns.Add(-1)
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
 	cfg := s.Config()
 	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
 	out := &fanout.Pieces{Send: sw.Send}
@@ -569,7 +587,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	if present && valid {
 		// Page by page, written as it is read: the console's log can be long.
 		for {
-			events, err := s.admin.Store.ReplayAll(r.Context(), wc.Slug, last, s.ReplayPage)
+			events, err := s.admin.Store.ReplayAll(r.Context(), wc.Slug, last, s.replayPage)
 			if err != nil {
 				s.log.Error("admin: queue replay", "err", err)
 				return
@@ -578,7 +596,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 				out.Write(fanout.Encode(e))
 				last = e.Seq
 			}
-			if len(events) < s.ReplayPage || out.Err() != nil {
+			if len(events) < s.replayPage || out.Err() != nil {
 				break
 			}
 		}

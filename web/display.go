@@ -16,8 +16,38 @@ import (
 	"rsc.io/qr"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/templates"
+	"github.com/wallcast/wallcast/wall"
 )
+
+// pages serves the walls to screens: the display and embed pages,
+// branding, the QR code, sponsor showings, and (streams.go) the screens'
+// event streams and their count for the report (screens.go).
+type pages struct {
+	*base
+	store   wall.Reader
+	tally   wall.Tally
+	hub     *fanout.Hub
+	serving func() error
+	slots   *slots
+	screens screens
+	api     *api // its per-client rate bounds the sponsor showings too
+}
+
+func (s *pages) routes(r *mux.Router) {
+	r.HandleFunc("/", s.index).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/events", s.events).Methods(http.MethodGet)
+	r.HandleFunc("/walls/{slug}/embed", s.embed).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/qr.svg", s.qrCode).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/logo", s.file("logo")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/background", s.file("background")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/sponsors/{n:[0-9]+}", s.sponsorImage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/walls/{slug}/impressions", s.api.limitAPI(s.impression)).Methods(http.MethodPost)
+	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
+}
 
 // strings are the display's own words, per locale (config.Locales).
 var uiStrings = map[string]map[string]string{
@@ -78,7 +108,7 @@ type DisplayOverride struct {
 }
 
 // effective returns a wall with the console's display override applied.
-func (s *Server) effective(ctx context.Context, wc *config.Wall) *config.Wall {
+func (s *pages) effective(ctx context.Context, wc *config.Wall) *config.Wall {
 	data, err := s.store.Display(ctx, wc.Slug)
 	if err != nil || data == "" {
 		return wc
@@ -97,7 +127,7 @@ func (s *Server) effective(ctx context.Context, wc *config.Wall) *config.Wall {
 	return &cp
 }
 
-func (s *Server) page(w http.ResponseWriter, r *http.Request, embed bool) {
+func (s *pages) page(w http.ResponseWriter, r *http.Request, embed bool) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -168,19 +198,19 @@ func ConfigEvent(wc *config.Wall) []byte {
 
 // ConfigEventFor is the data of a config event for a wall as its screens
 // should show it: the config with the console's changes over it.
-func (s *Server) ConfigEventFor(ctx context.Context, wc *config.Wall) []byte {
+func (s *pages) configEventFor(ctx context.Context, wc *config.Wall) []byte {
 	return ConfigEvent(s.effective(ctx, wc))
 }
 
-func (s *Server) wallURL(slug string) string {
+func (s *pages) wallURL(slug string) string {
 	return strings.TrimRight(s.Config().Server.BaseURL, "/") + "/walls/" + slug
 }
 
-func (s *Server) display(w http.ResponseWriter, r *http.Request) { s.page(w, r, false) }
-func (s *Server) embed(w http.ResponseWriter, r *http.Request)   { s.page(w, r, true) }
+func (s *pages) display(w http.ResponseWriter, r *http.Request) { s.page(w, r, false) }
+func (s *pages) embed(w http.ResponseWriter, r *http.Request)   { s.page(w, r, true) }
 
 // file serves a wall's logo, background or custom CSS from disk.
-func (s *Server) file(name string) http.HandlerFunc {
+func (s *pages) file(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		wc := s.wallOf(w, r)
 		if wc == nil {
@@ -197,14 +227,14 @@ func (s *Server) file(name string) http.HandlerFunc {
 
 // serveBranding serves a branding file named in the config (relative to
 // the config file), inert when opened on its own.
-func (s *Server) serveBranding(w http.ResponseWriter, r *http.Request, name string) {
+func (s *pages) serveBranding(w http.ResponseWriter, r *http.Request, name string) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	brandingHeaders(w, name)
 	http.ServeFile(w, r, config.Resolve(s.Config().File, name))
 }
 
 // sponsorImage serves a sponsor's image file.
-func (s *Server) sponsorImage(w http.ResponseWriter, r *http.Request) {
+func (s *pages) sponsorImage(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -223,7 +253,7 @@ func (s *Server) sponsorImage(w http.ResponseWriter, r *http.Request) {
 // is this server's), with the token a connected stream of the wall got
 // after its catch-up, at most once per card per stream per the card's
 // length, for at most the card's seconds.
-func (s *Server) impression(w http.ResponseWriter, r *http.Request) {
+func (s *pages) impression(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -267,7 +297,7 @@ func (s *Server) impression(w http.ResponseWriter, r *http.Request) {
 
 // ownOrigin reports whether an Origin header is this server's: its
 // base_url's, or the scheme and host the request came to.
-func (s *Server) ownOrigin(r *http.Request, origin string) bool {
+func (s *pages) ownOrigin(r *http.Request, origin string) bool {
 	if u, err := url.Parse(s.Config().Server.BaseURL); err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
 		return true
 	}
@@ -297,7 +327,7 @@ var qrCache sync.Map // URL -> SVG bytes
 
 // qrCode serves a QR code of the wall's public address as SVG, made here:
 // no external service sees the audience's screens.
-func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
+func (s *pages) qrCode(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -331,7 +361,7 @@ func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
 }
 
 // embedScript serves /embed.js: one script tag puts a wall into any page.
-func (s *Server) embedScript(w http.ResponseWriter, r *http.Request) {
+func (s *pages) embedScript(w http.ResponseWriter, r *http.Request) {
 	b, err := templates.FS.ReadFile("static/embed.js")
 	if err != nil {
 		http.NotFound(w, r)
@@ -343,6 +373,6 @@ func (s *Server) embedScript(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+func (s *pages) index(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "index.html", s.Config(), nil)
 }

@@ -1,9 +1,16 @@
 package web
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sse"
 )
 
 // streams counts the event streams open, in all and per client key.
@@ -95,4 +102,29 @@ func (l *rates) evict(now time.Time, rate, burst float64) {
 		}
 		delete(l.m, k) // map order is random enough
 	}
+}
+
+// slots are the open event streams (screens and /stats), limited in all
+// and per client; refused counts the streams turned away.
+type slots struct {
+	streams streams
+	refused atomic.Int64
+}
+
+// openSlot takes a stream slot for the request's client. When the limits
+// are reached it answers for the stream and returns ok false: 200 with a
+// retry of a few seconds plus jitter and an immediate end, because a
+// browser's EventSource gives up for good on any other status, and the
+// screen would stay dark.
+func (s *slots) open(w http.ResponseWriter, r *http.Request, cfg config.Server) (release func(), ok bool) {
+	release, ok = s.streams.take(limitKey(ClientAddr(r)), cfg.MaxStreams, cfg.MaxStreamsPerClient)
+	if ok {
+		return release, true
+	}
+	s.refused.Add(1)
+	retry := 5*time.Second + rand.N(5*time.Second)
+	sse.SetHeaders(w.Header())
+	w.Header().Set("Connection", "close")
+	fmt.Fprintf(w, ": too many event streams now; come back later\nretry: %d\n\n", retry.Milliseconds())
+	return nil, false
 }

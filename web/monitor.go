@@ -6,29 +6,63 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/wall"
 )
 
-// Connections returns the number of open SSE streams.
-func (s *Server) Connections() int64 {
-	return s.conns.Load() + s.hub.Streams()
+// monitor is what watches the server: /stats (its own event stream),
+// /dashboard, /healthz and /metrics, and the count of requests.
+type monitor struct {
+	*base
+	start    time.Time
+	requests atomic.Int64
+	hub      *fanout.Hub
+	health   func() []wall.SourceHealth
+	ready    func() error
+	slots    *slots
+	api      *api
+	streams  *atomic.Int64  // open streams that are not screens (/stats, consoles)
+	every    *time.Duration // how often /stats sends (Server.StatsInterval)
+	closing  chan struct{}
+	reg      *prometheus.Registry
 }
 
-func (s *Server) count(next http.Handler) http.Handler {
+func (s *monitor) routes(r *mux.Router) {
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", s.metrics()).Methods(http.MethodGet)
+	r.HandleFunc("/stats", s.stats).Methods(http.MethodGet)
+	r.HandleFunc("/dashboard", s.dashboard).Methods(http.MethodGet, http.MethodHead)
+}
+
+// close ends the /stats streams.
+func (s *monitor) close() {
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+}
+
+// connections is the number of open SSE streams.
+func (s *monitor) connections() int64 {
+	return s.streams.Load() + s.hub.Streams()
+}
+
+func (s *monitor) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *monitor) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.ready(); err != nil {
@@ -40,7 +74,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+func (s *monitor) dashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "dashboard.html", s.Config(), nil)
 }
 
@@ -55,22 +89,22 @@ func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
 }
 
 // stats is the server's own monitor stream.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	release, ok := s.openSlot(w, r)
+func (s *monitor) stats(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.slots.open(w, r, s.Config().Server)
 	if !ok {
 		return
 	}
 	defer release()
-	s.conns.Add(1)
-	defer s.conns.Add(-1)
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
 	sw := fanout.OpenStream(w, r, s.Config().Server.WriteTimeout.D())
-	t := time.NewTicker(s.StatsInterval)
+	t := time.NewTicker(*s.every)
 	defer t.Stop()
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "retry: %d\n\n", s.Config().Server.Retry.D().Milliseconds())
 	for {
 		health, _ := json.Marshal(publicHealth(s.health()))
-		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.Connections())
+		fmt.Fprintf(&buf, "event: connections\ndata: %d\n\n", s.connections())
 		fmt.Fprintf(&buf, "event: requests\ndata: %d\n\n", s.requests.Load())
 		fmt.Fprintf(&buf, "event: uptime\ndata: %d\n\n", int64(time.Since(s.start).Seconds()))
 		state := "ok"
@@ -93,30 +127,23 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// newRegistry holds the server's Prometheus metrics: read from the counters
-// the server keeps anyway, when scraped.
-func (s *Server) newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+// register adds the web side's figures to the app's registry: read from
+// the counters the parts keep anyway, when scraped.
+func (s *monitor) register(reg *prometheus.Registry) {
 	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_sse_connections", Help: "Open SSE streams (screens, consoles, /stats)."},
-			func() float64 { return float64(s.Connections()) }),
+			func() float64 { return float64(s.connections()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_http_requests_total", Help: "HTTP requests served."},
 			func() float64 { return float64(s.requests.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallcast_uptime_seconds", Help: "Seconds since the server started."},
 			func() float64 { return time.Since(s.start).Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_sse_refused_total", Help: "Event streams turned away by max_streams or max_streams_per_client."},
-			func() float64 { return float64(s.refusedStreams.Load()) }),
+			func() float64 { return float64(s.slots.refused.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_api_limited_total", Help: "Public API requests answered 429 by api_rate."},
-			func() float64 { return float64(s.limitedRequests.Load()) }),
-		healthCollector{s},
+			func() float64 { return float64(s.api.limited.Load()) }),
+		healthCollector{s.health},
 	)
-	return reg
 }
-
-// Metrics is the registry /metrics serves; more collectors may join it.
-func (s *Server) Metrics() *prometheus.Registry { return s.reg }
 
 var (
 	sourceErrors = prometheus.NewDesc("wallcast_source_errors_total", "Errors of a source since the start.", []string{"source", "type"}, nil)
@@ -125,7 +152,7 @@ var (
 )
 
 // healthCollector turns the sources' health into metrics at scrape time.
-type healthCollector struct{ s *Server }
+type healthCollector struct{ health func() []wall.SourceHealth }
 
 func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sourceErrors
@@ -134,7 +161,7 @@ func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, sh := range h.s.health() {
+	for _, sh := range h.health() {
 		ch <- prometheus.MustNewConstMetric(sourceErrors, prometheus.CounterValue, float64(sh.Errors), sh.Name, sh.Type)
 		ch <- prometheus.MustNewConstMetric(sourceState, prometheus.GaugeValue, 1, sh.Name, sh.Type, string(sh.State))
 		if !sh.LastPost.IsZero() {
@@ -143,6 +170,6 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (s *Server) metrics() http.Handler {
+func (s *monitor) metrics() http.Handler {
 	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 }

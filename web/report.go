@@ -18,8 +18,15 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
+// reports is the report of a wall after the event: JSON, CSV, the
+// printable page and its charts.
+type reports struct {
+	*base
+	admin Admin
+}
+
 // report reads a wall's report for the console and the exports.
-func (s *Server) report(w http.ResponseWriter, r *http.Request, posts bool) (*config.Wall, *wall.Report) {
+func (s *reports) report(w http.ResponseWriter, r *http.Request, posts bool) (*config.Wall, *wall.Report) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return nil, nil
@@ -37,7 +44,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, posts bool) (*co
 
 // reportExport answers report.json (?posts=false leaves the shown posts
 // out: the console's live figures) and report.csv.
-func (s *Server) reportExport(w http.ResponseWriter, r *http.Request) {
+func (s *reports) reportExport(w http.ResponseWriter, r *http.Request) {
 	format := mux.Vars(r)["format"]
 	wc, rep := s.report(w, r, format == "csv" || r.URL.Query().Get("posts") != "false")
 	if rep == nil {
@@ -157,7 +164,7 @@ func inert(v string) string {
 }
 
 // reportPage is the printable report of a wall.
-func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
+func (s *reports) reportPage(w http.ResponseWriter, r *http.Request) {
 	wc, rep := s.report(w, r, true)
 	if rep == nil {
 		return
@@ -185,7 +192,7 @@ type reportPage struct {
 // reportChart serves a wall's charts as SVG, drawn here (no script):
 // posts.svg, the posts received per step stacked by network; screens.svg,
 // the most screens connected per step.
-func (s *Server) reportChart(w http.ResponseWriter, r *http.Request) {
+func (s *reports) reportChart(w http.ResponseWriter, r *http.Request) {
 	_, rep := s.report(w, r, false)
 	if rep == nil {
 		return

@@ -103,7 +103,7 @@ func (c *screens) take() map[string]int {
 // NoteScreens writes each wall's most screens at once to the store every
 // interval (a minute: the report's screens are per minute) until ctx
 // ends. It does nothing without a tally.
-func (s *Server) NoteScreens(ctx context.Context, every time.Duration) {
+func (s *pages) noteScreens(ctx context.Context, every time.Duration) {
 	if s.tally == nil {
 		return
 	}

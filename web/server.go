@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
@@ -23,38 +25,30 @@ import (
 	"github.com/wallcast/wallcast/wall"
 )
 
-// Server is the HTTP side of Wallcast: pages, the SSE streams, the JSON API.
-type Server struct {
-	store   wall.Reader
-	tally   wall.Tally
-	hub     *fanout.Hub
-	health  func() []wall.SourceHealth
-	ready   func() error
-	serving func() error
-	log     *slog.Logger
-	cfg     atomic.Pointer[config.Config]
-	tmpl    *template.Template
-	start   time.Time
+// base is what every part of the web side shares: the config in use,
+// the templates and the log, and the lookups built on them.
+type base struct {
+	cfg  atomic.Pointer[config.Config]
+	tmpl *template.Template
+	log  *slog.Logger
+}
 
-	requests atomic.Int64
-	conns    atomic.Int64
-	// streams and apiRates are the per-client limits; refusedStreams and
-	// limitedRequests count what they turned away.
-	streams                         streams
-	apiRates                        *rates
-	refusedStreams, limitedRequests atomic.Int64
-	undos                           undos   // actions the console can take back
-	screens                         screens // screens per wall, for the report
-	closing                         chan struct{}
-	admin                           Admin
-	logins                          *limiter
-	hooks                           http.Handler
-	reg                             *prometheus.Registry
+// Server is the HTTP side of Wallcast, one small part per audience that
+// share what they must through explicit fields: the display pages and
+// screens' streams, the public API, the console (with its login and its
+// reports), and the monitor (/stats, /healthz, /metrics).
+type Server struct {
+	*base
+	pages   *pages
+	api     *api
+	console *console // nil: the console is off
+	auth    *auth
+	reports *reports
+	monitor *monitor
+	hooks   http.Handler
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
-	// ReplayPage is how many events one replay query reads.
-	ReplayPage int
 	// BodyTimeout bounds reading a request's body (logins, admin POSTs).
 	BodyTimeout time.Duration
 }
@@ -81,74 +75,98 @@ type Options struct {
 	Hooks http.Handler
 	// Admin wires the admin console (a nil Admin.Store: the console is off).
 	Admin Admin
+	// Metrics is the app's registry: the web side adds its figures to it
+	// (nil: a registry of its own).
+	Metrics *prometheus.Registry
 }
 
 // NewServer returns the HTTP service for the walls of o.Config.
 func NewServer(o Options) *Server {
-	s := &Server{
-		store: o.Store, tally: o.Tally, hub: o.Hub, serving: o.Serving, health: o.Health, ready: o.Ready, log: o.Log, hooks: o.Hooks, admin: o.Admin, start: time.Now(),
-		closing: make(chan struct{}), StatsInterval: time.Second, ReplayPage: 1000,
-		logins: newLimiter(10000), apiRates: newRates(10000), BodyTimeout: 15 * time.Second,
-	}
-	if s.health == nil {
-		s.health = func() []wall.SourceHealth { return nil }
-	}
-	if s.ready == nil {
-		s.ready = func() error { return nil }
-	}
-	if s.tally == nil && o.Admin.Store != nil {
-		s.tally = o.Admin.Store
-	}
-	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	b := &base{log: o.Log}
+	b.cfg.Store(o.Config)
+	b.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"join":    strings.Join,
 		"seconds": seconds,
 		"scale":   scale,
 	}).ParseFS(templates.FS, "*.html"))
-	s.cfg.Store(o.Config)
-	s.reg = s.newRegistry()
+	health, ready := o.Health, o.Ready
+	if health == nil {
+		health = func() []wall.SourceHealth { return nil }
+	}
+	if ready == nil {
+		ready = func() error { return nil }
+	}
+	tally := o.Tally
+	if tally == nil && o.Admin.Store != nil {
+		tally = o.Admin.Store
+	}
+	reg := o.Metrics
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	s := &Server{base: b, hooks: o.Hooks, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
+	slots := &slots{}
+	s.api = &api{base: b, store: o.Store, rates: newRates(10000)}
+	s.pages = &pages{base: b, store: o.Store, tally: tally, hub: o.Hub, serving: o.Serving, slots: slots, api: s.api}
+	streams := &atomic.Int64{} // the streams that are not screens: /stats, consoles
+	s.monitor = &monitor{base: b, start: time.Now(), hub: o.Hub, health: health, ready: ready, slots: slots, api: s.api,
+		streams: streams, every: &s.StatsInterval, closing: make(chan struct{})}
+	if o.Admin.Store != nil {
+		s.auth = &auth{base: b, admin: o.Admin, logins: newLimiter(10000)}
+		s.reports = &reports{base: b, admin: o.Admin}
+		s.console = &console{base: b, admin: o.Admin, hub: o.Hub, health: health, pages: s.pages, auth: s.auth, reports: s.reports,
+			streams: streams, replayPage: 1000}
+	}
+	s.monitor.register(reg)
+	s.monitor.reg = reg
 	return s
 }
 
 // SetConfig swaps the configuration (on a reload).
-func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
+func (b *base) SetConfig(c *config.Config) { b.cfg.Store(c) }
 
 // Config returns the configuration in use.
-func (s *Server) Config() *config.Config { return s.cfg.Load() }
+func (b *base) Config() *config.Config { return b.cfg.Load() }
+
+// NewRegistry is a Prometheus registry with the Go runtime's and the
+// process's figures: the app makes one and hands it to every part that
+// exports figures.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
 
 // Close ends the streams this server holds that are not hub subscriptions
 // (/stats). Close the hub to end the walls' streams.
-func (s *Server) Close() {
-	select {
-	case <-s.closing:
-	default:
-		close(s.closing)
-	}
+func (s *Server) Close() { s.monitor.close() }
+
+// Connections returns the number of open SSE streams.
+func (s *Server) Connections() int64 { return s.monitor.connections() }
+
+// ConfigEventFor is the data of a config event for a wall as its screens
+// should show it: the config with the console's changes over it.
+func (s *Server) ConfigEventFor(ctx context.Context, wc *config.Wall) []byte {
+	return s.pages.configEventFor(ctx, wc)
+}
+
+// NoteScreens writes each wall's most screens at once to the store every
+// interval until ctx ends (see pages.noteScreens).
+func (s *Server) NoteScreens(ctx context.Context, every time.Duration) {
+	s.pages.noteScreens(ctx, every)
 }
 
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	r.HandleFunc("/", s.index).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", s.metrics()).Methods(http.MethodGet)
-	r.HandleFunc("/stats", s.stats).Methods(http.MethodGet)
-	r.HandleFunc("/dashboard", s.dashboard).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}", s.display).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/events", s.events).Methods(http.MethodGet)
-	r.HandleFunc("/walls/{slug}/embed", s.embed).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/qr.svg", s.qrCode).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/logo", s.file("logo")).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/background", s.file("background")).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/custom.css", s.file("custom.css")).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/sponsors/{n:[0-9]+}", s.sponsorImage).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/walls/{slug}/impressions", s.limitAPI(s.impression)).Methods(http.MethodPost)
-	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/api/walls/{slug}/posts", s.limitAPI(s.posts)).Methods(http.MethodGet, http.MethodOptions)
+	s.monitor.routes(r)
+	s.pages.routes(r)
+	s.api.routes(r)
 	if s.hooks != nil {
 		r.PathPrefix("/hooks/").Handler(s.hooks).Methods(http.MethodGet, http.MethodPost)
 	}
-	if s.admin.Store != nil {
-		s.adminRoutes(r)
+	if s.console != nil {
+		s.console.routes(r)
 	} else {
 		r.PathPrefix("/admin").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "the admin console is off: set admin.user and admin.password_hash in the config", http.StatusNotFound)
@@ -159,7 +177,7 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	return s.count(secure(s.withClient(s.guard(r))))
+	return s.monitor.count(secure(s.withClient(s.guard(r))))
 }
 
 // csp is the Content-Security-Policy of every page: nothing runs or loads
@@ -195,10 +213,10 @@ func cacheFor(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) render(w http.ResponseWriter, name string, data any, frameAncestors []string) {
+func (b *base) render(w http.ResponseWriter, name string, data any, frameAncestors []string) {
 	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
-		s.log.Error("render", "template", name, "err", err)
+	if err := b.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		b.log.Error("render", "template", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -207,10 +225,10 @@ func (s *Server) render(w http.ResponseWriter, name string, data any, frameAnces
 	w.Write(buf.Bytes())
 }
 
-// wallOf finds the wallOf of a request, answering 404 when there is none.
-func (s *Server) wallOf(w http.ResponseWriter, r *http.Request) *config.Wall {
+// wallOf finds the wall of a request, answering 404 when there is none.
+func (b *base) wallOf(w http.ResponseWriter, r *http.Request) *config.Wall {
 	slug := mux.Vars(r)["slug"]
-	wc := s.Config().Wall(slug)
+	wc := b.Config().Wall(slug)
 	if wc == nil {
 		http.Error(w, fmt.Sprintf("no wall named %q", slug), http.StatusNotFound)
 	}

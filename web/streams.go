@@ -2,19 +2,16 @@ package web
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"time"
 
 	"github.com/wallcast/wallcast/fanout"
-	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/wall"
 )
 
 // events is the SSE stream of one wall: web checks the request (the
 // wall, CORS, whether this node takes screens, the stream limits), counts
 // the screen and gives it a token; fanout serves the stream.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+func (s *pages) events(w http.ResponseWriter, r *http.Request) {
 	wc := s.wallOf(w, r)
 	if wc == nil {
 		return
@@ -28,7 +25,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	release, ok := s.openSlot(w, r)
+	release, ok := s.slots.open(w, r, s.Config().Server)
 	if !ok {
 		return
 	}
@@ -44,23 +41,4 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // a resume point).
 func screenEvent(token string) []byte {
 	return fmt.Appendf(nil, "event: %s\ndata: {\"token\":%q}\n\n", wall.EventScreen, token)
-}
-
-// openSlot takes a stream slot for the request's client. When the limits
-// are reached it answers for the stream and returns ok false: 200 with a
-// retry of a few seconds plus jitter and an immediate end, because a
-// browser's EventSource gives up for good on any other status, and the
-// screen would stay dark.
-func (s *Server) openSlot(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
-	cfg := s.Config().Server
-	release, ok = s.streams.take(limitKey(ClientAddr(r)), cfg.MaxStreams, cfg.MaxStreamsPerClient)
-	if ok {
-		return release, true
-	}
-	s.refusedStreams.Add(1)
-	retry := 5*time.Second + rand.N(5*time.Second)
-	sse.SetHeaders(w.Header())
-	w.Header().Set("Connection", "close")
-	fmt.Fprintf(w, ": too many event streams now; come back later\nretry: %d\n\n", retry.Milliseconds())
-	return nil, false
 }

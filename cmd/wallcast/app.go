@@ -137,8 +137,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	}
 	a.sup = supervisor.New(db.Cursor, log)
 	a.hooks = webhook.NewHooks()
+	reg := web.NewRegistry() // the app's: every part adds its figures
 	a.srv = web.NewServer(web.Options{
-		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks,
+		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks, Metrics: reg,
 		Ready: func() error {
 			if since, err := a.pipe.Failing(); err != nil {
 				return fmt.Errorf("storage refuses writes since %s: %s; ingest is paused", since.UTC().Format(time.RFC3339), storage.Problem(err))
@@ -150,7 +151,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		},
 		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.reload},
 	})
-	a.srv.Metrics().MustRegister(
+	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
 			func() float64 { return float64(a.pipe.Stats.Received.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_stored_total", Help: "Items committed to the database."},
@@ -161,7 +162,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 			func() float64 { return float64(db.Connections()) }),
 	)
 	if a.outbox != nil {
-		a.srv.Metrics().MustRegister(a.outbox.Collectors()...)
+		reg.MustRegister(a.outbox.Collectors()...)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

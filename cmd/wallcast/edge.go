@@ -58,8 +58,9 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 	}
 	e.node = node
 	e.feed = cluster.NewEdge(node, e.hub, e.setWalls)
-	e.srv = web.NewServer(web.Options{Config: cfg, Store: e.feed, Tally: e.feed, Hub: e.hub, Log: log, Ready: e.feed.Ready, Serving: e.feed.Ready})
-	e.srv.Metrics().MustRegister(e.feed.Collectors()...)
+	reg := web.NewRegistry() // the edge's: every part adds its figures
+	reg.MustRegister(e.feed.Collectors()...)
+	e.srv = web.NewServer(web.Options{Config: cfg, Store: e.feed, Tally: e.feed, Hub: e.hub, Log: log, Ready: e.feed.Ready, Serving: e.feed.Ready, Metrics: reg})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		node.Close()
