@@ -24,7 +24,7 @@ import (
 type Classifier struct {
 	cfg    config.Classifier
 	client *http.Client
-	jobs   chan job // bounded: QueueSize
+	jobs   chan job // bounded: queueSize
 	// verdict commits a decision in turn with ingest.
 	verdict func(slug, postID, status, reason string) error
 	manual  func(slug string) bool
@@ -37,9 +37,9 @@ type job struct {
 	post wall.Post
 }
 
-// QueueSize is how many posts may wait for the classifier; past it, the
+// queueSize is how many posts may wait for the classifier; past it, the
 // on_error rule decides.
-var QueueSize = 10000
+const queueSize = 10000
 
 // Score is the classifier's answer.
 type Score struct {
@@ -51,7 +51,7 @@ type Score struct {
 // (status visible, pending or rejected, with the reason), manual tells the
 // walls that hold every post anyway.
 func NewClassifier(cfg config.Classifier, verdict func(slug, postID, status, reason string) error, manual func(string) bool, log *slog.Logger) *Classifier {
-	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D(), CheckRedirect: noRedirects}, jobs: make(chan job, QueueSize),
+	return &Classifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout.D(), CheckRedirect: noRedirects}, jobs: make(chan job, queueSize),
 		verdict: verdict, manual: manual, log: log}
 }
 

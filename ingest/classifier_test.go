@@ -94,6 +94,8 @@ func classified(t *testing.T, onError string, workers bool) (*Pipeline, *storage
 	}, p.Manual, log)
 	if workers {
 		c.Start(ctx)
+	} else {
+		c.jobs = make(chan job) // no room and no worker: every post overflows
 	}
 	p.SetClassifier(c)
 	t.Cleanup(func() { cancel(); c.Wait(); p.Close() })
@@ -183,9 +185,6 @@ func TestClassifier(t *testing.T) {
 // TestClassifierQueueFull: with the queue full, the on_error rule decides
 // at once, without waiting on the writer that holds the commit lock.
 func TestClassifierQueueFull(t *testing.T) {
-	saved := QueueSize
-	QueueSize = 0 // and no worker: every post overflows
-	defer func() { QueueSize = saved }()
 	p, db, ctx := classified(t, "hold", false)
 	if err := p.Emit(ctx, "masto", wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1", Text: "hello #devconf", Author: wall.Author{Name: "A"}}}); err != nil {
 		t.Fatal(err)

@@ -197,8 +197,12 @@ func safeNext(next string) string {
 }
 
 // dummyHash keeps a login for an unknown user as slow as one for a known
-// user, so timing does not tell which names exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+// user, so timing does not tell which names exist. It is made at the
+// first login, not when the program starts.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+	return h
+})
 
 func (s *auth) login(w http.ResponseWriter, r *http.Request) {
 	addr := ClientAddr(r)
@@ -228,7 +232,7 @@ func (s *auth) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if known {
 		hash = []byte(account.PasswordHash)
 	}

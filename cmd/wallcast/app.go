@@ -100,12 +100,24 @@ func (t tee) Publish(events []wall.Event) {
 	}
 }
 
-// screensEvery is how often the screens connected are noted for the
-// report (the report counts them per minute).
-var screensEvery = time.Minute
+// settings are what a start may tune beyond the config (tests do).
+type settings struct {
+	// screensEvery is how often the screens connected are noted for the
+	// report (the report counts them per minute).
+	screensEvery time.Duration
+}
+
+func settle(tune []func(*settings)) settings {
+	st := settings{screensEvery: time.Minute}
+	for _, f := range tune {
+		f(&st)
+	}
+	return st
+}
 
 // start opens the database, starts the HTTP server and the sources.
-func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...func(*settings)) (*app, error) {
+	st := settle(tune)
 	db, err := storage.Open(cfg.Storage.Path)
 	if err != nil {
 		return nil, err
@@ -203,8 +215,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	go a.retention(bg)
 	a.jobs.Go(func() { a.startAnnouncements(bg) })
 	a.jobs.Go(func() { a.followOthers(bg, time.Second) })
-	every := screensEvery
-	a.jobs.Go(func() { a.srv.NoteScreens(bg, every) })
+	a.jobs.Go(func() { a.srv.NoteScreens(bg, st.screensEvery) })
 	if a.outbox != nil {
 		// The outbox outlives the sources: at shutdown it sends what the
 		// last commits added before it stops.

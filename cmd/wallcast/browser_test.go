@@ -97,6 +97,7 @@ type browserEnv struct {
 	addr    string
 	origin  string // the one other origin allowed to embed
 	a       *app
+	tune    []func(*settings)
 }
 
 func (e *browserEnv) write(layout string) {
@@ -108,10 +109,10 @@ func (e *browserEnv) write(layout string) {
 
 func (e *browserEnv) start() {
 	e.t.Helper()
-	e.a = startFile(e.t, filepath.Join(e.dir, "config.yaml"))
+	e.a = startFile(e.t, filepath.Join(e.dir, "config.yaml"), e.tune...)
 }
 
-func newBrowserEnv(t *testing.T, origin string) *browserEnv {
+func newBrowserEnv(t *testing.T, origin string, tune ...func(*settings)) *browserEnv {
 	h, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
 	t.Setenv("TEST_HASH", string(h))
 	feed := &fakeFeed{}
@@ -121,7 +122,7 @@ func newBrowserEnv(t *testing.T, origin string) *browserEnv {
 	l := httptest.NewServer(http.NotFoundHandler())
 	addr := l.Listener.Addr().String()
 	l.Close()
-	e := &browserEnv{t: t, dir: t.TempDir(), feed: feed, feedURL: fs.URL, addr: addr, origin: origin}
+	e := &browserEnv{t: t, dir: t.TempDir(), feed: feed, feedURL: fs.URL, addr: addr, origin: origin, tune: tune}
 	e.write("grid")
 	e.start()
 	t.Cleanup(func() { e.a.shutdown() })
@@ -610,10 +611,8 @@ func TestBrowserPoll(t *testing.T) {
 // charts, and the report page prints them with the polls and the shown
 // posts; its screenshot goes to the README.
 func TestBrowserReport(t *testing.T) {
-	screensEvery = 100 * time.Millisecond
-	t.Cleanup(func() { screensEvery = time.Minute })
 	ctx := browser(t)
-	e := newBrowserEnv(t, "https://news.example")
+	e := newBrowserEnv(t, "https://news.example", screensEvery(100*time.Millisecond))
 	wallTab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
 	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {

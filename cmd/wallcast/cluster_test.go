@@ -150,13 +150,13 @@ func writeClusterConfig(t *testing.T, dir string, window, replicas int, urls ...
 }
 
 // startEdgeFile starts an edge in this process on a config file.
-func startEdgeFile(t *testing.T, path string) *edge {
+func startEdgeFile(t *testing.T, path string, tune ...func(*settings)) *edge {
 	t.Helper()
 	cfg, err := config.LoadEdge(path, sources.ConfigTypes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := startEdge(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := startEdge(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -914,11 +914,9 @@ func TestClusterReloadAndReports(t *testing.T) {
 	n := startNATS(t, false)
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 1000, 1, n.url())
-	screensEvery = 50 * time.Millisecond
-	t.Cleanup(func() { screensEvery = time.Minute })
-	a := startFile(t, path)
+	a := startFile(t, path, screensEvery(50*time.Millisecond))
 	t.Cleanup(func() { a.shutdown() })
-	e := startEdgeFile(t, path)
+	e := startEdgeFile(t, path, screensEvery(50*time.Millisecond))
 	tab := openTab(t, e.addr, "")
 	tab.until(t, wall.EventReady)
 	token := tokenOf(t, tab.until(t, wall.EventScreen))

@@ -43,7 +43,8 @@ type edge struct {
 }
 
 // startEdge starts an edge on a config that has a cluster section.
-func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
+func startEdge(cfg *config.Config, log *slog.Logger, tune ...func(*settings)) (*edge, error) {
+	st := settle(tune)
 	if cfg.Cluster == nil {
 		return nil, fmt.Errorf("%s: an edge needs a cluster: section (the NATS it reads the walls from)", cfg.File)
 	}
@@ -73,8 +74,7 @@ func startEdge(cfg *config.Config, log *slog.Logger) (*edge, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.jobs.Go(func() { e.feed.Run(bg) })
-	every := screensEvery
-	e.jobs.Go(func() { e.srv.NoteScreens(bg, every) })
+	e.jobs.Go(func() { e.srv.NoteScreens(bg, st.screensEvery) })
 	log.Info("edge listening", "addr", e.addr, "stream", cfg.Cluster.Stream, "nats", cfg.Cluster.NATS)
 	return e, nil
 }

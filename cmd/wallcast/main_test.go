@@ -347,17 +347,22 @@ func TestReload(t *testing.T) {
 }
 
 // startFile starts Wallcast in-process on a config file, logging nowhere.
-func startFile(t testing.TB, path string) *app {
+func startFile(t testing.TB, path string, tune ...func(*settings)) *app {
 	t.Helper()
 	cfg, err := sources.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// screensEvery notes the screens connected every d (a minute in use).
+func screensEvery(d time.Duration) func(*settings) {
+	return func(st *settings) { st.screensEvery = d }
 }
 
 // TestSubcommands: one switch; an unknown command is refused with the
