@@ -117,10 +117,10 @@ type GlobalFilters struct {
 	// WordLists, HoldIf, MaxPostsPerAuthor and DuplicatesWithin apply to
 	// every wall, as a wall's own do (lists add up; a wall's own rate and
 	// window win).
-	WordLists         []string `yaml:"word_lists"`
-	HoldIf            []string `yaml:"hold_if"`
-	MaxPostsPerAuthor Rate     `yaml:"max_posts_per_author"`
-	DuplicatesWithin  Duration `yaml:"duplicates_within"`
+	WordLists         []string     `yaml:"word_lists"`
+	HoldIf            []HoldReason `yaml:"hold_if"`
+	MaxPostsPerAuthor Rate         `yaml:"max_posts_per_author"`
+	DuplicatesWithin  Duration     `yaml:"duplicates_within"`
 }
 
 // Merged is a wall's filters with the top-level ones added.
@@ -139,7 +139,7 @@ func (c *Config) Merged(w *Wall) Filters {
 	return f
 }
 
-func unionOf(a, b []string) []string {
+func unionOf[T comparable](a, b []T) []T {
 	out := slices.Clone(a)
 	for _, v := range b {
 		if !slices.Contains(out, v) {
@@ -313,7 +313,7 @@ type Filters struct {
 	// HoldIf sends posts to the pending queue, even on an auto wall, when
 	// they have one of these: word_list, links, media, new_author (the
 	// author's first post on the wall), young_account.
-	HoldIf []string `yaml:"hold_if"`
+	HoldIf []HoldReason `yaml:"hold_if"`
 	// MaxPostsPerAuthor lets one author show at most N posts in a window
 	// ("3/10m"); the rest are rejected.
 	MaxPostsPerAuthor Rate `yaml:"max_posts_per_author"`
@@ -322,8 +322,22 @@ type Filters struct {
 	DuplicatesWithin Duration `yaml:"duplicates_within"`
 }
 
+// HoldReason is a condition hold_if takes: a post that meets it waits
+// for a moderator. Config checks them and ingest applies them.
+type HoldReason string
+
+// The reasons to hold a post.
+const (
+	HoldWordList     HoldReason = "word_list"
+	HoldLinks        HoldReason = "links"
+	HoldMedia        HoldReason = "media"
+	HoldNewAuthor    HoldReason = "new_author"
+	HoldYoungAccount HoldReason = "young_account"
+	HoldClassifier   HoldReason = "classifier"
+)
+
 // HoldReasons are the conditions hold_if takes.
-var HoldReasons = []string{"word_list", "links", "media", "new_author", "young_account", "classifier"}
+var HoldReasons = []HoldReason{HoldWordList, HoldLinks, HoldMedia, HoldNewAuthor, HoldYoungAccount, HoldClassifier}
 
 // Sponsor is one sponsor's card: an image (a file relative to the config,
 // or an http(s) URL), where it links, and how long it shows.

@@ -515,10 +515,10 @@ func (p *parser) validate(c *Config) {
 		}
 		p.origins(w.EmbedOrigins, at+".embed_origins")
 		p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
-		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "classifier") && c.Moderation.Classifier == nil {
+		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, HoldClassifier) && c.Moderation.Classifier == nil {
 			p.add(p.line(at+".filters"), at+": hold_if classifier needs a classifier", "add moderation: {classifier: {url: ...}} at the top level")
 		}
-		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, "young_account") && merged.MinAccountAge == 0 {
+		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, HoldYoungAccount) && merged.MinAccountAge == 0 {
 			p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
 		}
 		for j, a := range w.Trusted.Authors {
@@ -638,7 +638,7 @@ func Loopback(host string) bool {
 }
 
 // filters checks the moderation keys of a filters block.
-func (p *parser) filters(wordLists, holdIf []string, at string) {
+func (p *parser) filters(wordLists []string, holdIf []HoldReason, at string) {
 	for i, l := range wordLists {
 		if !wordlist.Has(l) {
 			p.add(p.line(fmt.Sprintf("%s.word_lists[%d]", at, i)), fmt.Sprintf("%s.word_lists: there is no %q list", at, l), "use some of: "+strings.Join(wordlist.Languages(), ", "))
@@ -646,9 +646,18 @@ func (p *parser) filters(wordLists, holdIf []string, at string) {
 	}
 	for i, h := range holdIf {
 		if !slices.Contains(HoldReasons, h) {
-			p.add(p.line(fmt.Sprintf("%s.hold_if[%d]", at, i)), fmt.Sprintf("%s.hold_if: %q is not a reason to hold a post", at, h), "use some of: "+strings.Join(HoldReasons, ", "))
+			p.add(p.line(fmt.Sprintf("%s.hold_if[%d]", at, i)), fmt.Sprintf("%s.hold_if: %q is not a reason to hold a post", at, h), "use some of: "+joined(HoldReasons))
 		}
 	}
+}
+
+// joined lists values for a fix: "a, b, c".
+func joined[T ~string](vs []T) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return strings.Join(out, ", ")
 }
 
 // Locales are the languages of the display's own words.

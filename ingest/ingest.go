@@ -39,8 +39,8 @@ type rule struct {
 	blockedWords   []string
 	blockedAuthors map[string]bool
 	langs          map[string]bool
-	words          *wordlist.Set   // the word lists it applies (nil: none)
-	holdIf         map[string]bool // config.HoldReasons it holds for
+	words          *wordlist.Set // the word lists it applies (nil: none)
+	holdIf         map[config.HoldReason]bool
 	trustedSources map[string]bool
 	trustedAuthors map[string]bool   // TrustKey
 	types          map[string]string // source name -> type, shared
@@ -81,7 +81,7 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 			slug: w.Slug, manual: w.Moderation == "manual", f: w.Filters,
 			tags: map[string]bool{}, allFrom: map[string]bool{},
 			blockedAuthors: map[string]bool{}, langs: map[string]bool{},
-			holdIf: map[string]bool{}, trustedSources: map[string]bool{}, trustedAuthors: map[string]bool{}, types: types,
+			holdIf: map[config.HoldReason]bool{}, trustedSources: map[string]bool{}, trustedAuthors: map[string]bool{}, types: types,
 		}
 		if len(w.Filters.WordLists) > 0 {
 			key := strings.Join(w.Filters.WordLists, ",")
@@ -235,7 +235,7 @@ func (r *Router) admit(source string, p *wall.Post, targets []wall.Target) {
 		}
 		// Authors are noted only where new_author is on: it costs a map
 		// and a lock per post.
-		if ru.holdIf["new_author"] && r.mem.firstPost(ru.slug, p.Author) && !trusted && t.Status == wall.StatusVisible {
+		if ru.holdIf[config.HoldNewAuthor] && r.mem.firstPost(ru.slug, p.Author) && !trusted && t.Status == wall.StatusVisible {
 			t.Status, t.Reason = wall.StatusPending, "held: first post on this wall"
 		}
 	}
@@ -253,7 +253,7 @@ func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
 	}
 	if m, field, ok := ru.listed(p); ok {
 		t.Status, t.Reason = wall.StatusRejected, fmt.Sprintf("word list %s (%s: %s)", m.List, field, m.Word)
-		if ru.holdIf["word_list"] {
+		if ru.holdIf[config.HoldWordList] {
 			t.Status = wall.StatusPending
 		}
 		return t
@@ -265,7 +265,7 @@ func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
 		t.Status, t.Reason = wall.StatusPending, "held: "+why
 		return t
 	}
-	if ru.holdIf["classifier"] {
+	if ru.holdIf[config.HoldClassifier] {
 		t.Status, t.Reason, t.Classify = wall.StatusPending, "held: waiting for the classifier", true
 		return t
 	}
@@ -312,15 +312,15 @@ func (ru *rule) listed(p *wall.Post) (wordlist.Match, string, bool) {
 // hold returns why the hold_if rules hold a post, or "".
 func (ru *rule) hold(p *wall.Post) string {
 	switch {
-	case ru.holdIf["links"] && hasLinks(p.HTML):
+	case ru.holdIf[config.HoldLinks] && hasLinks(p.HTML):
 		return "links"
-	case ru.holdIf["media"] && len(p.Media) > 0:
+	case ru.holdIf[config.HoldMedia] && len(p.Media) > 0:
 		return "media"
 	case (ru.words != nil || len(ru.blockedWords) > 0) && len(p.ContentWarning)+1+len(p.Text) > match.MaxText:
 		// Matching reads the first match.MaxText bytes: what is longer
 		// waits for a moderator rather than pass unread.
 		return fmt.Sprintf("text longer than %d KiB, not wholly checked", match.MaxText>>10)
-	case ru.holdIf["young_account"] && ru.young(p.Author):
+	case ru.holdIf[config.HoldYoungAccount] && ru.young(p.Author):
 		return "account younger than " + ru.f.MinAccountAge.D().String()
 	}
 	return ""
@@ -416,7 +416,7 @@ func (ru *rule) reject(p *wall.Post, words *string) string {
 		return "language " + p.Lang
 	case ru.blocksAuthor(p.Author):
 		return "blocked author"
-	case !ru.holdIf["young_account"] && ru.young(p.Author):
+	case !ru.holdIf[config.HoldYoungAccount] && ru.young(p.Author):
 		return "account younger than " + ru.f.MinAccountAge.D().String()
 	}
 	if len(ru.blockedWords) > 0 {

@@ -49,7 +49,8 @@ func (s *pages) routes(r *mux.Router) {
 	r.HandleFunc("/embed.js", s.embedScript).Methods(http.MethodGet, http.MethodHead)
 }
 
-// strings are the display's own words, per locale (config.Locales).
+// uiStrings are the display's own words, per locale (config.Locales;
+// TestLocalesAndStrings holds the two together).
 var uiStrings = map[string]map[string]string{
 	"en": {
 		"waiting": "Waiting for the first posts…", "reconnecting": "Reconnecting…",

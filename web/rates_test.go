@@ -2,9 +2,11 @@ package web
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -98,6 +100,32 @@ func TestInert(t *testing.T) {
 	} {
 		if got := inert(tc.in); got != tc.want {
 			t.Errorf("inert(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestLocalesAndStrings: every language the config accepts has the
+// display's words, each the same set of words as English, and no words
+// stand for a language the config refuses.
+func TestLocalesAndStrings(t *testing.T) {
+	for _, l := range config.Locales {
+		if _, ok := uiStrings[l]; !ok {
+			t.Errorf("config.Locales has %q, the display has no words for it", l)
+		}
+	}
+	for l, words := range uiStrings {
+		if !slices.Contains(config.Locales, l) {
+			t.Errorf("the display speaks %q, config.Locales does not list it", l)
+		}
+		for k := range uiStrings["en"] {
+			if words[k] == "" {
+				t.Errorf("%s has no %q", l, k)
+			}
+		}
+		for k := range words {
+			if _, ok := uiStrings["en"][k]; !ok {
+				t.Errorf("%s has %q, English does not", l, k)
+			}
 		}
 	}
 }
