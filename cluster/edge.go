@@ -236,7 +236,7 @@ func (e *Edge) event(msg jetstream.Msg, target uint64) {
 	h := msg.Headers()
 	seq, err1 := strconv.ParseInt(h.Get(hdrSeq), 10, 64)
 	prev, err2 := strconv.ParseInt(h.Get(hdrPrev), 10, 64)
-	typ := h.Get(hdrType)
+	typ := wall.EventType(h.Get(hdrType))
 	if slug == "" || err1 != nil || err2 != nil || typ == "" || !wall.ForDisplay(typ) {
 		e.node.log.Warn("cluster: a message that is not a wall event; skipped", "subject", msg.Subject(), "stream_seq", meta.Sequence.Stream)
 		return

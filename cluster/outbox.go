@@ -307,7 +307,7 @@ func (o *Outbox) ours(ctx context.Context, m *jetstream.RawStreamMsg) (int64, st
 		return 0, "the database cannot be read: " + err.Error()
 	case through != v:
 		return 0, fmt.Sprintf("event %d is not a display event of the database", v)
-	case len(evs) == 1 && (o.node.subject(evs[0].Wall) != m.Subject || evs[0].Type != m.Header.Get(hdrType) || !bytes.Equal(evs[0].Data, m.Data)):
+	case len(evs) == 1 && (o.node.subject(evs[0].Wall) != m.Subject || string(evs[0].Type) != m.Header.Get(hdrType) || !bytes.Equal(evs[0].Data, m.Data)):
 		return 0, fmt.Sprintf("event %d differs from the database's", v)
 	}
 	return v, ""
@@ -348,7 +348,7 @@ func (o *Outbox) send(ctx context.Context, events []wall.Outgoing, last uint64) 
 		id := strconv.FormatInt(e.Seq, 10)
 		m.Header.Set(hdrSeq, id)
 		m.Header.Set(hdrPrev, strconv.FormatInt(e.Prev, 10))
-		m.Header.Set(hdrType, e.Type)
+		m.Header.Set(hdrType, string(e.Type))
 		f, err := o.node.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectLastSequence(last+uint64(i)))
 		if err != nil {
 			return last, fmt.Errorf("publish %s: %w", id, err)

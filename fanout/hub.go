@@ -21,7 +21,7 @@ type Frame struct {
 }
 
 // Encode is an event in the text/event-stream format, its seq as the id.
-func Encode(e wall.Event) []byte { return sse.Encode(e.Seq, e.Type, e.Data) }
+func Encode(e wall.Event) []byte { return sse.Encode(e.Seq, string(e.Type), e.Data) }
 
 var pingFrame = Frame{Bytes: []byte(": ping\n\n"), ping: true}
 

@@ -28,7 +28,7 @@ func TestAdjust(t *testing.T) {
 	}
 	var kinds []string
 	for _, e := range events {
-		kinds = append(kinds, e.Wall+":"+e.Type)
+		kinds = append(kinds, e.Wall+":"+string(e.Type))
 	}
 	if strings.Join(kinds, " ") != "a:update b:pending" {
 		t.Errorf("events = %v", kinds)

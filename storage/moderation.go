@@ -132,7 +132,7 @@ func (db *DB) Verdict(ctx context.Context, slug, postID, status, reason, by stri
 		if err := a.decided(slug, postID, status); err != nil {
 			return err
 		}
-		typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[status]
+		typ := map[string]wall.EventType{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[status]
 		q, _ := json.Marshal(wall.QueueItem{ID: postID, Status: status, Reason: reason, By: by, Post: &p})
 		_, err = a.appendEvent(slug, typ, postID, q, true)
 		return err
@@ -263,7 +263,7 @@ func (db *DB) Undo(ctx context.Context, slug string, changes []wall.Change, rule
 			} else if err := a.decided(slug, c.ID, c.From); err != nil {
 				return err
 			}
-			typ := map[string]string{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[c.From]
+			typ := map[string]wall.EventType{wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[c.From]
 			if typ != "" {
 				q, _ := json.Marshal(wall.QueueItem{ID: c.ID, Status: c.From, By: user, Post: &p})
 				if _, err := a.appendEvent(slug, typ, c.ID, q, true); err != nil {

@@ -336,7 +336,7 @@ func (a *applier) insertPost(p wall.Post, targets []wall.Target) error {
 				return fmt.Errorf("wall %s post %s: %w", t.Wall, p.ID, err)
 			}
 		}
-		typ := map[string]string{wall.StatusVisible: wall.EventPost, wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[t.Status]
+		typ := map[string]wall.EventType{wall.StatusVisible: wall.EventPost, wall.StatusPending: wall.EventPending, wall.StatusRejected: wall.EventRejected}[t.Status]
 		var payload []byte
 		if typ == wall.EventPost {
 			payload = data
@@ -446,7 +446,7 @@ func (a *applier) deletePost(source string, p wall.Post, ifKnown bool) error {
 	return nil
 }
 
-func (a *applier) setStatus(slug, postID, status, reason, typ string) error {
+func (a *applier) setStatus(slug, postID, status, reason string, typ wall.EventType) error {
 	if _, err := a.exec(`UPDATE wall_posts SET status = ?, reason = ?, pinned = 0 WHERE wall = ? AND post_id = ?`,
 		status, reason, slug, postID); err != nil {
 		return err
@@ -493,7 +493,7 @@ func (a *applier) unfeature(slug, postID string) error {
 
 // appendEvent adds an event to a wall's log. Post and update events keep no
 // data of their own: a replay reads the post as it is now.
-func (a *applier) appendEvent(slug, typ, postID string, data []byte, keep bool) (int64, error) {
+func (a *applier) appendEvent(slug string, typ wall.EventType, postID string, data []byte, keep bool) (int64, error) {
 	var stored any
 	if keep {
 		stored = string(data)
@@ -517,7 +517,7 @@ func (a *applier) appendEvent(slug, typ, postID string, data []byte, keep bool) 
 
 // AppendEvent appends one event that carries its own data (announce, config)
 // to a wall's log.
-func (db *DB) AppendEvent(ctx context.Context, slug, typ string, data []byte) (wall.Event, error) {
+func (db *DB) AppendEvent(ctx context.Context, slug string, typ wall.EventType, data []byte) (wall.Event, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return wall.Event{}, err

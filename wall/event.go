@@ -8,24 +8,31 @@ import (
 	"time"
 )
 
+// EventType is the type of an event: the SSE event name.
+type EventType string
+
 // Event types on a wall's log. The display stream carries all but Pending,
-// Approved and Rejected, which belong to the moderation queue.
+// Approved and Rejected, which belong to the moderation queue. Health and
+// Sources are not on a wall's log: the console's queue stream and /stats
+// send them.
 const (
-	EventPost     = "post"
-	EventUpdate   = "update"
-	EventRemove   = "remove"
-	EventPin      = "pin"
-	EventUnpin    = "unpin"
-	EventAnnounce = "announce"
-	EventReset    = "reset"
-	EventConfig   = "config"
-	EventReady    = "ready"  // ends a backfill; its id is where the screen resumes
-	EventShow     = "show"   // show control: pause, a featured post, a holding slide
-	EventPoll     = "poll"   // a live poll and its counts
-	EventScreen   = "screen" // after each catch-up, no id: {"token"} this stream's sponsor showings count with
-	EventPending  = "pending"
-	EventApproved = "approved"
-	EventRejected = "rejected"
+	EventPost     EventType = "post"
+	EventUpdate   EventType = "update"
+	EventRemove   EventType = "remove"
+	EventPin      EventType = "pin"
+	EventUnpin    EventType = "unpin"
+	EventAnnounce EventType = "announce"
+	EventReset    EventType = "reset"
+	EventConfig   EventType = "config"
+	EventReady    EventType = "ready"  // ends a backfill; its id is where the screen resumes
+	EventShow     EventType = "show"   // show control: pause, a featured post, a holding slide
+	EventPoll     EventType = "poll"   // a live poll and its counts
+	EventScreen   EventType = "screen" // after each catch-up, no id: {"token"} this stream's sponsor showings count with
+	EventPending  EventType = "pending"
+	EventApproved EventType = "approved"
+	EventRejected EventType = "rejected"
+	EventHealth   EventType = "health"  // the sources' health, on the console's queue stream
+	EventSources  EventType = "sources" // the sources' public health, on /stats
 )
 
 // Status of a post on one wall.
@@ -41,17 +48,17 @@ const (
 type Event struct {
 	Seq  int64
 	Wall string
-	Type string
+	Type EventType
 	Data json.RawMessage // one line of JSON
 }
 
 // QueueOnly are the event types of the moderation queue: the admin
 // console sees them, screens never do. It is the one answer to which
 // events screens see; storage's replay query is built from it.
-var QueueOnly = []string{EventPending, EventApproved, EventRejected}
+var QueueOnly = []EventType{EventPending, EventApproved, EventRejected}
 
 // ForDisplay reports whether screens receive events of this type.
-func ForDisplay(typ string) bool { return !slices.Contains(QueueOnly, typ) }
+func ForDisplay(typ EventType) bool { return !slices.Contains(QueueOnly, typ) }
 
 // QueueItem is the payload of moderation queue events (pending, approved,
 // rejected) and of the queue listing.

@@ -427,7 +427,7 @@ func (s *console) queueEvents(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	health := func() {
 		h, _ := json.Marshal(s.health())
-		buf.Write(fanout.Encode(wall.Event{Type: "health", Data: h}))
+		buf.Write(fanout.Encode(wall.Event{Type: wall.EventHealth, Data: h}))
 	}
 	health()
 	out.Write(buf.Bytes())

@@ -112,7 +112,7 @@ func (s *monitor) stats(w http.ResponseWriter, r *http.Request) {
 			state = err.Error()
 		}
 		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
-		buf.Write(fanout.Encode(wall.Event{Type: "sources", Data: health}))
+		buf.Write(fanout.Encode(wall.Event{Type: wall.EventSources, Data: health}))
 		if err := sw.Send(buf.Bytes()); err != nil {
 			return
 		}

@@ -48,10 +48,10 @@ func TestBackfillLeavesTheReadersSnapshotAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type == wall.EventShow && ev.Data != `{}` {
+		if ev.Type == string(wall.EventShow) && ev.Data != `{}` {
 			t.Errorf("show in the backfill: %s, want the feature left out", ev.Data)
 		}
-		if ev.Type == wall.EventReady {
+		if ev.Type == string(wall.EventReady) {
 			break
 		}
 	}

@@ -129,7 +129,7 @@ func (s *stream) token(t *testing.T) string {
 		if err != nil {
 			t.Fatalf("no screen event: %v", err)
 		}
-		if ev.Type == wall.EventScreen {
+		if ev.Type == string(wall.EventScreen) {
 			var d struct{ Token string }
 			json.Unmarshal([]byte(ev.Data), &d)
 			return d.Token
@@ -147,7 +147,7 @@ func (s *stream) next(t *testing.T) sse.Event {
 	go func() {
 		for {
 			ev, err := s.Next()
-			if err != nil || (ev.Type != wall.EventReady && ev.Type != wall.EventScreen) {
+			if err != nil || (ev.Type != string(wall.EventReady) && ev.Type != string(wall.EventScreen)) {
 				ch <- res{ev, err}
 				return
 			}
@@ -422,7 +422,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		ev, err := s.Next()
-		for err == nil && (ev.Type == wall.EventReady || ev.Type == wall.EventScreen) {
+		for err == nil && (ev.Type == string(wall.EventReady) || ev.Type == string(wall.EventScreen)) {
 			ev, err = s.Next()
 		}
 		done <- err
@@ -689,7 +689,7 @@ func TestEngineLeavesTLSToTheHub(t *testing.T) {
 	e.post("over tls")
 	for {
 		ev := s.next(t)
-		if ev.Type == wall.EventPost {
+		if ev.Type == string(wall.EventPost) {
 			if got := text(t, ev); got != "over tls" {
 				t.Fatalf("post = %q", got)
 			}

@@ -225,7 +225,7 @@ func openTab(t *testing.T, addr, lastID string) *tab {
 }
 
 // until reads events until one of type typ (included), or the stream ends.
-func (s *tab) until(t *testing.T, typ string) []sse.Event {
+func (s *tab) until(t *testing.T, typ wall.EventType) []sse.Event {
 	t.Helper()
 	var out []sse.Event
 	timeout := time.After(20 * time.Second)
@@ -236,7 +236,7 @@ func (s *tab) until(t *testing.T, typ string) []sse.Event {
 				t.Fatalf("stream ended after %d events waiting for %s", len(out), typ)
 			}
 			out = append(out, ev)
-			if ev.Type == typ {
+			if ev.Type == string(typ) {
 				return out
 			}
 		case <-timeout:
@@ -257,11 +257,11 @@ func (s *tab) posts(t *testing.T, n int) []sse.Event {
 			if !ok {
 				t.Fatalf("stream ended after %d of %d posts", got, n)
 			}
-			if ev.Type == wall.EventScreen {
+			if ev.Type == string(wall.EventScreen) {
 				continue // the stream's token, different on every stream
 			}
 			out = append(out, ev)
-			if ev.Type == wall.EventPost {
+			if ev.Type == string(wall.EventPost) {
 				got++
 			}
 		case <-timeout:
@@ -303,7 +303,7 @@ func tokenOf(t *testing.T, evs []sse.Event) string {
 func postIDs(t *testing.T, evs []sse.Event) []string {
 	var out []string
 	for _, ev := range evs {
-		if ev.Type != wall.EventPost {
+		if ev.Type != string(wall.EventPost) {
 			continue
 		}
 		var p wall.Post
@@ -422,9 +422,9 @@ func visible(t *testing.T, evs []sse.Event, max int) []string {
 		var p wall.Post
 		json.Unmarshal([]byte(ev.Data), &p)
 		switch ev.Type {
-		case wall.EventPost:
+		case string(wall.EventPost):
 			ids = append(slices.DeleteFunc(ids, func(id string) bool { return id == p.ID }), p.ID)
-		case wall.EventRemove:
+		case string(wall.EventRemove):
 			ids = slices.DeleteFunc(ids, func(id string) bool { return id == p.ID })
 		}
 	}
@@ -479,11 +479,11 @@ func TestClusterNewEdgeAfterTheWindow(t *testing.T) {
 	resumed, ref := openTab(t, e.addr, from), openTab(t, a.addr, from)
 	pushAll(t, a.addr, "more", 1)
 	evs, wantEvs := resumed.posts(t, 6), ref.posts(t, 6)
-	if evs[0].Type == wall.EventReset || !slices.EqualFunc(evs, wantEvs, func(x, y sse.Event) bool { return x.ID == y.ID && x.Data == y.Data }) {
+	if evs[0].Type == string(wall.EventReset) || !slices.EqualFunc(evs, wantEvs, func(x, y sse.Event) bool { return x.ID == y.ID && x.Data == y.Data }) {
 		t.Errorf("resume inside the window: %v, the ingest node's %v", evs, wantEvs)
 	}
 	old := openTab(t, e.addr, "5").until(t, wall.EventReady)
-	if old[0].Type != wall.EventReset {
+	if old[0].Type != string(wall.EventReset) {
 		t.Errorf("resume from before the window: first event %s, want reset", old[0].Type)
 	}
 }

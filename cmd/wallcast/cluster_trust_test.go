@@ -411,7 +411,7 @@ func TestClusterForgetErasesTheStream(t *testing.T) {
 	removed := 0
 	for removed < 2 {
 		for _, ev := range s.until(t, wall.EventRemove) {
-			if ev.Type == wall.EventRemove {
+			if ev.Type == string(wall.EventRemove) {
 				removed++
 			}
 		}
