@@ -384,59 +384,110 @@ var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // validate checks what the schema alone cannot.
 func (p *parser) validate(c *Config) {
-	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a listen address", c.Server.Listen), `write host:port or :port, for example ":8080" or "127.0.0.1:8080"`)
+	p.server(&c.Server)
+	p.admin(&c.Admin)
+	sources := p.sources(c.Sources)
+	walls := map[string]int{}
+	for i := range c.Walls {
+		p.wall(c, i, walls, sources)
+	}
+	p.filters(c.Filters.WordLists, c.Filters.HoldIf, "filters")
+	if cl := c.Moderation.Classifier; cl != nil {
+		p.classifier(cl)
+	}
+	if cl := c.Cluster; cl != nil {
+		p.cluster(cl)
+	}
+	if len(c.Walls) == 0 {
+		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+// oneOf checks that the value at a path is one of choices; what names
+// the kind of value ("a layout"), fix says what to write.
+func (p *parser) oneOf(at, v string, choices []string, what, fix string) {
+	if !slices.Contains(choices, v) {
+		p.add(p.line(at), fmt.Sprintf("%s: %q is not %s", at, v, what), fix)
+	}
+}
+
+// between checks that the number at a path is from lo to hi.
+func between[T int | float64](p *parser, at string, v, lo, hi T, fix string) {
+	if v < lo || v > hi {
+		p.add(p.line(at), fmt.Sprintf("%s: %v is out of range", at, v), fix)
+	}
+}
+
+// atLeast1 checks the counts that must be at least 1.
+func (p *parser) atLeast1(at string, v int, fix string) {
+	if v < 1 {
+		p.add(p.line(at), at+": must be at least 1", fix)
+	}
+}
+
+// fileOrURL checks a file the config names (relative to it), or, with
+// url, an http(s) URL instead.
+func (p *parser) fileOrURL(at, v string, url bool) {
+	if v == "" || (url && HTTPURL(v)) {
+		return
+	}
+	if _, err := os.Stat(Resolve(p.file, v)); err != nil {
+		fix := "give a file path relative to the config file"
+		if url {
+			fix += ", or an http(s) URL"
+		}
+		p.add(p.line(at), fmt.Sprintf("%s: cannot read %q", at, v), fix)
+	}
+}
+
+// server checks the server section.
+func (p *parser) server(s *Server) {
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
+		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a listen address", s.Listen), `write host:port or :port, for example ":8080" or "127.0.0.1:8080"`)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: port %q is not a number from 0 to 65535", port), `write host:port, for example ":8080"`)
 	} else if host != "" && net.ParseIP(host) == nil && !nameRe.MatchString(strings.ToLower(strings.ReplaceAll(host, ".", "-"))) {
 		p.add(p.line("server.listen"), fmt.Sprintf("server.listen: %q is not a host name or IP address", host), `write host:port, for example "0.0.0.0:8080"`)
 	}
-	if !HTTPURL(c.Server.BaseURL) {
-		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", c.Server.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
+	if !HTTPURL(s.BaseURL) {
+		p.add(p.line("server.base_url"), fmt.Sprintf("server.base_url: %q is not an http(s) URL", s.BaseURL), `write the public address of this server, for example "https://wall.example.org"`)
 	}
-	p.origins(c.Server.EmbedOrigins, "server.embed_origins")
-	for i, v := range c.Server.TrustedProxies {
+	p.origins(s.EmbedOrigins, "server.embed_origins")
+	for i, v := range s.TrustedProxies {
 		if _, err := ParsePrefix(v); err != nil {
 			at := fmt.Sprintf("server.trusted_proxies[%d]", i)
 			p.add(p.line(at), fmt.Sprintf("%s: %q is not an address or CIDR", at, v), `write the proxy's address or network, such as "10.0.0.0/8", "127.0.0.1" or "::1"`)
 		}
 	}
-	if c.Server.QueueSize < 1 {
-		p.add(p.line("server.subscriber_queue"), "server.subscriber_queue: must be at least 1", "write a number such as 512")
-	}
-	for _, k := range []struct {
-		key string
-		v   int
-		fix string
-	}{
-		{"server.max_streams", c.Server.MaxStreams, "write a number such as 20000 (leave it out for the default)"},
-		{"server.max_streams_per_client", c.Server.MaxStreamsPerClient, "write a number such as 200: the screens of a venue behind one address count together"},
-		{"server.api_rate", c.Server.APIRate, "write requests per minute per client, such as 600"},
-	} {
-		if k.v < 1 {
-			p.add(p.line(k.key), k.key+": must be at least 1", k.fix)
-		}
-	}
+	p.atLeast1("server.subscriber_queue", s.QueueSize, "write a number such as 512")
+	p.atLeast1("server.max_streams", s.MaxStreams, "write a number such as 20000 (leave it out for the default)")
+	p.atLeast1("server.max_streams_per_client", s.MaxStreamsPerClient, "write a number such as 200: the screens of a venue behind one address count together")
+	p.atLeast1("server.api_rate", s.APIRate, "write requests per minute per client, such as 600")
+}
 
-	for i, u := range c.Admin.Users {
+// admin checks the console's accounts.
+func (p *parser) admin(a *Admin) {
+	for i, u := range a.Users {
 		at := fmt.Sprintf("admin.users[%d]", i)
 		if u.Name == "" || u.PasswordHash == "" {
 			p.add(p.line(at), at+": a user needs a name and a password_hash", `add name: and password_hash: "${WALLCAST_HASH_NAME}" (make the hash with: wallcast hash-password)`)
 		}
-		if u.Role != "moderator" && u.Role != "admin" {
-			p.add(p.line(at+".role"), fmt.Sprintf("%s.role: %q is not a role", at, u.Role), "use moderator (moderates walls) or admin (everything)")
-		}
+		p.oneOf(at+".role", u.Role, []string{"moderator", "admin"}, "a role", "use moderator (moderates walls) or admin (everything)")
 	}
-	for _, u := range c.Admin.Accounts() {
+	for _, u := range a.Accounts() {
 		if !p.edge && !strings.HasPrefix(u.PasswordHash, "$2") {
 			p.add(p.line("admin"), fmt.Sprintf("admin: the password hash of %q is not a bcrypt hash", u.Name), "make one with: wallcast hash-password, and put it in the environment variable")
 		}
 	}
+}
 
-	sources := map[string]int{}
-	for i, s := range c.Sources {
+// sources checks the sources, each by its type's own checks, and returns
+// their names (with their index).
+func (p *parser) sources(list []Source) map[string]int {
+	names := map[string]int{}
+	for i, s := range list {
 		at := fmt.Sprintf("sources[%d]", i)
-		p.unique(sources, i, "sources", "name", s.Name, "source", "a short name such as mastodon-social")
+		p.unique(names, i, "sources", "name", s.Name, "source", "a short name such as mastodon-social")
 		if s.Settings == nil {
 			p.add(p.line(at+".type"), fmt.Sprintf("%s.type: unknown source type %q", at, s.Type), "use one of: "+strings.Join(p.typeNames(), ", "))
 			continue
@@ -452,112 +503,96 @@ func (p *parser) validate(c *Config) {
 			p.add(p.line(where), where+": "+pr.Msg, pr.Fix)
 		}
 	}
+	return names
+}
 
-	walls := map[string]int{}
-	for i, w := range c.Walls {
-		at := fmt.Sprintf("walls[%d]", i)
-		p.unique(walls, i, "walls", "slug", w.Slug, "wall", "a short name used in its URL, such as devconf")
-		if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 {
-			p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
-		}
-		if len(w.Sources) == 0 {
-			p.add(p.line(at), at+": the wall has no sources", "add sources: [name, ...] naming sources defined under sources:")
-		}
-		for j, name := range w.Sources {
-			if _, ok := sources[name]; !ok {
-				p.add(p.line(fmt.Sprintf("%s.sources[%d]", at, j)), fmt.Sprintf("%s.sources: no source is named %q", at, name),
-					fmt.Sprintf("define it under sources:, or use one of: %s", strings.Join(sortedKeys(sources), ", ")))
-			}
-		}
-		if w.Moderation != "auto" && w.Moderation != "manual" {
-			p.add(p.line(at+".moderation"), fmt.Sprintf("%s.moderation: %q is not a moderation mode", at, w.Moderation), "use auto (show at once) or manual (hold for approval)")
-		}
-		if !slices.Contains([]string{"grid", "spotlight", "ticker"}, w.Display.Layout) {
-			p.add(p.line(at+".display.layout"), fmt.Sprintf("%s.display.layout: %q is not a layout", at, w.Display.Layout), "use grid, spotlight or ticker")
-		}
-		if w.Display.Theme != "dark" && w.Display.Theme != "light" {
-			p.add(p.line(at+".display.theme"), fmt.Sprintf("%s.display.theme: %q is not a theme", at, w.Display.Theme), "use dark or light")
-		}
-		if w.Display.MaxPosts < 1 || w.Display.MaxPosts > 500 {
-			p.add(p.line(at+".display.max_posts"), fmt.Sprintf("%s.display.max_posts: %d is out of range", at, w.Display.MaxPosts), "use a number from 1 to 500")
-		}
-		if w.Display.FontScale < 0.5 || w.Display.FontScale > 4 {
-			p.add(p.line(at+".display.font_scale"), fmt.Sprintf("%s.display.font_scale: %g is out of range", at, w.Display.FontScale), "use a number from 0.5 to 4")
-		}
-		if w.Display.Accent != "" && !regexp.MustCompile(`^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$`).MatchString(w.Display.Accent) {
-			p.add(p.line(at+".display.accent"), fmt.Sprintf("%s.display.accent: %q is not a colour", at, w.Display.Accent), `write a hex colour such as "#ff5a36"`)
-		}
-		if w.Display.Locale != "" && !slices.Contains(Locales, w.Display.Locale) {
-			p.add(p.line(at+".display.locale"), fmt.Sprintf("%s.display.locale: %q is not a language Wallcast speaks", at, w.Display.Locale), "use one of: "+strings.Join(Locales, ", "))
-		}
-		if w.Display.SpotlightSeconds < 2 || w.Display.SpotlightSeconds > 600 {
-			p.add(p.line(at+".display.spotlight_seconds"), fmt.Sprintf("%s.display.spotlight_seconds: %d is out of range", at, w.Display.SpotlightSeconds), "use a number of seconds from 2 to 600")
-		}
-		for key, file := range map[string]string{"logo": w.Display.Logo, "background": w.Display.Background, "custom_css": w.Display.CustomCSS} {
-			if file == "" || (key != "custom_css" && (strings.HasPrefix(file, "https://") || strings.HasPrefix(file, "http://"))) {
-				continue
-			}
-			if _, err := os.Stat(Resolve(p.file, file)); err != nil {
-				p.add(p.line(at+".display."+key), fmt.Sprintf("%s.display.%s: cannot read %q", at, key, file), "give a file path relative to the config file"+map[bool]string{true: "", false: ", or an http(s) URL"}[key == "custom_css"])
-			}
-		}
-		for j, sp := range w.Display.Sponsors {
-			sat := fmt.Sprintf("%s.display.sponsors[%d]", at, j)
-			if sp.Image == "" || (!HTTPURL(sp.Image) && func() bool { _, err := os.Stat(Resolve(p.file, sp.Image)); return err != nil }()) {
-				p.add(p.line(sat), sat+": the sponsor needs an image: a file next to the config or an http(s) URL", `write image: "sponsors/acme.png"`)
-			}
-			if sp.URL != "" && !HTTPURL(sp.URL) {
-				p.add(p.line(sat+".url"), sat+".url: not an http(s) URL", `write url: "https://acme.example"`)
-			}
-			if sp.Seconds < 2 || sp.Seconds > 120 {
-				p.add(p.line(sat+".seconds"), sat+".seconds: out of range", "use a number of seconds from 2 to 120")
-			}
-		}
-		p.origins(w.EmbedOrigins, at+".embed_origins")
-		p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
-		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, HoldClassifier) && c.Moderation.Classifier == nil {
-			p.add(p.line(at+".filters"), at+": hold_if classifier needs a classifier", "add moderation: {classifier: {url: ...}} at the top level")
-		}
-		if merged := c.Merged(&c.Walls[i]); slices.Contains(merged.HoldIf, HoldYoungAccount) && merged.MinAccountAge == 0 {
-			p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
-		}
-		for j, a := range w.Trusted.Authors {
-			on, handle, ok := strings.Cut(a, ":")
-			_, isSource := sources[on]
-			if !ok || strings.TrimSpace(handle) == "" || (wall.Network(on) != on && !isSource) {
-				p.add(p.line(fmt.Sprintf("%s.trusted.authors[%d]", at, j)), fmt.Sprintf("%s.trusted.authors: %q does not say which network or source vouches for the handle", at, a),
-					`write network:handle or source:handle, such as "mastodon:@organiser@mastodon.social" or "bluesky:organiser.bsky.social": a handle is trusted only where that network vouches for it, never by a display name`)
-			}
-		}
-		for j, name := range w.Trusted.Sources {
-			if _, ok := sources[name]; !ok {
-				p.add(p.line(fmt.Sprintf("%s.trusted.sources[%d]", at, j)), fmt.Sprintf("%s.trusted.sources: no source is named %q", at, name),
-					fmt.Sprintf("use one of: %s", strings.Join(sortedKeys(sources), ", ")))
-			}
+var accentRe = regexp.MustCompile(`^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$`)
+
+// wall checks the i-th wall: its name, what it takes, its display, its
+// filters and whom it trusts.
+func (p *parser) wall(c *Config, i int, walls, sources map[string]int) {
+	w := &c.Walls[i]
+	at := fmt.Sprintf("walls[%d]", i)
+	p.unique(walls, i, "walls", "slug", w.Slug, "wall", "a short name used in its URL, such as devconf")
+	if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 {
+		p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
+	}
+	if len(w.Sources) == 0 {
+		p.add(p.line(at), at+": the wall has no sources", "add sources: [name, ...] naming sources defined under sources:")
+	}
+	for j, name := range w.Sources {
+		if _, ok := sources[name]; !ok {
+			p.add(p.line(fmt.Sprintf("%s.sources[%d]", at, j)), fmt.Sprintf("%s.sources: no source is named %q", at, name),
+				fmt.Sprintf("define it under sources:, or use one of: %s", strings.Join(sortedKeys(sources), ", ")))
 		}
 	}
-	p.filters(c.Filters.WordLists, c.Filters.HoldIf, "filters")
-	if cl := c.Moderation.Classifier; cl != nil {
-		at := "moderation.classifier"
-		if !HTTPURL(cl.URL) {
-			p.add(p.line(at+".url"), at+".url: the classifier needs an http(s) URL", `write url: "http://127.0.0.1:9000/score"`)
-		}
-		if cl.HoldAbove < 0 || cl.HoldAbove > 1 || cl.RejectAbove < 0 || cl.RejectAbove > 1 || cl.HoldAbove > cl.RejectAbove {
-			p.add(p.line(at), at+": hold_above and reject_above are scores from 0 to 1, hold_above not above reject_above", "write hold_above: 0.8 and reject_above: 0.97")
-		}
-		if cl.OnError != "hold" && cl.OnError != "pass" {
-			p.add(p.line(at+".on_error"), fmt.Sprintf("%s.on_error: %q is not a choice", at, cl.OnError), "use hold (a moderator decides) or pass (the post shows)")
-		}
-		if cl.Concurrency < 1 || cl.Concurrency > 256 {
-			p.add(p.line(at+".concurrency"), at+".concurrency: out of range", "use a number of calls at once from 1 to 256")
+	p.oneOf(at+".moderation", w.Moderation, []string{"auto", "manual"}, "a moderation mode", "use auto (show at once) or manual (hold for approval)")
+	p.display(&w.Display, at+".display")
+	p.origins(w.EmbedOrigins, at+".embed_origins")
+	p.filters(w.Filters.WordLists, w.Filters.HoldIf, at+".filters")
+	merged := c.Merged(w)
+	if slices.Contains(merged.HoldIf, HoldClassifier) && c.Moderation.Classifier == nil {
+		p.add(p.line(at+".filters"), at+": hold_if classifier needs a classifier", "add moderation: {classifier: {url: ...}} at the top level")
+	}
+	if slices.Contains(merged.HoldIf, HoldYoungAccount) && merged.MinAccountAge == 0 {
+		p.add(p.line(at+".filters"), at+": hold_if young_account needs min_account_age", `add min_account_age: 168h (a week) to the wall's filters`)
+	}
+	for j, a := range w.Trusted.Authors {
+		on, handle, ok := strings.Cut(a, ":")
+		_, isSource := sources[on]
+		if !ok || strings.TrimSpace(handle) == "" || (wall.Network(on) != on && !isSource) {
+			p.add(p.line(fmt.Sprintf("%s.trusted.authors[%d]", at, j)), fmt.Sprintf("%s.trusted.authors: %q does not say which network or source vouches for the handle", at, a),
+				`write network:handle or source:handle, such as "mastodon:@organiser@mastodon.social" or "bluesky:organiser.bsky.social": a handle is trusted only where that network vouches for it, never by a display name`)
 		}
 	}
-	if cl := c.Cluster; cl != nil {
-		p.cluster(cl)
+	for j, name := range w.Trusted.Sources {
+		if _, ok := sources[name]; !ok {
+			p.add(p.line(fmt.Sprintf("%s.trusted.sources[%d]", at, j)), fmt.Sprintf("%s.trusted.sources: no source is named %q", at, name),
+				fmt.Sprintf("use one of: %s", strings.Join(sortedKeys(sources), ", ")))
+		}
 	}
-	if len(c.Walls) == 0 {
-		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+}
+
+// display checks a wall's display: layout, theme, sizes, colours,
+// language, branding files and sponsors.
+func (p *parser) display(d *Display, at string) {
+	p.oneOf(at+".layout", d.Layout, []string{"grid", "spotlight", "ticker"}, "a layout", "use grid, spotlight or ticker")
+	p.oneOf(at+".theme", d.Theme, []string{"dark", "light"}, "a theme", "use dark or light")
+	between(p, at+".max_posts", d.MaxPosts, 1, 500, "use a number from 1 to 500")
+	between(p, at+".font_scale", d.FontScale, 0.5, 4, "use a number from 0.5 to 4")
+	if d.Accent != "" && !accentRe.MatchString(d.Accent) {
+		p.add(p.line(at+".accent"), fmt.Sprintf("%s.accent: %q is not a colour", at, d.Accent), `write a hex colour such as "#ff5a36"`)
 	}
+	if d.Locale != "" {
+		p.oneOf(at+".locale", d.Locale, Locales, "a language Wallcast speaks", "use one of: "+strings.Join(Locales, ", "))
+	}
+	between(p, at+".spotlight_seconds", d.SpotlightSeconds, 2, 600, "use a number of seconds from 2 to 600")
+	p.fileOrURL(at+".logo", d.Logo, true)
+	p.fileOrURL(at+".background", d.Background, true)
+	p.fileOrURL(at+".custom_css", d.CustomCSS, false)
+	for j, sp := range d.Sponsors {
+		sat := fmt.Sprintf("%s.sponsors[%d]", at, j)
+		if sp.Image == "" || (!HTTPURL(sp.Image) && func() bool { _, err := os.Stat(Resolve(p.file, sp.Image)); return err != nil }()) {
+			p.add(p.line(sat), sat+": the sponsor needs an image: a file next to the config or an http(s) URL", `write image: "sponsors/acme.png"`)
+		}
+		if sp.URL != "" && !HTTPURL(sp.URL) {
+			p.add(p.line(sat+".url"), sat+".url: not an http(s) URL", `write url: "https://acme.example"`)
+		}
+		between(p, sat+".seconds", sp.Seconds, 2, 120, "use a number of seconds from 2 to 120")
+	}
+}
+
+// classifier checks the classifier's settings.
+func (p *parser) classifier(cl *Classifier) {
+	at := "moderation.classifier"
+	if !HTTPURL(cl.URL) {
+		p.add(p.line(at+".url"), at+".url: the classifier needs an http(s) URL", `write url: "http://127.0.0.1:9000/score"`)
+	}
+	if cl.HoldAbove < 0 || cl.HoldAbove > 1 || cl.RejectAbove < 0 || cl.RejectAbove > 1 || cl.HoldAbove > cl.RejectAbove {
+		p.add(p.line(at), at+": hold_above and reject_above are scores from 0 to 1, hold_above not above reject_above", "write hold_above: 0.8 and reject_above: 0.97")
+	}
+	p.oneOf(at+".on_error", cl.OnError, []string{"hold", "pass"}, "a choice", "use hold (a moderator decides) or pass (the post shows)")
+	between(p, at+".concurrency", cl.Concurrency, 1, 256, "use a number of calls at once from 1 to 256")
 }
 
 var streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -614,9 +649,7 @@ func (p *parser) cluster(cl *Cluster) {
 	if !streamRe.MatchString(cl.Stream) {
 		p.add(p.line("cluster.stream"), fmt.Sprintf("cluster.stream: %q is not a stream name", cl.Stream), "use letters, digits, - and _, such as wallcast")
 	}
-	if cl.Replicas < 1 || cl.Replicas > 5 {
-		p.add(p.line("cluster.replicas"), fmt.Sprintf("cluster.replicas: %d is out of range", cl.Replicas), "use 1, or 3 on a three-node NATS cluster (at most 5)")
-	}
+	between(p, "cluster.replicas", cl.Replicas, 1, 5, "use 1, or 3 on a three-node NATS cluster (at most 5)")
 	if cl.Window < 100 {
 		p.add(p.line("cluster.window"), fmt.Sprintf("cluster.window: %d is too small", cl.Window), "keep at least 100 events per wall, such as 10000")
 	}
