@@ -224,54 +224,6 @@ func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, erro
 	return a.events, nil
 }
 
-type applier struct {
-	once       bool             // each query runs once: not worth preparing
-	forgetting bool             // check new posts against the forgotten authors
-	polling    bool             // check new posts for votes
-	polls      map[int64]string // polls voted in during the batch, and their walls
-	tx         *sql.Tx
-	ctx        context.Context
-	now        int64
-	events     []wall.Event
-	stmts      map[string]*sql.Stmt
-}
-
-// stmt prepares a query once per transaction: a batch runs the same few
-// statements hundreds of times.
-func (a *applier) stmt(q string) (*sql.Stmt, error) {
-	if st, ok := a.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := a.tx.PrepareContext(a.ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if a.stmts == nil {
-		a.stmts = map[string]*sql.Stmt{}
-	}
-	a.stmts[q] = st
-	return st, nil
-}
-
-func (a *applier) exec(q string, args ...any) (sql.Result, error) {
-	st, err := a.stmt(q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(a.ctx, args...)
-}
-
-func (a *applier) queryRow(q string, args ...any) *sql.Row {
-	if a.once {
-		return a.tx.QueryRowContext(a.ctx, q, args...)
-	}
-	st, err := a.stmt(q)
-	if err != nil {
-		return a.tx.QueryRowContext(a.ctx, q, args...)
-	}
-	return st.QueryRowContext(a.ctx, args...)
-}
-
 func (a *applier) apply(w wall.Write) error {
 	p := w.Item.Post
 	switch w.Item.Kind {
