@@ -201,27 +201,24 @@ func (db *DB) migrate() error {
 // Apply commits a batch of ingested items in one transaction and returns the
 // events it appended, in commit order.
 func (db *DB) Apply(ctx context.Context, batch []wall.Write) ([]wall.Event, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	events, err := db.tx(ctx, func(a *applier) error {
+		for _, w := range batch {
+			if err := a.apply(w); err != nil {
+				return fmt.Errorf("%s: %w", w.Source, err)
+			}
+		}
+		// One poll event per poll a batch voted in, with its counts.
+		for id, slug := range a.polls {
+			if err := a.pollEvent(slug, id); err != nil {
+				return fmt.Errorf("poll: %w", err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storage apply: %w", err)
 	}
-	defer tx.Rollback()
-	a := applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), forgetting: db.forgetting.Load(), polling: db.polling.Load()}
-	for _, w := range batch {
-		if err := a.apply(w); err != nil {
-			return nil, fmt.Errorf("storage apply %s: %w", w.Source, err)
-		}
-	}
-	// One poll event per poll a batch voted in, with its counts.
-	for id, slug := range a.polls {
-		if err := a.pollEvent(slug, id); err != nil {
-			return nil, fmt.Errorf("storage apply: poll: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("storage apply: commit: %w", err)
-	}
-	return a.events, nil
+	return events, nil
 }
 
 func (a *applier) apply(w wall.Write) error {

@@ -16,7 +16,7 @@ func (db *DB) tx(ctx context.Context, fn func(a *applier) error) ([]wall.Event, 
 		return nil, err
 	}
 	defer tx.Rollback()
-	a := &applier{tx: tx, ctx: ctx, now: db.now().UnixMilli()}
+	a := &applier{tx: tx, ctx: ctx, now: db.now().UnixMilli(), forgetting: db.forgetting.Load(), polling: db.polling.Load()}
 	if err := fn(a); err != nil {
 		return nil, err
 	}
