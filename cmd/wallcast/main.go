@@ -28,7 +28,7 @@ import (
 
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
-	"github.com/wallcast/wallcast/fanout"
+	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
 )
@@ -146,7 +146,7 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := start(ctx, cfg, log)
+	a, err := app.Start(ctx, cfg, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
@@ -161,14 +161,14 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 				return
 			case <-hup:
 				log.Info("SIGHUP: reloading the config")
-				a.reload()
+				a.Reload()
 			}
 		}
 	}()
-	a.watch(ctx, 2*time.Second)
+	a.Watch(ctx, 2*time.Second)
 	<-ctx.Done()
 	stop()
-	return shutdown(log, a.shutdown)
+	return shutdown(log, a.Shutdown)
 }
 
 // refused prints why a config was refused: every problem, each with its
@@ -208,19 +208,6 @@ func shutdown(log *slog.Logger, stop func() error) int {
 	}
 	log.Info("stopped")
 	return 0
-}
-
-// newHTTPServer is a node's HTTP server: bounded headers, idle
-// connections closed, and the connection context the web side reads.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ConnContext:       fanout.ConnContext,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 }
 
 // hashPassword prints the bcrypt hash of the password on the first line of
@@ -303,4 +290,40 @@ func pprofMux() *http.ServeMux {
 	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	m.HandleFunc("/debug/pprof/heap", pprof.Index)
 	return m
+}
+
+// runEdge is "wallcast edge": serve screens from the cluster's stream.
+func runEdge(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wallcast edge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "the config file (the ingest node's, with its cluster: section)")
+	listen := fs.String("listen", "", "the address to listen on (default: server.listen of the config)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.LoadEdge(*path, sources.ConfigTypes())
+	if err != nil {
+		refused(stderr, *path, err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	log = log.With("node", "edge")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	e, err := app.StartEdge(cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	stop()
+	return shutdown(log, e.Shutdown)
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -53,8 +53,8 @@ sources: [{name: m, type: mastodon, instance: %q}]
 walls: [{slug: devconf, hashtags: [devconf], sources: [m]}]
 `, filepath.Join(dir, "w.db"), us.URL)), 0o600)
 	a := startFile(b, path)
-	defer a.shutdown()
-	r := openStream(b, "http://"+a.addr+"/walls/devconf/events", "")
+	defer a.Shutdown()
+	r := openStream(b, "http://"+a.Addr()+"/walls/devconf/events", "")
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

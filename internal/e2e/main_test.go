@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/wall"
@@ -141,7 +142,7 @@ func TestEndToEnd(t *testing.T) {
 	defer fs.Close()
 	dir := t.TempDir()
 	a := startFile(t, writeConfig(t, dir, fs.URL, "127.0.0.1:0"))
-	r := openStream(t, "http://"+a.addr+"/walls/devconf/events", "")
+	r := openStream(t, "http://"+a.Addr()+"/walls/devconf/events", "")
 	p := readPosts(t, r, 1)[0]
 	if p.ID != "feed:item-000" || p.Source != "feed" || p.Network != "rss" || p.Author.Name != "Fake" ||
 		p.HTML != "<p><strong>Post item-000</strong></p><p>Hello from item-000 #devconf</p>" ||
@@ -152,7 +153,7 @@ func TestEndToEnd(t *testing.T) {
 	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-001" {
 		t.Errorf("live post = %s", p.ID)
 	}
-	if err := a.shutdown(); err != nil {
+	if err := a.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Next(); err != io.EOF {
@@ -168,7 +169,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "wallcast")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", binary, "../../cmd/wallcast").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building wallcast: %v\n%s", err, out)
 		os.Exit(1)
@@ -275,24 +276,6 @@ func TestCrashAndResume(t *testing.T) {
 	}
 }
 
-func TestCheckCommand(t *testing.T) {
-	dir := t.TempDir()
-	good := writeConfig(t, dir, "https://feed.example/rss", ":8080")
-	var out, errOut bytes.Buffer
-	if code := run([]string{"check", "-config", good}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ok") {
-		t.Errorf("check good: %d %q %q", code, out.String(), errOut.String())
-	}
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("walls:\n  - slug: x\n    sources: [nope]\n    colour: red\n"), 0o600)
-	out.Reset()
-	errOut.Reset()
-	code := run([]string{"check", "-config", bad}, &out, &errOut)
-	msg := errOut.String()
-	if code != 1 || !strings.Contains(msg, "bad.yaml:4: walls[0].colour: unknown key") || !strings.Contains(msg, `bad.yaml:3: walls[0].sources: no source is named "nope"`) {
-		t.Errorf("check bad: %d\n%s", code, msg)
-	}
-}
-
 // TestReload: a reload that adds a hashtag delivers its posts to a screen
 // that stays connected throughout; a broken config is refused and the
 // running one kept; saving the file reloads it.
@@ -304,8 +287,8 @@ func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	path := writeConfig(t, dir, fs.URL, "127.0.0.1:0")
 	a := startFile(t, path)
-	defer a.shutdown()
-	r := openStream(t, "http://"+a.addr+"/walls/devconf/events", "")
+	defer a.Shutdown()
+	r := openStream(t, "http://"+a.Addr()+"/walls/devconf/events", "")
 	readPosts(t, r, 1)
 
 	feed.addTagged(1, "extra") // item-001: not wanted yet
@@ -314,7 +297,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("got %s before the reload, want item-002 only", p.ID)
 	}
 	writeConfigTags(t, dir, fs.URL, "127.0.0.1:0", "DevConf, extra")
-	if err := a.reload(); err != nil {
+	if err := a.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	// The rss source restarted with the new subscription and read the
@@ -324,10 +307,10 @@ func TestReload(t *testing.T) {
 	}
 
 	os.WriteFile(path, []byte("walls: [\n"), 0o600)
-	if err := a.reload(); err == nil {
+	if err := a.Reload(); err == nil {
 		t.Fatal("a broken config was accepted")
 	}
-	if w := a.config().Wall("devconf"); w == nil || len(w.Hashtags) != 2 {
+	if w := a.Config().Wall("devconf"); w == nil || len(w.Hashtags) != 2 {
 		t.Fatalf("the running config was not kept: %+v", w)
 	}
 	feed.addTagged(1, "extra")
@@ -338,7 +321,7 @@ func TestReload(t *testing.T) {
 	// Saving the file is enough.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a.watch(ctx, 10*time.Millisecond)
+	a.Watch(ctx, 10*time.Millisecond)
 	writeConfigTags(t, dir, fs.URL, "127.0.0.1:0", "DevConf, extra, third")
 	feed.addTagged(1, "third")
 	if p := readPosts(t, r, 1)[0]; p.ID != "feed:item-004" {
@@ -347,42 +330,17 @@ func TestReload(t *testing.T) {
 }
 
 // startFile starts Wallcast in-process on a config file, logging nowhere.
-func startFile(t testing.TB, path string, tune ...func(*settings)) *app {
+func startFile(t testing.TB, path string, tune ...app.Setting) *app.App {
 	t.Helper()
 	cfg, err := sources.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// screensEvery notes the screens connected every d (a minute in use).
-func screensEvery(d time.Duration) func(*settings) {
-	return func(st *settings) { st.screensEvery = d }
-}
-
-// TestSubcommands: one switch; an unknown command is refused with the
-// usage, and "check bench" is not taken for the load tool.
-func TestSubcommands(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) || !strings.Contains(errOut.String(), "hash-password") {
-		t.Errorf("unknown command: %d %q", code, errOut.String())
-	}
-	errOut.Reset()
-	if code := run([]string{"check", "bench"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unexpected "bench"`) {
-		t.Errorf("check bench: %d %q", code, errOut.String())
-	}
-	out.Reset()
-	for _, h := range [][]string{{"help"}, {"-h"}, {"--help"}} {
-		out.Reset()
-		if code := run(h, &out, &errOut); code != 0 || !strings.Contains(out.String(), "usage: wallcast") || !strings.Contains(out.String(), "edge ") {
-			t.Errorf("%v: %d %q", h, code, out.String())
-		}
-	}
 }
 
 // TestResumeAcrossRestartForEveryParser: a screen reads the backfill and

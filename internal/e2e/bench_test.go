@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -17,10 +17,10 @@ func TestBench(t *testing.T) {
 	t.Setenv("WALLCAST_LISTEN", "127.0.0.1:0")
 	t.Setenv("WALLCAST_DB", t.TempDir()+"/bench.db")
 	a := startFile(t, "../../bench/config.yaml")
-	defer a.shutdown()
+	defer a.Shutdown()
 	var out bytes.Buffer
 	res, err := bench.Run(context.Background(), bench.Options{
-		URL: "http://" + a.addr, Wall: "bench", Hook: "bench", Secret: "test-secret",
+		URL: "http://" + a.Addr(), Wall: "bench", Hook: "bench", Secret: "test-secret",
 		Subscribers: 200, Rate: 40, Duration: time.Second, PID: os.Getpid(),
 		Sources: []string{"127.0.0.1", "127.0.0.2"}, PerSource: 100,
 	}, &out)

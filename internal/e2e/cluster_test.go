@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/storage"
@@ -150,18 +151,18 @@ func writeClusterConfig(t *testing.T, dir string, window, replicas int, urls ...
 }
 
 // startEdgeFile starts an edge in this process on a config file.
-func startEdgeFile(t *testing.T, path string, tune ...func(*settings)) *edge {
+func startEdgeFile(t *testing.T, path string, tune ...app.Setting) *app.Edge {
 	t.Helper()
 	cfg, err := config.LoadEdge(path, sources.ConfigTypes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := startEdge(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
+	e, err := app.StartEdge(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tune...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.shutdown() })
-	waitHealthy(t, e.addr)
+	t.Cleanup(func() { e.Shutdown() })
+	waitHealthy(t, e.Addr())
 	return e
 }
 
@@ -333,13 +334,13 @@ func TestClusterEdgesServeTheSameEvents(t *testing.T) {
 			dir := t.TempDir()
 			path := writeClusterConfig(t, dir, 1000, 1, n.url())
 			a := startFile(t, path)
-			t.Cleanup(func() { a.shutdown() })
+			t.Cleanup(func() { a.Shutdown() })
 			e1, e2 := startEdgeFile(t, path), startEdgeFile(t, path)
-			tabs := []*tab{openTab(t, a.addr, ""), openTab(t, e1.addr, ""), openTab(t, e2.addr, "")}
+			tabs := []*tab{openTab(t, a.Addr(), ""), openTab(t, e1.Addr(), ""), openTab(t, e2.Addr(), "")}
 			for _, s := range tabs {
 				s.until(t, wall.EventReady)
 			}
-			pushAll(t, a.addr, "p", 25)
+			pushAll(t, a.Addr(), "p", 25)
 			var want []sse.Event
 			for i, s := range tabs {
 				got := s.posts(t, 25)
@@ -357,7 +358,7 @@ func TestClusterEdgesServeTheSameEvents(t *testing.T) {
 
 // state says where a cluster stands: the stream's messages and last
 // event id, and each edge's.
-func state(n *natsd, edges ...*edge) func() string {
+func state(n *natsd, edges ...*app.Edge) func() string {
 	return func() string {
 		out := "stream: "
 		nc, err := nats.Connect(n.url())
@@ -377,8 +378,8 @@ func state(n *natsd, edges ...*edge) func() string {
 			}
 		}
 		for _, e := range edges {
-			out += fmt.Sprintf("; edge %s: %d streams, ready %v", e.addr, e.srv.Connections(), e.feed.Ready())
-			if snap, err := e.feed.Snapshot(context.Background(), "devconf", 30); err == nil {
+			out += fmt.Sprintf("; edge %s: %d streams, ready %v", e.Addr(), e.Connections(), e.Feed().Ready())
+			if snap, err := e.Feed().Snapshot(context.Background(), "devconf", 30); err == nil {
 				out += fmt.Sprintf(", head %d", snap.Head)
 			}
 		}
@@ -444,29 +445,29 @@ func TestClusterNewEdgeAfterTheWindow(t *testing.T) {
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 100, 1, n.url())
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	// 40 posts, then 200 announcements: the posts leave the window.
-	pushAll(t, a.addr, "old", 40)
+	pushAll(t, a.Addr(), "old", 40)
 	ctx := context.Background()
 	for i := range 200 {
-		if _, err := a.db.AppendEvent(ctx, "devconf", wall.EventConfig, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+		if _, err := a.DB().AppendEvent(ctx, "devconf", wall.EventConfig, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a.outbox.Notify()
-	pushAll(t, a.addr, "new", 5)
-	want := openTab(t, a.addr, "").until(t, wall.EventReady)
+	a.Outbox().Notify()
+	pushAll(t, a.Addr(), "new", 5)
+	want := openTab(t, a.Addr(), "").until(t, wall.EventReady)
 	head := want[len(want)-1].ID
-	for deadline := time.Now().Add(10 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); a.Outbox().Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("outbox pending %d", a.outbox.Pending())
+			t.Fatalf("outbox pending %d", a.Outbox().Pending())
 		}
 	}
 	if msgs := streamMsgs(t, n.url()); msgs != 100 {
 		t.Fatalf("the stream holds %d messages, want the window of 100", msgs)
 	}
 	e := startEdgeFile(t, path)
-	got := openTab(t, e.addr, "").until(t, wall.EventReady)
+	got := openTab(t, e.Addr(), "").until(t, wall.EventReady)
 	if w, g := visible(t, want, 30), visible(t, got, 30); !slices.Equal(w, g) || len(w) != 30 {
 		t.Errorf("edge backfill shows\n%v\nthe ingest node's\n%v", g, w)
 	}
@@ -476,13 +477,13 @@ func TestClusterNewEdgeAfterTheWindow(t *testing.T) {
 	// Inside the window: resumed, no reset. Before it: reset.
 	inside, _ := strconv.Atoi(head)
 	from := strconv.Itoa(inside - 10)
-	resumed, ref := openTab(t, e.addr, from), openTab(t, a.addr, from)
-	pushAll(t, a.addr, "more", 1)
+	resumed, ref := openTab(t, e.Addr(), from), openTab(t, a.Addr(), from)
+	pushAll(t, a.Addr(), "more", 1)
 	evs, wantEvs := resumed.posts(t, 6), ref.posts(t, 6)
 	if evs[0].Type == string(wall.EventReset) || !slices.EqualFunc(evs, wantEvs, func(x, y sse.Event) bool { return x.ID == y.ID && x.Data == y.Data }) {
 		t.Errorf("resume inside the window: %v, the ingest node's %v", evs, wantEvs)
 	}
-	old := openTab(t, e.addr, "5").until(t, wall.EventReady)
+	old := openTab(t, e.Addr(), "5").until(t, wall.EventReady)
 	if old[0].Type != string(wall.EventReset) {
 		t.Errorf("resume from before the window: first event %s, want reset", old[0].Type)
 	}
@@ -490,9 +491,9 @@ func TestClusterNewEdgeAfterTheWindow(t *testing.T) {
 
 // displayIDs are the ids of a wall's display events in the ingest node's
 // log, from the start.
-func displayIDs(t *testing.T, a *app) []int64 {
+func displayIDs(t *testing.T, a *app.App) []int64 {
 	t.Helper()
-	evs, ok, err := a.db.Replay(context.Background(), "devconf", 0, 100000)
+	evs, ok, err := a.DB().Replay(context.Background(), "devconf", 0, 100000)
 	if err != nil || !ok {
 		t.Fatalf("replay: %v %v", ok, err)
 	}
@@ -553,11 +554,11 @@ func waitIDs(t *testing.T, s *screen, n int, state ...func() string) []int64 {
 
 // twoEdges starts NATS (in this process), an ingest node and two edges on
 // one config.
-func twoEdges(t *testing.T) (*natsd, *app, *edge, *edge) {
+func twoEdges(t *testing.T) (*natsd, *app.App, *app.Edge, *app.Edge) {
 	n := startNATS(t, false)
 	path := writeClusterConfig(t, t.TempDir(), 1000, 1, n.url())
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	return n, a, startEdgeFile(t, path), startEdgeFile(t, path)
 }
 
@@ -571,19 +572,19 @@ func TestClusterEdgeDies(t *testing.T) {
 	defer cancel()
 	moved := make(chan struct{})
 	go func() {
-		s.once(ctx, "http://"+e1.addr+"/walls/devconf/events")
+		s.once(ctx, "http://"+e1.Addr()+"/walls/devconf/events")
 		close(moved)
-		s.follow(ctx, "http://"+e2.addr+"/walls/devconf/events")
+		s.follow(ctx, "http://"+e2.Addr()+"/walls/devconf/events")
 	}()
 	waitReady(t, s)
-	pushAll(t, a.addr, "a", 20)
+	pushAll(t, a.Addr(), "a", 20)
 	waitIDs(t, s, 20)
 	sent := make(chan struct{})
-	go func() { defer close(sent); pushAll(t, a.addr, "b", 30) }()
-	e1.shutdown()
+	go func() { defer close(sent); pushAll(t, a.Addr(), "b", 30) }()
+	e1.Shutdown()
 	<-moved
 	<-sent
-	pushAll(t, a.addr, "c", 10)
+	pushAll(t, a.Addr(), "c", 10)
 	got := waitIDs(t, s, 60)
 	want := displayIDs(t, a)
 	s.mu.Lock()
@@ -596,15 +597,15 @@ func TestClusterEdgeDies(t *testing.T) {
 
 // watchedEdge starts an ingest node and an edge on the NATS servers given
 // (stream replicas as said), and a screen on the edge, its backfill in.
-func watchedEdge(t *testing.T, replicas int, urls ...string) (*app, *edge, *screen) {
+func watchedEdge(t *testing.T, replicas int, urls ...string) (*app.App, *app.Edge, *screen) {
 	path := writeClusterConfig(t, t.TempDir(), 1000, replicas, urls...)
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	e := startEdgeFile(t, path)
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+e.Addr()+"/walls/devconf/events")
 	return a, e, s
 }
 
@@ -616,14 +617,14 @@ func watchedEdge(t *testing.T, replicas int, urls ...string) (*app, *edge, *scre
 func TestClusterNATSDown(t *testing.T) {
 	n := startNATS(t, false)
 	a, e, s := watchedEdge(t, 1, n.url())
-	pushAll(t, a.addr, "a", 10)
+	pushAll(t, a.Addr(), "a", 10)
 	waitIDs(t, s, 10)
 
 	n.stop()
-	pushAll(t, a.addr, "b", 30) // the ingest node takes them
+	pushAll(t, a.Addr(), "b", 30) // the ingest node takes them
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + e.addr + "/healthz")
+		resp, err := http.Get("http://" + e.Addr() + "/healthz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -637,12 +638,12 @@ func TestClusterNATSDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if p := a.outbox.Pending(); p < 30 {
+	if p := a.Outbox().Pending(); p < 30 {
 		t.Errorf("outbox pending %d with NATS down, want at least 30", p)
 	}
 	n.start(false)
 	got := waitIDs(t, s, 40)
-	waitHealthy(t, e.addr)
+	waitHealthy(t, e.Addr())
 	want := displayIDs(t, a)
 	s.mu.Lock()
 	repeats, resets := s.repeats, s.resets
@@ -650,9 +651,9 @@ func TestClusterNATSDown(t *testing.T) {
 	if !slices.Equal(got, want) || repeats != 0 || resets != 0 {
 		t.Errorf("screen got %v (%d repeats, %d resets), want %v", got, repeats, resets, want)
 	}
-	for deadline := time.Now().Add(10 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); a.Outbox().Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("outbox pending %d", a.outbox.Pending())
+			t.Fatalf("outbox pending %d", a.Outbox().Pending())
 		}
 	}
 	if msgs := streamMsgs(t, n.url()); msgs != 40 {
@@ -698,15 +699,15 @@ func TestClusterThreeNATSNodes(t *testing.T) {
 		urls = append(urls, n.url())
 	}
 	a, _, s := watchedEdge(t, 3, urls...)
-	pushAll(t, a.addr, "a", 20)
+	pushAll(t, a.Addr(), "a", 20)
 	waitIDs(t, s, 20)
 	// Kill the node the ingest node is connected to, while posts come.
-	victim := slices.IndexFunc(nodes, func(n *natsd) bool { return strings.HasSuffix(a.node.ConnectedURL(), fmt.Sprintf(":%d", n.port)) })
+	victim := slices.IndexFunc(nodes, func(n *natsd) bool { return strings.HasSuffix(a.NATSURL(), fmt.Sprintf(":%d", n.port)) })
 	if victim < 0 {
-		t.Fatalf("the ingest node is connected to %q, none of the three", a.node.ConnectedURL())
+		t.Fatalf("the ingest node is connected to %q, none of the three", a.NATSURL())
 	}
 	sent := make(chan struct{})
-	go func() { defer close(sent); pushAll(t, a.addr, "b", 40) }()
+	go func() { defer close(sent); pushAll(t, a.Addr(), "b", 40) }()
 	waitIDs(t, s, 25) // mid-stream: some of the 40 are through, more to come
 	nodes[victim].stop()
 	<-sent
@@ -724,9 +725,9 @@ func TestClusterThreeNATSNodes(t *testing.T) {
 			alive = n.url()
 		}
 	}
-	for deadline := time.Now().Add(20 * time.Second); a.outbox.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); a.Outbox().Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("outbox pending %d", a.outbox.Pending())
+			t.Fatalf("outbox pending %d", a.Outbox().Pending())
 		}
 	}
 	if msgs := streamMsgs(t, alive); msgs != 60 {
@@ -750,7 +751,7 @@ func TestClusterIngestKilled(t *testing.T) {
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	follow(t, ctx, s, "http://"+e.addr+"/walls/devconf/events")
+	follow(t, ctx, s, "http://"+e.Addr()+"/walls/devconf/events")
 	accepted := 0
 	for round := range 3 {
 		stop := make(chan struct{})
@@ -879,23 +880,25 @@ http {
 // edge, nothing missed or repeated.
 func TestClusterBehindNginx(t *testing.T) {
 	n, a, e1, e2 := twoEdges(t)
-	proxy := startNginx(t, e1.addr, e2.addr)
+	proxy := startNginx(t, e1.Addr(), e2.Addr())
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	follow(t, ctx, s, "http://"+proxy+"/walls/devconf/events")
-	pending := func() string { return fmt.Sprintf("outbox pending %d, sent %d", a.outbox.Pending(), a.outbox.Sent()) }
-	pushAll(t, a.addr, "a", 20)
+	pending := func() string {
+		return fmt.Sprintf("outbox pending %d, sent %d", a.Outbox().Pending(), a.Outbox().Sent())
+	}
+	pushAll(t, a.Addr(), "a", 20)
 	waitIDs(t, s, 20, pending, state(n, e1, e2))
 	serving := e1
-	if e2.srv.Connections() > 0 {
+	if e2.Connections() > 0 {
 		serving = e2
 	}
-	if serving.srv.Connections() == 0 {
+	if serving.Connections() == 0 {
 		t.Fatal("neither edge holds the screen's stream")
 	}
-	serving.shutdown()
-	pushAll(t, a.addr, "b", 20)
+	serving.Shutdown()
+	pushAll(t, a.Addr(), "b", 20)
 	got := waitIDs(t, s, 40, pending, state(n, e1, e2))
 	want := displayIDs(t, a)
 	s.mu.Lock()
@@ -914,10 +917,10 @@ func TestClusterReloadAndReports(t *testing.T) {
 	n := startNATS(t, false)
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 1000, 1, n.url())
-	a := startFile(t, path, screensEvery(50*time.Millisecond))
-	t.Cleanup(func() { a.shutdown() })
-	e := startEdgeFile(t, path, screensEvery(50*time.Millisecond))
-	tab := openTab(t, e.addr, "")
+	a := startFile(t, path, app.ScreensEvery(50*time.Millisecond))
+	t.Cleanup(func() { a.Shutdown() })
+	e := startEdgeFile(t, path, app.ScreensEvery(50*time.Millisecond))
+	tab := openTab(t, e.Addr(), "")
 	tab.until(t, wall.EventReady)
 	token := tokenOf(t, tab.until(t, wall.EventScreen))
 
@@ -928,7 +931,7 @@ func TestClusterReloadAndReports(t *testing.T) {
 	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.reload(); err != nil {
+	if err := a.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	cfg := tab.until(t, wall.EventConfig)
@@ -936,7 +939,7 @@ func TestClusterReloadAndReports(t *testing.T) {
 		t.Errorf("config event on the edge: %s", last.Data)
 	}
 	status := func(path string) int {
-		resp, err := http.Get("http://" + e.addr + path)
+		resp, err := http.Get("http://" + e.Addr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -950,13 +953,13 @@ func TestClusterReloadAndReports(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Post("http://"+e.addr+"/walls/devconf/impressions", "application/json", strings.NewReader(`{"sponsor": 0, "seconds": 10, "token": "`+token+`"}`))
+	resp, err := http.Post("http://"+e.Addr()+"/walls/devconf/impressions", "application/json", strings.NewReader(`{"sponsor": 0, "seconds": 10, "token": "`+token+`"}`))
 	if err != nil || resp.StatusCode/100 != 2 {
 		t.Fatalf("impression on the edge: %v %v", err, resp.Status)
 	}
 	resp.Body.Close()
 	for {
-		rep, err := a.db.Report(context.Background(), "devconf", false)
+		rep, err := a.DB().Report(context.Background(), "devconf", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -971,7 +974,7 @@ func TestClusterReloadAndReports(t *testing.T) {
 	if err := os.WriteFile(path, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.reload(); err != nil {
+	if err := a.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	for status("/walls/keynote") != 404 {

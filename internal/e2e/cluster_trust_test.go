@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wallcast/wallcast/cluster"
+	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -80,9 +81,9 @@ func TestClusterTrustBoundary(t *testing.T) {
 	np := port(t)
 	path := writeEmbeddedConfig(t, dir, np)
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	e := startEdgeFile(t, path)
-	s := openTab(t, e.addr, "")
+	s := openTab(t, e.Addr(), "")
 	s.until(t, wall.EventReady)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", np)
 
@@ -142,14 +143,14 @@ func TestClusterTrustBoundary(t *testing.T) {
 
 	// The stream holds only what the ingest node wrote, and the edge
 	// serves the next real post.
-	pushAll(t, a.addr, "real", 1)
+	pushAll(t, a.Addr(), "real", 1)
 	evs := s.posts(t, 1)
 	for _, ev := range evs {
 		if strings.Contains(ev.Data, "evil.example") {
 			t.Fatalf("a forged event reached a screen: %s", ev.Data)
 		}
 	}
-	if err := a.outbox.Problem(); err != nil {
+	if err := a.Outbox().Problem(); err != nil {
 		t.Errorf("outbox alarm: %v", err)
 	}
 	// The ingest node's own user may write (the operator's tools).
@@ -169,7 +170,7 @@ func TestClusterOutboxCursorNeverPastHead(t *testing.T) {
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 1000, 1, n.url())
 	a := startFile(t, path)
-	pushAll(t, a.addr, "a", 3)
+	pushAll(t, a.Addr(), "a", 3)
 	waitStream(t, n.url(), 3)
 	nc, err := nats.Connect(n.url())
 	if err != nil {
@@ -184,18 +185,18 @@ func TestClusterOutboxCursorNeverPastHead(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), forged); err != nil {
 		t.Fatal(err)
 	}
-	a.shutdown()
+	a.Shutdown()
 
 	a = startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	deadline := time.Now().Add(10 * time.Second)
-	for a.outbox.Problem() == nil {
+	for a.Outbox().Problem() == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("no alarm for a message the ingest node did not write")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Get("http://" + a.addr + "/healthz")
+	resp, err := http.Get("http://" + a.Addr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestClusterOutboxCursorNeverPastHead(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "not written by this ingest node") {
 		t.Errorf("/healthz: %s %s", resp.Status, body)
 	}
-	resp, err = http.Get("http://" + a.addr + "/metrics")
+	resp, err = http.Get("http://" + a.Addr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,13 +214,13 @@ func TestClusterOutboxCursorNeverPastHead(t *testing.T) {
 	if !strings.Contains(string(metrics), "wallcast_outbox_alarm 1") {
 		t.Error("wallcast_outbox_alarm is not 1")
 	}
-	head, _ := a.db.Head(context.Background())
-	if cur, _ := a.db.Published(context.Background(), "wallcast"); cur > head {
+	head, _ := a.DB().Head(context.Background())
+	if cur, _ := a.DB().Published(context.Background(), "wallcast"); cur > head {
 		t.Errorf("outbox cursor %d is past the database's head %d", cur, head)
 	}
-	pushAll(t, a.addr, "b", 2)
+	pushAll(t, a.Addr(), "b", 2)
 	waitStream(t, n.url(), 6) // 3 + the forged one + 2
-	if p := a.outbox.Pending(); p != 0 {
+	if p := a.Outbox().Pending(); p != 0 {
 		t.Errorf("%d events pending after the alarm", p)
 	}
 }
@@ -275,15 +276,15 @@ func TestClusterTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	e := startEdgeFile(t, path)
-	s := openTab(t, e.addr, "")
+	s := openTab(t, e.Addr(), "")
 	s.until(t, wall.EventReady)
-	pushAll(t, a.addr, "tls", 2)
+	pushAll(t, a.Addr(), "tls", 2)
 	s.posts(t, 2)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", np)
 	if nc, err := nats.Connect(url, nats.UserInfo("edge", testEdgePassword)); err == nil {
@@ -335,14 +336,14 @@ func TestNATSServerExample(t *testing.T) {
 	y, _ := os.ReadFile(path)
 	os.WriteFile(path, append(y, []byte("  user: \"${WALLCAST_TEST_NATS_USER:-wallcast}\"\n  password: \"${WALLCAST_NATS_PASSWORD}\"\n")...), 0o600)
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
-	pushAll(t, a.addr, "x", 1)
+	t.Cleanup(func() { a.Shutdown() })
+	pushAll(t, a.Addr(), "x", 1)
 	t.Setenv("WALLCAST_TEST_NATS_USER", "edge")
 	t.Setenv("WALLCAST_NATS_PASSWORD", testEdgePassword)
 	e := startEdgeFile(t, path)
-	s := openTab(t, e.addr, "")
+	s := openTab(t, e.Addr(), "")
 	s.until(t, wall.EventReady)
-	pushAll(t, a.addr, "y", 2)
+	pushAll(t, a.Addr(), "y", 2)
 	s.posts(t, 2)
 	nc, err := nats.Connect(url, nats.UserInfo("edge", testEdgePassword))
 	if err != nil {
@@ -380,30 +381,30 @@ func TestClusterForgetErasesTheStream(t *testing.T) {
 	dir := t.TempDir()
 	path := writeClusterConfig(t, dir, 1000, 1, n.url())
 	a := startFile(t, path)
-	t.Cleanup(func() { a.shutdown() })
+	t.Cleanup(func() { a.Shutdown() })
 	e := startEdgeFile(t, path)
-	s := openTab(t, e.addr, "")
+	s := openTab(t, e.Addr(), "")
 	s.until(t, wall.EventReady)
 	const name, handle = "Zyxwvu Qtrsp", "@zyxwvu.qtrsp@evil.example"
 	for i, text := range []string{"first words #devconf", "second words #devconf"} {
 		b := fmt.Sprintf(`{"id":"z%d","author":{"name":%q,"handle":%q},"text":%q,"tags":["devconf"]}`, i, name, handle, text)
-		if resp, err := pushBody(http.DefaultClient, a.addr, b); err != nil || resp.StatusCode != 200 {
+		if resp, err := pushBody(http.DefaultClient, a.Addr(), b); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("push: %v %v", err, resp)
 		}
 	}
-	pushAll(t, a.addr, "other", 1)
+	pushAll(t, a.Addr(), "other", 1)
 	s.posts(t, 3)
 	ctx := context.Background()
-	if err := a.pipe.Do(func() ([]wall.Event, error) {
-		ev, _, err := a.db.Show(ctx, "devconf", wall.ShowChange{Action: "feature", PostID: "hook:z0", Seconds: 60}, "crew")
+	if err := a.Pipeline().Do(func() ([]wall.Event, error) {
+		ev, _, err := a.DB().Show(ctx, "devconf", wall.ShowChange{Action: "feature", PostID: "hook:z0", Seconds: 60}, "crew")
 		return ev, err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	s.until(t, wall.EventShow)
 	waitStream(t, n.url(), 4)
-	if err := a.pipe.Do(func() ([]wall.Event, error) {
-		ev, _, err := a.db.Forget(ctx, handle, "admin")
+	if err := a.Pipeline().Do(func() ([]wall.Event, error) {
+		ev, _, err := a.DB().Forget(ctx, handle, "admin")
 		return ev, err
 	}); err != nil {
 		t.Fatal(err)
@@ -418,7 +419,7 @@ func TestClusterForgetErasesTheStream(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left, err := a.db.Purges(ctx)
+		left, err := a.DB().Purges(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,13 +464,13 @@ func TestClusterForgetErasesTheStream(t *testing.T) {
 	}
 	// The edge's copies, as a screen resuming from the start or a new
 	// screen gets them.
-	evs, _, _ := e.feed.Replay(ctx, "devconf", 0, 1000)
-	snap, _ := e.feed.Snapshot(ctx, "devconf", 100)
+	evs, _, _ := e.Feed().Replay(ctx, "devconf", 0, 1000)
+	snap, _ := e.Feed().Snapshot(ctx, "devconf", 100)
 	if b, _ := json.Marshal([]any{evs, snap}); strings.Contains(string(b), "yxwvu") {
 		t.Errorf("the edge still holds the author: %s", b)
 	}
 	e2 := startEdgeFile(t, path)
-	evs, _, _ = e2.feed.Replay(ctx, "devconf", 0, 1000)
+	evs, _, _ = e2.Feed().Replay(ctx, "devconf", 0, 1000)
 	if b, _ := json.Marshal(evs); strings.Contains(string(b), "yxwvu") {
 		t.Errorf("a new edge replays the author: %s", b)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,14 +47,14 @@ func TestModerationEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startFile(t, cfg)
-	defer a.shutdown()
-	screen := openStream(t, "http://"+a.addr+"/walls/family/events", "")
+	defer a.Shutdown()
+	screen := openStream(t, "http://"+a.Addr()+"/walls/family/events", "")
 	readUntil(t, screen, "ready")
 
 	post := func(id, handle, text, html string) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"id": id, "author": map[string]string{"name": "Someone", "handle": handle}, "text": text, "html": html, "tags": []string{"devconf"}})
-		resp, err := pushBody(http.DefaultClient, a.addr, string(b))
+		resp, err := pushBody(http.DefaultClient, a.Addr(), string(b))
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("push %s: %v %v", id, err, resp)
 		}
@@ -77,8 +78,8 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 
 	// The console's queue says why.
-	c, token := login(t, "http://"+a.addr, "family", nil)
-	resp, err := c.Get("http://" + a.addr + "/admin/api/walls/family/queue")
+	c, token := login(t, "http://"+a.Addr(), "family", nil)
+	resp, err := c.Get("http://" + a.Addr() + "/admin/api/walls/family/queue")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +107,11 @@ func TestModerationEndToEnd(t *testing.T) {
 	// source: a post whose display name copies the handle stays held.
 	b, _ := json.Marshal(map[string]any{"id": "impostor", "author": map[string]string{"name": "@cy@m.example", "handle": "mallory@evil.example"},
 		"html": `<p>free tickets <a href="https://evil.example/">evil.example</a> #devconf</p>`, "tags": []string{"devconf"}})
-	if resp, err := pushBody(http.DefaultClient, a.addr, string(b)); err != nil || resp.StatusCode != 200 {
+	if resp, err := pushBody(http.DefaultClient, a.Addr(), string(b)); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("push impostor: %v %v", err, resp)
 	}
 	for _, bad := range []string{`{"author":"@cy@m.example"}`, `{"author":"Someone"}`} {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/walls/family/trusted", strings.NewReader(bad))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+a.Addr()+"/admin/api/walls/family/trusted", strings.NewReader(bad))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-CSRF-Token", token)
 		resp, err := c.Do(req)
@@ -122,7 +123,7 @@ func TestModerationEndToEnd(t *testing.T) {
 			t.Errorf("trust %s without its source: %s", bad, resp.Status)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/walls/family/trusted", strings.NewReader(`{"author":"hook:@cy@m.example"}`))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.Addr()+"/admin/api/walls/family/trusted", strings.NewReader(`{"author":"hook:@cy@m.example"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", token)
 	resp, err = c.Do(req)
@@ -139,7 +140,7 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 
 	// An admin forgets an author: their posts leave the screens at once.
-	req, _ = http.NewRequest(http.MethodPost, "http://"+a.addr+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
+	req, _ = http.NewRequest(http.MethodPost, "http://"+a.Addr()+"/admin/api/forget", strings.NewReader(`{"author":"@ana@m.example"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", token)
 	resp, err = c.Do(req)
@@ -168,9 +169,8 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 	// And from the command line, for another author, while the server
 	// runs: the connected screen is told at once, not at its reconnect.
-	var out, errOut strings.Builder
-	if code := run([]string{"forget", "-config", cfg, "@cy@m.example"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "1 posts deleted") {
-		t.Errorf("wallcast forget: %d %q %q", code, out.String(), errOut.String())
+	if out, err := exec.Command(binary, "forget", "-config", cfg, "@cy@m.example").CombinedOutput(); err != nil || !strings.Contains(string(out), "1 posts deleted") {
+		t.Errorf("wallcast forget: %v %q", err, out)
 	}
 	for {
 		ev, err := screen.Next()
@@ -213,11 +213,11 @@ walls:
 		t.Fatal(err)
 	}
 	a := startFile(t, cfg)
-	defer a.shutdown()
-	screen := openStream(t, "http://"+a.addr+"/walls/scored/events", "")
+	defer a.Shutdown()
+	screen := openStream(t, "http://"+a.Addr()+"/walls/scored/events", "")
 	readUntil(t, screen, "ready")
 	for _, p := range []string{`{"id":"nasty","author":{"name":"X"},"text":"a nasty one #devconf"}`, `{"id":"fine","author":{"name":"Y"},"text":"a fine one #devconf"}`} {
-		if resp, err := pushBody(http.DefaultClient, a.addr, p); err != nil || resp.StatusCode != 200 {
+		if resp, err := pushBody(http.DefaultClient, a.Addr(), p); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("push: %v %v", err, resp)
 		}
 	}
@@ -225,7 +225,7 @@ walls:
 		t.Errorf("the screen got %s first", got)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		q, err := a.db.Queue(context.Background(), "scored", 10)
+		q, err := a.DB().Queue(context.Background(), "scored", 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,29 +1,24 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wallcast/wallcast/cluster"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
-	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/web"
 )
 
-// edge is a running edge: the web side of Wallcast fed by the cluster's
+// Edge is a running edge: the web side of Wallcast fed by the cluster's
 // stream, with no sources, no console and no database.
-type edge struct {
+type Edge struct {
 	log    *slog.Logger
 	node   *cluster.Node
 	feed   *cluster.Edge
@@ -42,13 +37,13 @@ type edge struct {
 	own []config.Wall // the walls of the edge's own config file
 }
 
-// startEdge starts an edge on a config that has a cluster section.
-func startEdge(cfg *config.Config, log *slog.Logger, tune ...func(*settings)) (*edge, error) {
+// StartEdge starts an edge on a config that has a cluster section.
+func StartEdge(cfg *config.Config, log *slog.Logger, tune ...Setting) (*Edge, error) {
 	st := settle(tune)
 	if cfg.Cluster == nil {
 		return nil, fmt.Errorf("%s: an edge needs a cluster: section (the NATS it reads the walls from)", cfg.File)
 	}
-	e := &edge{log: log, cfg: cfg, own: cfg.Walls}
+	e := &Edge{log: log, cfg: cfg, own: cfg.Walls}
 	e.hub = fanout.NewHub(cfg.Server.QueueSize, cfg.Server.Heartbeat.D())
 	if e.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
@@ -82,7 +77,7 @@ func startEdge(cfg *config.Config, log *slog.Logger, tune ...func(*settings)) (*
 // setWalls takes the ingest node's walls from the bucket: walls added
 // start, removed ones close their screens (display changes reach screens
 // as config events on the stream). Branding files are the edge's own.
-func (e *edge) setWalls(walls []config.Wall) {
+func (e *Edge) setWalls(walls []config.Wall) {
 	walls, dropped := config.OwnFiles(walls, e.own)
 	if len(dropped) > 0 {
 		e.log.Warn("cluster: file paths from NATS that the edge's own config does not name; not served", "files", dropped)
@@ -100,14 +95,14 @@ func (e *edge) setWalls(walls []config.Wall) {
 	e.srv.SetConfig(&next)
 }
 
-// shutdown tells the screens to go elsewhere, drains HTTP and leaves NATS
+// Shutdown tells the screens to go elsewhere, drains HTTP and leaves NATS
 // (once; later calls return the first one's error).
-func (e *edge) shutdown() error {
+func (e *Edge) Shutdown() error {
 	e.once.Do(func() { e.err = e.stop() })
 	return e.err
 }
 
-func (e *edge) stop() error {
+func (e *Edge) stop() error {
 	e.hub.Close()
 	e.srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -125,38 +120,11 @@ func (e *edge) stop() error {
 	return errors.Join(errs...)
 }
 
-// runEdge is "wallcast edge": serve screens from the cluster's stream.
-func runEdge(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("wallcast edge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "config.yaml", "the config file (the ingest node's, with its cluster: section)")
-	listen := fs.String("listen", "", "the address to listen on (default: server.listen of the config)")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := config.LoadEdge(*path, sources.ConfigTypes())
-	if err != nil {
-		refused(stderr, *path, err)
-		return 1
-	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
-	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	log = log.With("node", "edge")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	e, err := startEdge(cfg, log)
-	if err != nil {
-		log.Error("start", "err", err)
-		return 1
-	}
-	<-ctx.Done()
-	stop()
-	return shutdown(log, e.shutdown)
-}
+// Addr is the address the edge listens on.
+func (e *Edge) Addr() string { return e.addr }
+
+// Feed is the edge's copy of the stream.
+func (e *Edge) Feed() *cluster.Edge { return e.feed }
+
+// Connections is how many event streams the edge serves now.
+func (e *Edge) Connections() int64 { return e.srv.Connections() }

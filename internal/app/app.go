@@ -1,4 +1,8 @@
-package main
+// Package app wires a running Wallcast: the ingest node (sources, ingest,
+// storage, the web side, the cluster's outbox) and the edge (the web side
+// fed by the cluster's stream). cmd/wallcast runs them; the end-to-end
+// tests start them through this API.
+package app
 
 import (
 	"context"
@@ -27,8 +31,8 @@ import (
 	"github.com/wallcast/wallcast/web"
 )
 
-// app is a running Wallcast: every part, wired.
-type app struct {
+// App is a running ingest node (or single process): every part, wired.
+type App struct {
 	path       string // the config file, for reloads
 	mu         sync.Mutex
 	cfg        *config.Config
@@ -100,14 +104,20 @@ func (t tee) Publish(events []wall.Event) {
 	}
 }
 
-// settings are what a start may tune beyond the config (tests do).
+// Setting tunes a start beyond the config (tests do).
+type Setting func(*settings)
+
+// ScreensEvery notes the screens connected every d for the report (a
+// minute by default: the report counts them per minute).
+func ScreensEvery(d time.Duration) Setting { return func(s *settings) { s.screensEvery = d } }
+
 type settings struct {
 	// screensEvery is how often the screens connected are noted for the
 	// report (the report counts them per minute).
 	screensEvery time.Duration
 }
 
-func settle(tune []func(*settings)) settings {
+func settle(tune []Setting) settings {
 	st := settings{screensEvery: time.Minute}
 	for _, f := range tune {
 		f(&st)
@@ -115,14 +125,14 @@ func settle(tune []func(*settings)) settings {
 	return st
 }
 
-// start opens the database, starts the HTTP server and the sources.
-func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...func(*settings)) (*app, error) {
+// Start opens the database, starts the HTTP server and the sources.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Setting) (*App, error) {
 	st := settle(tune)
 	db, err := storage.Open(cfg.Storage.Path)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, path: cfg.File, own: &own{ids: map[int64]bool{}}}
+	a := &App{cfg: cfg, log: log, db: db, path: cfg.File, own: &own{ids: map[int64]bool{}}}
 	if a.own.checked, err = db.Head(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -141,7 +151,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...fu
 		pub = tee{a.own, a.hub, a.outbox}
 	}
 	a.pipe = ingest.New(db, pub, ingest.Routing(ctx, db, cfg, log), log)
-	a.writes = ingest.NewWrites(a.pipe, db, a.config, log)
+	a.writes = ingest.NewWrites(a.pipe, db, a.Config, log)
 	if authors, err := db.Authors(ctx); err != nil {
 		log.Error("start: cannot read the walls' authors; hold_if new_author treats everyone as new", "err", err)
 	} else {
@@ -161,7 +171,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...fu
 			}
 			return nil
 		},
-		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.reload},
+		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.Reload},
 	})
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
@@ -201,7 +211,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...fu
 			continue
 		}
 		if err := a.startSource(cfg, sc); err != nil {
-			a.shutdown()
+			a.Shutdown()
 			return nil, err
 		}
 	}
@@ -226,13 +236,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...fu
 	return a, nil
 }
 
-func (a *app) config() *config.Config {
+func (a *App) Config() *config.Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cfg
 }
 
-func (a *app) startSource(cfg *config.Config, sc config.Source) error {
+func (a *App) startSource(cfg *config.Config, sc config.Source) error {
 	src, err := sources.New(sc, upstream.Env{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
 	if err != nil {
 		return err
@@ -244,11 +254,11 @@ func (a *app) startSource(cfg *config.Config, sc config.Source) error {
 	return nil
 }
 
-// reload reads the config file again and applies it without dropping a
+// Reload reads the config file again and applies it without dropping a
 // screen: walls and routing change at once, sources whose settings or
 // subscription changed reconnect, new ones start, removed ones stop. A
 // config that does not validate is refused and the running one kept.
-func (a *app) reload() error {
+func (a *App) Reload() error {
 	next, err := sources.Load(a.path)
 	if err != nil {
 		a.log.Error("reload refused: the running config is kept", "file", a.path, "err", err)
@@ -327,7 +337,7 @@ func used(c *config.Config, source string) bool {
 // events this process did not publish to the screens and the outbox.
 // It runs under the commit lock, so none of this process's commits is
 // half-announced meanwhile.
-func (a *app) followOthers(ctx context.Context, every time.Duration) {
+func (a *App) followOthers(ctx context.Context, every time.Duration) {
 	a.db.Foreign(ctx) // the baseline
 	tick(ctx, every, func() {
 		err := a.pipe.Do(func() ([]wall.Event, error) {
@@ -366,7 +376,7 @@ func (a *app) followOthers(ctx context.Context, every time.Duration) {
 
 // startAnnouncements gives scheduled announcements their event when they
 // start (checked every second), so screens never hold one early.
-func (a *app) startAnnouncements(ctx context.Context) {
+func (a *App) startAnnouncements(ctx context.Context) {
 	tick(ctx, time.Second, func() {
 		if err := a.pipe.Do(func() ([]wall.Event, error) { return a.db.StartAnnouncements(ctx) }); err != nil && ctx.Err() == nil {
 			a.log.Error("scheduled announcements", "err", err)
@@ -389,11 +399,11 @@ func tick(ctx context.Context, every time.Duration, fn func()) {
 }
 
 // retention prunes events and posts older than storage.retention, hourly.
-func (a *app) retention(ctx context.Context) {
+func (a *App) retention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		ev, posts, err := a.db.Prune(ctx, time.Now().Add(-a.config().Storage.Retention.D()))
+		ev, posts, err := a.db.Prune(ctx, time.Now().Add(-a.Config().Storage.Retention.D()))
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("retention", "err", err)
 		} else if ev+posts > 0 {
@@ -407,10 +417,10 @@ func (a *app) retention(ctx context.Context) {
 	}
 }
 
-// shutdown stops in order: screens are told to go (their streams end and
+// Shutdown stops in order: screens are told to go (their streams end and
 // they reconnect elsewhere or later), the HTTP server drains, sources stop,
 // ingest commits what it holds, and the database closes.
-func (a *app) shutdown() error {
+func (a *App) Shutdown() error {
 	a.hub.Close()
 	a.srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -451,10 +461,10 @@ func (a *app) shutdown() error {
 	return errors.Join(errs...)
 }
 
-// watch reloads the config when its file changes (checked every interval:
+// Watch reloads the config when its file changes (checked every interval:
 // no watcher library, and editors that replace the file are caught too).
 // The file as it is now is the baseline; the checks run in the background.
-func (a *app) watch(ctx context.Context, every time.Duration) {
+func (a *App) Watch(ctx context.Context, every time.Duration) {
 	stamp := func() string {
 		fi, err := os.Stat(a.path)
 		if err != nil {
@@ -474,9 +484,49 @@ func (a *app) watch(ctx context.Context, every time.Duration) {
 				if s := stamp(); s != "" && s != last {
 					last = s
 					a.log.Info("config file changed; reloading", "file", a.path)
-					a.reload()
+					a.Reload()
 				}
 			}
 		}
 	}()
+}
+
+// newHTTPServer is a node's HTTP server: bounded headers, idle
+// connections closed, and the connection context the web side reads.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnContext:       fanout.ConnContext,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Addr is the address the HTTP server listens on.
+func (a *App) Addr() string { return a.addr }
+
+// DB is the node's database.
+func (a *App) DB() *storage.DB { return a.db }
+
+// Pipeline is the node's ingest pipeline (writes go through it).
+func (a *App) Pipeline() *ingest.Pipeline { return a.pipe }
+
+// Outbox is the cluster's outbox (nil without cluster:).
+func (a *App) Outbox() *cluster.Outbox { return a.outbox }
+
+// StopSource stops one source until the next reload or start.
+func (a *App) StopSource(name string) { a.sup.Stop(name) }
+
+// Connections is how many event streams the node serves now.
+func (a *App) Connections() int64 { return a.srv.Connections() }
+
+// NATSURL is the NATS server the node is connected to ("" without
+// cluster: or while cut off).
+func (a *App) NATSURL() string {
+	if a.node == nil {
+		return ""
+	}
+	return a.node.ConnectedURL()
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wallcast/wallcast/internal/app"
 )
 
 var soakFor = flag.Duration("soak", 8*time.Second, "how long TestSoak runs (the README reports a long run)")
@@ -42,7 +44,7 @@ func (u footprint) String() string {
 	return fmt.Sprintf("%d goroutines, %d fds (%d SQLite connections), %.1f MiB heap", u.goroutines, u.fds, u.dbConns, float64(u.heap)/(1<<20))
 }
 
-func measure(t *testing.T, a *app) footprint {
+func measure(t *testing.T, a *app.App) footprint {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
@@ -50,7 +52,7 @@ func measure(t *testing.T, a *app) footprint {
 	if err != nil {
 		t.Skip("no /proc/self/fd here")
 	}
-	return footprint{goroutines: runtime.NumGoroutine(), fds: len(fds), dbConns: a.db.Connections(), heap: m.HeapInuse}
+	return footprint{goroutines: runtime.NumGoroutine(), fds: len(fds), dbConns: a.DB().Connections(), heap: m.HeapInuse}
 }
 
 // TestSoak runs the server in-process under a compressed day (-soak D):
@@ -74,8 +76,8 @@ func TestSoak(t *testing.T) {
 	}
 	write("DevConf")
 	a := startFile(t, cfgPath)
-	defer a.shutdown()
-	base := "http://" + a.addr
+	defer a.Shutdown()
+	base := "http://" + a.Addr()
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 
@@ -139,14 +141,14 @@ func TestSoak(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		})
 		loop(1, func(*rand.Rand) { // posts
-			if code, _ := push(public, a.addr, fmt.Sprint("p", posts.Add(1))); code != 200 {
+			if code, _ := push(public, a.Addr(), fmt.Sprint("p", posts.Add(1))); code != 200 {
 				t.Errorf("push answered %d", code)
 			}
 			time.Sleep(10 * time.Millisecond)
 		})
 		loop(1, func(*rand.Rand) { // reloads, alternating the title
 			write(fmt.Sprint("DevConf ", reloads.Add(1)))
-			if err := a.reload(); err != nil {
+			if err := a.Reload(); err != nil {
 				t.Errorf("reload: %v", err)
 			}
 			time.Sleep(time.Second)
@@ -172,7 +174,7 @@ func TestSoak(t *testing.T) {
 	settle := func() footprint {
 		tr.CloseIdleConnections()
 		deadline := time.Now().Add(10 * time.Second)
-		for a.srv.Connections() > 0 && time.Now().Before(deadline) {
+		for a.Connections() > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/hmac"
@@ -78,7 +78,7 @@ func BenchmarkWebhookPush(b *testing.B) {
 	os.Setenv("WALLCAST_TEST_HOOK_SECRET", hookSecret)
 	defer os.Unsetenv("WALLCAST_TEST_HOOK_SECRET")
 	a := startFile(b, writeHookConfig(b, b.TempDir()))
-	defer a.shutdown()
+	defer a.Shutdown()
 	var mu sync.Mutex
 	var lat []time.Duration
 	var n atomic.Int64
@@ -90,7 +90,7 @@ func BenchmarkWebhookPush(b *testing.B) {
 		var mine []time.Duration
 		for pb.Next() {
 			t0 := time.Now()
-			code, err := push(c, a.addr, fmt.Sprint("b", n.Add(1)))
+			code, err := push(c, a.Addr(), fmt.Sprint("b", n.Add(1)))
 			if err != nil || code != 200 {
 				b.Errorf("push: %d %v", code, err)
 				return

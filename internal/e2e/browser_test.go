@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wallcast/wallcast/internal/app"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -96,8 +98,8 @@ type browserEnv struct {
 	feedURL string
 	addr    string
 	origin  string // the one other origin allowed to embed
-	a       *app
-	tune    []func(*settings)
+	a       *app.App
+	tune    []app.Setting
 }
 
 func (e *browserEnv) write(layout string) {
@@ -112,7 +114,7 @@ func (e *browserEnv) start() {
 	e.a = startFile(e.t, filepath.Join(e.dir, "config.yaml"), e.tune...)
 }
 
-func newBrowserEnv(t *testing.T, origin string, tune ...func(*settings)) *browserEnv {
+func newBrowserEnv(t *testing.T, origin string, tune ...app.Setting) *browserEnv {
 	h, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
 	t.Setenv("TEST_HASH", string(h))
 	feed := &fakeFeed{}
@@ -125,7 +127,7 @@ func newBrowserEnv(t *testing.T, origin string, tune ...func(*settings)) *browse
 	e := &browserEnv{t: t, dir: t.TempDir(), feed: feed, feedURL: fs.URL, addr: addr, origin: origin, tune: tune}
 	e.write("grid")
 	e.start()
-	t.Cleanup(func() { e.a.shutdown() })
+	t.Cleanup(func() { e.a.Shutdown() })
 	return e
 }
 
@@ -135,7 +137,7 @@ func (e *browserEnv) manual() {
 	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
 		"sources: [feed]", "sources: [feed]\n    moderation: manual", 1)
 	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
-	if err := e.a.reload(); err != nil {
+	if err := e.a.Reload(); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -214,7 +216,7 @@ func TestBrowserWall(t *testing.T) {
 	})
 
 	t.Run("the page reconnects after a restart and misses nothing", func(t *testing.T) {
-		if err := e.a.shutdown(); err != nil {
+		if err := e.a.Shutdown(); err != nil {
 			t.Fatal(err)
 		}
 		e.feed.add(2) // posted while the server is down
@@ -232,7 +234,7 @@ func TestBrowserWall(t *testing.T) {
 
 	t.Run("a config reload switches the layout without a page reload", func(t *testing.T) {
 		e.write("spotlight")
-		if err := e.a.reload(); err != nil {
+		if err := e.a.Reload(); err != nil {
 			t.Fatal(err)
 		}
 		waitJS(t, ctx, `document.body.classList.contains("layout-spotlight") && !!document.querySelector("#posts .current")`, 5*time.Second)
@@ -315,7 +317,7 @@ walls:
 	path := filepath.Join(work, "config.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	a := startFile(t, path)
-	defer a.shutdown()
+	defer a.Shutdown()
 	// Let the demo source fill the walls.
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -330,7 +332,7 @@ walls:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	a.sup.Stop("demo") // a still wall: nothing animates while the screenshots are taken
+	a.StopSource("demo") // a still wall: nothing animates while the screenshots are taken
 	for _, layout := range []string{"grid", "spotlight", "ticker"} {
 		for _, vp := range []struct {
 			name          string
@@ -503,7 +505,7 @@ func TestBrowserGridOrderAndRecycle(t *testing.T) {
 	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
 		"max_posts: 100,", "max_posts: 3, recycle_after: 2s, spotlight_seconds: 2,", 1)
 	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
-	if err := e.a.reload(); err != nil {
+	if err := e.a.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
@@ -538,7 +540,7 @@ func TestBrowserSponsors(t *testing.T) {
 	cfg := strings.Replace(fmt.Sprintf(browserYAML, e.addr, "http://"+e.addr, e.origin, filepath.Join(e.dir, "w.db"), e.feedURL, "grid"),
 		"max_posts: 100,", `max_posts: 100, sponsors: [{name: ACME, image: acme.svg, url: "https://acme.example", seconds: 2}], sponsor_every_posts: 2,`, 1)
 	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
-	if err := e.a.reload(); err != nil {
+	if err := e.a.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
@@ -554,7 +556,7 @@ func TestBrowserSponsors(t *testing.T) {
 	waitJS(t, ctx, `!document.getElementById("sponsor").hidden && document.querySelector("#sponsor img").complete && document.querySelector("#sponsor img").naturalWidth > 0`, 10*time.Second)
 	waitJS(t, ctx, `document.getElementById("sponsor").hidden`, 10*time.Second)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		im, err := e.a.db.Impressions(context.Background(), "devconf")
+		im, err := e.a.DB().Impressions(context.Background(), "devconf")
 		if err == nil && len(im) == 1 && im[0].Sponsor == "ACME" && im[0].Shows == 1 && im[0].ScreenMinutes > 0 {
 			break
 		}
@@ -612,7 +614,7 @@ func TestBrowserPoll(t *testing.T) {
 // posts; its screenshot goes to the README.
 func TestBrowserReport(t *testing.T) {
 	ctx := browser(t)
-	e := newBrowserEnv(t, "https://news.example", screensEvery(100*time.Millisecond))
+	e := newBrowserEnv(t, "https://news.example", app.ScreensEvery(100*time.Millisecond))
 	wallTab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
 	if err := chromedp.Do(wallTab, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
