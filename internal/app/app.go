@@ -473,22 +473,13 @@ func (a *App) Watch(ctx context.Context, every time.Duration) {
 		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 	}
 	last := stamp()
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if s := stamp(); s != "" && s != last {
-					last = s
-					a.log.Info("config file changed; reloading", "file", a.path)
-					a.Reload()
-				}
-			}
+	go tick(ctx, every, func() {
+		if s := stamp(); s != "" && s != last {
+			last = s
+			a.log.Info("config file changed; reloading", "file", a.path)
+			a.Reload()
 		}
-	}()
+	})
 }
 
 // newHTTPServer is a node's HTTP server: bounded headers, idle
