@@ -475,3 +475,60 @@ func TestClusterForgetErasesTheStream(t *testing.T) {
 		t.Errorf("a new edge replays the author: %s", b)
 	}
 }
+
+// TestEdgeServesOnlyItsOwnFiles: walls in the bucket that name a file the
+// edge's own config does not (here put there on an open test NATS) do not
+// make the edge serve it; the edge's own logo is still served.
+func TestEdgeServesOnlyItsOwnFiles(t *testing.T) {
+	n := startNATS(t, false)
+	dir := t.TempDir()
+	path := writeClusterConfig(t, dir, 1000, 1, n.url())
+	y, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(y), "display: {max_posts: 30}", "display: {max_posts: 30, logo: logo.svg}", 1)), 0o600)
+	os.WriteFile(filepath.Join(dir, "logo.svg"), []byte(`<svg xmlns="http://www.w3.org/2000/svg"><title>own logo</title></svg>`), 0o600)
+	secret := filepath.Join(t.TempDir(), "secret.env")
+	os.WriteFile(secret, []byte("WALLCAST_ADMIN_HASH=not-for-screens"), 0o600)
+	a := startFile(t, path)
+	t.Cleanup(func() { a.Shutdown() })
+	e := startEdgeFile(t, path)
+	get := func(p string) (int, string) {
+		resp, err := http.Get("http://" + e.Addr() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/walls/devconf/logo"); code != 200 || !strings.Contains(body, "own logo") {
+		t.Fatalf("the edge's own logo: %d %q", code, body)
+	}
+	nc, err := nats.Connect(n.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.KeyValue(context.Background(), "wallcast-walls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := fmt.Sprintf(`[{"slug":"devconf","title":"Forged Wall","hashtags":["devconf"],"sources":["hook"],"moderation":"auto","display":{"layout":"grid","theme":"dark","max_posts":30,"font_scale":1,"spotlight_seconds":8,"logo":%q,"custom_css":%q}}]`, secret, secret)
+	if _, err := kv.Put(context.Background(), "walls", []byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	// The edge has taken the forged walls once its page shows their title.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, page := get("/walls/devconf"); strings.Contains(page, "Forged Wall") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the walls put in the bucket did not reach the edge")
+		}
+	}
+	for _, p := range []string{"/walls/devconf/logo", "/walls/devconf/custom.css"} {
+		if code, body := get(p); strings.Contains(body, "not-for-screens") {
+			t.Errorf("%s: the edge served a file named on NATS: %d %q", p, code, body)
+		}
+	}
+}
