@@ -203,8 +203,8 @@ func (s *pages) configEventFor(ctx context.Context, wc *config.Wall) []byte {
 	return ConfigEvent(s.effective(ctx, wc))
 }
 
-func (s *pages) wallURL(slug string) string {
-	return strings.TrimRight(s.Config().Server.BaseURL, "/") + "/walls/" + slug
+func (b *base) wallURL(slug string) string {
+	return strings.TrimRight(b.Config().Server.BaseURL, "/") + "/walls/" + slug
 }
 
 func (s *pages) display(w http.ResponseWriter, r *http.Request) { s.page(w, r, false) }

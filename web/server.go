@@ -41,6 +41,7 @@ type Server struct {
 	*base
 	pages   *pages
 	api     *api
+	feeds   *feeds
 	console *console // nil: the console is off
 	auth    *auth
 	reports *reports
@@ -107,6 +108,7 @@ func NewServer(o Options) *Server {
 	s := &Server{base: b, hooks: o.Hooks, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
 	slots := &slots{}
 	s.api = &api{base: b, store: o.Store, rates: newRates(10000)}
+	s.feeds = &feeds{base: b, store: o.Store, api: s.api}
 	s.pages = &pages{base: b, store: o.Store, tally: tally, hub: o.Hub, serving: o.Serving, slots: slots, api: s.api}
 	streams := &atomic.Int64{} // the streams that are not screens: /stats, consoles
 	s.monitor = &monitor{base: b, start: time.Now(), hub: o.Hub, health: health, ready: ready, slots: slots, api: s.api,
@@ -162,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	s.monitor.routes(r)
 	s.pages.routes(r)
 	s.api.routes(r)
+	s.feeds.routes(r)
 	if s.hooks != nil {
 		r.PathPrefix("/hooks/").Handler(s.hooks).Methods(http.MethodGet, http.MethodPost)
 	}
