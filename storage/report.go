@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wallcast/wallcast/wall"
@@ -170,4 +171,33 @@ func percentile(sorted []int64, p int) float64 {
 	}
 	i := (len(sorted)*p + 99) / 100
 	return float64(sorted[max(i, 1)-1]) / 1000
+}
+
+// History is every moderation decision on a wall's posts, by post id,
+// oldest first: single actions name the post, bulk actions and undos list
+// the posts they touched.
+func (db *DB) History(ctx context.Context, slug string) (map[string][]wall.Decision, error) {
+	return read(ctx, db, "history", slug, func(a *applier, slug string) (map[string][]wall.Decision, error) {
+		out := map[string][]wall.Decision{}
+		err := a.each(`SELECT at, user, action, target, detail FROM audit WHERE wall = ? ORDER BY id`, []any{slug}, func(rows *sql.Rows) error {
+			var at int64
+			var d wall.Decision
+			var target string
+			if err := rows.Scan(&at, &d.User, &d.Action, &target, &d.Detail); err != nil {
+				return err
+			}
+			d.At = time.UnixMilli(at).UTC()
+			ids := []string{target}
+			if strings.HasPrefix(d.Action, "bulk-") || d.Action == "undo" {
+				ids, d.Detail = strings.Fields(d.Detail), ""
+			}
+			for _, id := range ids {
+				if strings.Contains(id, ":") { // a post id is source:native
+					out[id] = append(out[id], d)
+				}
+			}
+			return nil
+		})
+		return out, err
+	})
 }

@@ -77,3 +77,11 @@ type Report struct {
 	Sponsors    []Impressions `json:"sponsors"`
 	Posts       []ShownPost   `json:"posts,omitempty"` // the shown posts, oldest first
 }
+
+// Decision is one moderation decision on a post, from the audit log.
+type Decision struct {
+	At     time.Time `json:"at"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}

@@ -26,11 +26,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wallcast/wallcast/archive"
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/wall"
 )
 
 func main() {
@@ -46,6 +48,7 @@ commands:
   check           check a config file and print every problem: -config FILE
   hash-password   print the bcrypt hash of the password read from stdin
   forget          delete every post of an author and keep them out: -config FILE @handle@instance
+  export          a wall's archive after the event (zip: page, posts, media, report): -config FILE -wall SLUG -o FILE
   bench           measure a running server (wallcast bench -h for its flags)
   help            this text
 `
@@ -66,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return hashPassword(os.Stdin, stdout, stderr)
 	case "forget":
 		return forget(args, stdout, stderr)
+	case "export":
+		return export(args, stdout, stderr)
 	case "bench":
 		return runBench(args, stdout, stderr)
 	case "help":
@@ -107,7 +112,72 @@ func forget(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: %d posts deleted; their author's posts will not be stored again.\n", fs.Arg(0), n)
-	fmt.Fprintln(stdout, "A running server's screens drop them when they reconnect; the console's forget action takes them off at once.")
+	fmt.Fprintln(stdout, "A server running on this database takes them off its screens within a second.")
+	return 0
+}
+
+// export writes a wall's archive after the event: every post it showed,
+// with its media and moderation history, the report, and a page that
+// opens offline. It reads the database as it is (a server may run).
+func export(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wallcast export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "the config file")
+	slug := fs.String("wall", "", "the wall's slug")
+	out := fs.String("o", "", "the zip file to write, such as event.zip")
+	media := fs.Bool("media", true, "copy the posts' images and videos into the archive (false: keep links)")
+	private := fs.Bool("private-media", false, "also fetch media from loopback and private addresses (posts of your own network); off, a post cannot make the exporter reach into it")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *slug == "" || *out == "" || fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "wallcast export: give -wall SLUG and -o FILE\n\n%s", usage)
+		return 2
+	}
+	cfg, err := sources.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if cfg.Wall(*slug) == nil {
+		fmt.Fprintf(stderr, "wallcast export: %s has no wall %q\n", *path, *slug)
+		return 1
+	}
+	db, err := storage.Open(cfg.Storage.Path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer db.Close()
+	ctx := context.Background()
+	rep, err := db.Report(ctx, *slug, true)
+	if err == nil {
+		rep.Title = cfg.Wall(*slug).Title
+	}
+	var history map[string][]wall.Decision
+	if err == nil {
+		history, err = db.History(ctx, *slug)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	sum, err := archive.Write(ctx, f, archive.Options{Report: rep, History: history, Media: *media, AllowPrivate: *private, Log: log})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		fmt.Fprintf(stderr, "wallcast export: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %d posts, %d media files, %d media kept as links\n", *out, sum.Posts, sum.Files, sum.Links)
 	return 0
 }
 
