@@ -54,7 +54,7 @@ func TestExport(t *testing.T) {
 	post("photo", "Ana", "@ana@m.example", "the hall at nine #devconf", media.URL+"/hall.png")
 	post("page", "Bo", "@bo@m.example", "a link that is no image #devconf", media.URL+"/page")
 	post("secret", "Zyxwvu Qtrsp", "@zyxwvu@evil.example", "words of zyxwvu #devconf", media.URL+"/z.png")
-		c, token := login(t, "http://"+a.Addr(), "family", nil)
+	c, token := login(t, "http://"+a.Addr(), "family", nil)
 	do := func(path, body string) {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+a.Addr()+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
