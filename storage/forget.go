@@ -86,10 +86,13 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 		n = len(ids)
 		// Bans and trust of the handle go (the tombstone keeps the author
 		// out), and the audit names them by the hash only.
-		if _, err := a.exec(`DELETE FROM rules WHERE kind IN (?, ?) AND instr(lower(value), ?) > 0`, wall.RuleAuthor, wall.RuleTrusted, plain); err != nil {
+		// A ban names the handle ("@name@host"), a trust "source:handle".
+		const handleOf = `lower(ltrim(trim(CASE WHEN kind = 'trusted' THEN substr(value, instr(value, ':') + 1) ELSE value END), '@'))`
+		if _, err := a.exec(`DELETE FROM rules WHERE kind IN (?, ?) AND `+handleOf+` = ?`, wall.RuleAuthor, wall.RuleTrusted, plain); err != nil {
 			return err
 		}
-		if _, err := a.exec(`UPDATE audit SET target = ? WHERE instr(lower(target), ?) > 0`, "sha256:"+key[:16], plain); err != nil {
+		if _, err := a.exec(`UPDATE audit SET target = ? WHERE action IN ('block-author', 'trust-author') AND ?
+			IN (lower(ltrim(trim(target), '@')), lower(ltrim(trim(substr(target, instr(target, ':') + 1)), '@')))`, "sha256:"+key[:16], plain); err != nil {
 			return err
 		}
 		return a.audit(user, "*", "forget-author", "sha256:"+key[:16], fmt.Sprintf("%d posts deleted", n))

@@ -160,3 +160,28 @@ func TestForeign(t *testing.T) {
 		t.Error("the same commit noticed twice")
 	}
 }
+
+// TestForgetTakesOnlyTheAuthorsRules: the bans and trust of the forgotten
+// handle go; those of a handle that merely contains it stay.
+func TestForgetTakesOnlyTheAuthorsRules(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	ctx := context.Background()
+	none := func(wall.Post) bool { return false }
+	for _, r := range []wall.Rule{
+		{Wall: "w", Kind: wall.RuleAuthor, Value: "@o@m.example"},
+		{Wall: "w", Kind: wall.RuleTrusted, Value: "m:@O@m.example"},
+		{Wall: "w", Kind: wall.RuleAuthor, Value: "@bo@m.example"},
+		{Wall: "w", Kind: wall.RuleTrusted, Value: "m:@bo@m.example"},
+	} {
+		if _, _, _, err := db.AddRule(ctx, r, "crew", none); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := db.Forget(ctx, "@o@m.example", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := db.Rules(ctx)
+	if len(rules) != 2 || rules[0].Value != "@bo@m.example" || rules[1].Value != "m:@bo@m.example" {
+		t.Errorf("rules after forgetting @o@m.example: %+v", rules)
+	}
+}
