@@ -692,3 +692,31 @@ func TestBrowserLongAnnouncement(t *testing.T) {
 		t.Errorf("40 days' announcement after 0.5 s: %d cards, %v", n, err)
 	}
 }
+
+// TestBrowserFeaturedPostTakenDown: a post featured full screen leaves
+// the screen when a moderator removes it, long before its feature ends.
+func TestBrowserFeaturedPostTakenDown(t *testing.T) {
+	ctx := browser(t)
+	e := newBrowserEnv(t, "https://news.example")
+	e.feed.add(1)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, cards+` === 1`, 10*time.Second)
+	base := "http://" + e.addr
+	c, token := login(t, base, "devconf", nil)
+	post := func(path, body string) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/admin/api/walls/devconf"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", token)
+		resp, err := c.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	post("/show", `{"action": "feature", "id": "feed:item-000", "seconds": 600}`)
+	waitJS(t, ctx, `!document.getElementById("feature").hidden && !!document.querySelector("#feature article.post")`, 5*time.Second)
+	post("/posts/feed:item-000/remove", "{}")
+	waitJS(t, ctx, `document.getElementById("feature").hidden && !document.querySelector("#feature article.post") && `+cards+` === 0`, 5*time.Second)
+}
