@@ -172,14 +172,23 @@ func TestModerationEndToEnd(t *testing.T) {
 	if out, err := exec.Command(binary, "forget", "-config", cfg, "@cy@m.example").CombinedOutput(); err != nil || !strings.Contains(string(out), "1 posts deleted") {
 		t.Errorf("wallcast forget: %v %q", err, out)
 	}
-	for {
-		ev, err := screen.Next()
+	removed := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := screen.Next()
+			if err != nil || (ev.Type == "remove" && strings.Contains(ev.Data, "hook:link")) {
+				removed <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-removed:
 		if err != nil {
 			t.Fatalf("no remove after wallcast forget: %v", err)
 		}
-		if ev.Type == "remove" && strings.Contains(ev.Data, "hook:link") {
-			break
-		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connected screen got no remove within 10 s of wallcast forget")
 	}
 }
 
