@@ -2,11 +2,9 @@ package web
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -77,55 +75,5 @@ func TestUndoExpires(t *testing.T) {
 	tok = u.keep(ana, "w", nil, all)
 	if _, ok := u.take(ana, tok, "w"); !ok {
 		t.Error("the admin cannot undo her rule for every wall")
-	}
-}
-
-// TestInert: a cell a spreadsheet would run as a formula gets a leading
-// apostrophe, also behind spaces, zero-width characters and full-width
-// forms; ordinary text is left alone.
-func TestInert(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"=1+1", "'=1+1"},
-		{"  =HYPERLINK(\"x\")", "'  =HYPERLINK(\"x\")"},
-		{"\u200b=cmd", "'\u200b=cmd"},
-		{"\ufeff@SUM(A1)", "'\ufeff@SUM(A1)"},
-		{"＝HYPERLINK(\"x\")", "'＝HYPERLINK(\"x\")"},
-		{" \u00a0＋1", "' \u00a0＋1"},
-		{"-2", "'-2"},
-		{"\tx", "'\tx"},
-		{"hello = world", "hello = world"},
-		{"@ana", "'@ana"},
-		{"", ""},
-		{"   ", "   "},
-	} {
-		if got := inert(tc.in); got != tc.want {
-			t.Errorf("inert(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-// TestLocalesAndStrings: every language the config accepts has the
-// display's words, each the same set of words as English, and no words
-// stand for a language the config refuses.
-func TestLocalesAndStrings(t *testing.T) {
-	for _, l := range config.Locales {
-		if _, ok := uiStrings[l]; !ok {
-			t.Errorf("config.Locales has %q, the display has no words for it", l)
-		}
-	}
-	for l, words := range uiStrings {
-		if !slices.Contains(config.Locales, l) {
-			t.Errorf("the display speaks %q, config.Locales does not list it", l)
-		}
-		for k := range uiStrings["en"] {
-			if words[k] == "" {
-				t.Errorf("%s has no %q", l, k)
-			}
-		}
-		for k := range words {
-			if _, ok := uiStrings["en"][k]; !ok {
-				t.Errorf("%s has %q, English does not", l, k)
-			}
-		}
 	}
 }
