@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -273,7 +274,14 @@ func (m *mirror) drop(removeData []byte) {
 	if json.Unmarshal(removeData, &r) != nil || r.ID == "" {
 		return
 	}
+	// Only events whose bytes name the post are decoded: a remove costs a
+	// scan of the window, not a decoding of every event in it.
+	quoted, _ := json.Marshal(r.ID)
+	names := func(h held) bool { return bytes.Contains(h.Data, quoted) }
 	carries := func(h held) bool {
+		if !names(h) {
+			return false
+		}
 		switch h.Type {
 		case wall.EventPost, wall.EventUpdate, wall.EventPin:
 			var p struct {
@@ -285,7 +293,7 @@ func (m *mirror) drop(removeData []byte) {
 	}
 	m.events = slices.DeleteFunc(m.events, carries)
 	for i, h := range m.events {
-		if h.Type != wall.EventShow {
+		if h.Type != wall.EventShow || !names(h) {
 			continue
 		}
 		var st wall.Show
