@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,6 +182,10 @@ type Server struct {
 type Storage struct {
 	Path      string   `yaml:"path"`
 	Retention Duration `yaml:"retention"`
+	// MediaDir is where the pictures the audience sends are kept (by
+	// default beside the database: wallcast.db keeps them in
+	// wallcast-media).
+	MediaDir string `yaml:"media_dir"`
 }
 
 // Admin is the login of the admin console.
@@ -249,6 +254,9 @@ type SourceType struct {
 	Settings func() Settings
 	// StallTimeout is the type's default stall_timeout (0: 90s).
 	StallTimeout time.Duration
+	// AllPosts: every item of the type goes to its walls, hashtags or not
+	// (the audience's own posts).
+	AllPosts bool
 }
 
 // Types are the source types by name.
@@ -334,10 +342,11 @@ const (
 	HoldNewAuthor    HoldReason = "new_author"
 	HoldYoungAccount HoldReason = "young_account"
 	HoldClassifier   HoldReason = "classifier"
+	HoldUpload       HoldReason = "upload" // a post sent from a phone (an uploads source)
 )
 
 // HoldReasons are the conditions hold_if takes.
-var HoldReasons = []HoldReason{HoldWordList, HoldLinks, HoldMedia, HoldNewAuthor, HoldYoungAccount, HoldClassifier}
+var HoldReasons = []HoldReason{HoldWordList, HoldLinks, HoldMedia, HoldNewAuthor, HoldYoungAccount, HoldClassifier, HoldUpload}
 
 // Sponsor is one sponsor's card: an image (a file relative to the config,
 // or an http(s) URL), where it links, and how long it shows.
@@ -516,6 +525,7 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Storage.Path, "wallcast.db")
+	def(&c.Storage.MediaDir, strings.TrimSuffix(c.Storage.Path, filepath.Ext(c.Storage.Path))+"-media")
 	if cl := c.Cluster; cl != nil {
 		def(&cl.Stream, "wallcast")
 		if cl.Replicas == 0 {

@@ -130,6 +130,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool), types T
 		if st.StallTimeout > 0 && s.StallTimeout == 0 {
 			s.StallTimeout = Duration(st.StallTimeout)
 		}
+		s.AllPosts = s.AllPosts || st.AllPosts
 	}
 	c.defaults()
 	p.validate(&c)

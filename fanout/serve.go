@@ -234,6 +234,10 @@ func catchUpEvents(r *http.Request, st Stream, out io.Writer) (int64, error) {
 		data, _ := json.Marshal(snap.Poll)
 		joined = append(joined, wall.Event{Type: wall.EventPoll, Data: data})
 	}
+	if snap.Room != nil {
+		data, _ := json.Marshal(snap.Room)
+		joined = append(joined, wall.Event{Type: wall.EventRoom, Data: data})
+	}
 	for _, e := range append(joined, snap.Events...) {
 		if _, err := out.Write(Encode(e)); err != nil {
 			return 0, err

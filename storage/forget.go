@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -35,53 +36,24 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 		if _, err := a.exec(`INSERT OR IGNORE INTO forgotten (author, at) VALUES (?, ?)`, key, a.now); err != nil {
 			return err
 		}
+		// An upload's author is a phone: its handle, or the name its
+		// sender typed (someone asking for their photos back gives it).
 		ids, err := column[string](a, `SELECT id FROM posts
-			WHERE lower(ltrim(COALESCE(json_extract(data, '$.author.handle'), ''), '@')) = ?`, plain)
+			WHERE lower(ltrim(COALESCE(json_extract(data, '$.author.handle'), ''), '@')) = ?
+			OR (json_extract(data, '$.network') = 'upload' AND lower(trim(COALESCE(json_extract(data, '$.author.name'), ''))) = ?)`, plain, plain)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			shown, err := column[string](a, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending')`, id)
-			if err != nil {
-				return err
-			}
-			for _, slug := range shown {
-				if err := a.setStatus(slug, id, wall.StatusRemoved, "forgotten", wall.EventRemove); err != nil {
-					return err
-				}
-			}
-			// The stream's copies of what carried the post (its post,
-			// update and pin events, the show events featuring it) are
-			// erased by the cluster's outbox.
-			if _, err := a.exec(`INSERT OR IGNORE INTO purge (event) SELECT id FROM wall_events
-				WHERE (post_id = ? AND type IN (?, ?, ?)) OR (type = ? AND json_extract(data, '$.feature.id') = ?)`,
-				id, wall.EventPost, wall.EventUpdate, wall.EventPin, wall.EventShow, id); err != nil {
-				return err
-			}
-			// What the consoles' events kept of the post goes too, and
-			// every copy the show kept of it (a feature, even an ended one),
-			// and what the audit kept of its media.
-			if _, err := a.exec(`UPDATE wall_events SET data = json_object('id', post_id) WHERE post_id = ? AND data IS NOT NULL`, id); err != nil {
-				return err
-			}
-			if _, err := a.exec(`UPDATE wall_events SET data = json_remove(data, '$.feature', '$.until') WHERE type = ? AND json_extract(data, '$.feature.id') = ?`, wall.EventShow, id); err != nil {
-				return err
-			}
-			if _, err := a.exec(`UPDATE shows SET data = json_remove(data, '$.feature', '$.until') WHERE json_extract(data, '$.feature.id') = ?`, id); err != nil {
-				return err
-			}
-			if _, err := a.exec(`UPDATE audit SET detail = '' WHERE action = 'adjust' AND target = ?`, id); err != nil {
-				return err
-			}
-			if _, err := a.exec(`DELETE FROM votes WHERE post_id = ? OR author = ?`, id, plain); err != nil {
-				return err
-			}
-			if _, err := a.exec(`DELETE FROM wall_posts WHERE post_id = ?`, id); err != nil {
+			if err := a.erase(id, "forgotten"); err != nil {
 				return err
 			}
 			if _, err := a.exec(`DELETE FROM posts WHERE id = ?`, id); err != nil {
 				return err
 			}
+		}
+		if _, err := a.exec(`DELETE FROM votes WHERE author = ?`, plain); err != nil {
+			return err
 		}
 		n = len(ids)
 		// Bans and trust of the handle go (the tombstone keeps the author
@@ -102,6 +74,89 @@ func (db *DB) Forget(ctx context.Context, handle, user string) ([]wall.Event, in
 	}
 	db.forgetting.Store(true)
 	return events, n, nil
+}
+
+// erase takes a post off every wall (reason says why) and erases every
+// copy of it but its row in posts: the stream's (through purge), the
+// events', the show's, the audit's, its votes.
+func (a *applier) erase(id, reason string) error {
+	shown, err := column[string](a, `SELECT wall FROM wall_posts WHERE post_id = ? AND status IN ('visible', 'pending')`, id)
+	if err != nil {
+		return err
+	}
+	for _, slug := range shown {
+		if err := a.setStatus(slug, id, wall.StatusRemoved, reason, wall.EventRemove); err != nil {
+			return err
+		}
+	}
+	// The stream's copies of what carried the post (its post, update and
+	// pin events, the show events featuring it) are erased by the
+	// cluster's outbox.
+	if _, err := a.exec(`INSERT OR IGNORE INTO purge (event) SELECT id FROM wall_events
+		WHERE (post_id = ? AND type IN (?, ?, ?)) OR (type = ? AND json_extract(data, '$.feature.id') = ?)`,
+		id, wall.EventPost, wall.EventUpdate, wall.EventPin, wall.EventShow, id); err != nil {
+		return err
+	}
+	// What the consoles' events kept of the post goes too, and every copy
+	// the show kept of it (a feature, even an ended one), and what the
+	// audit kept of its media.
+	if _, err := a.exec(`UPDATE wall_events SET data = json_object('id', post_id) WHERE post_id = ? AND data IS NOT NULL`, id); err != nil {
+		return err
+	}
+	if _, err := a.exec(`UPDATE wall_events SET data = json_remove(data, '$.feature', '$.until') WHERE type = ? AND json_extract(data, '$.feature.id') = ?`, wall.EventShow, id); err != nil {
+		return err
+	}
+	if _, err := a.exec(`UPDATE shows SET data = json_remove(data, '$.feature', '$.until') WHERE json_extract(data, '$.feature.id') = ?`, id); err != nil {
+		return err
+	}
+	if _, err := a.exec(`UPDATE audit SET detail = '' WHERE action = 'adjust' AND target = ?`, id); err != nil {
+		return err
+	}
+	if _, err := a.exec(`DELETE FROM votes WHERE post_id = ?`, id); err != nil {
+		return err
+	}
+	_, err = a.exec(`DELETE FROM wall_posts WHERE post_id = ?`, id)
+	return err
+}
+
+// erasePost is a delete that leaves nothing of the post but a tombstone:
+// its sender took it back.
+func (a *applier) erasePost(source string, p wall.Post) error {
+	if err := a.erase(p.ID, "deleted by its sender"); err != nil {
+		return err
+	}
+	_, err := a.exec(`INSERT INTO posts (id, source, native_id, data, deleted, stored_at) VALUES (?, ?, ?, '{}', 1, ?)
+		ON CONFLICT (id) DO UPDATE SET data = '{}', deleted = 1`, p.ID, source, p.NativeID, a.now)
+	return err
+}
+
+// MediaInUse returns the files of the media store that posts still name
+// (the pictures of live posts of the given sources).
+func (db *DB) MediaInUse(ctx context.Context, sources []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(sources) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(sources))
+	for i, s := range sources {
+		args[i] = s
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT json_extract(m.value, '$.url') FROM posts p, json_each(p.data, '$.media') m
+		WHERE p.source IN (`+placeholders(len(sources))+`) AND p.deleted = 0`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage media in use: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u sql.NullString
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		if name, ok := strings.CutPrefix(u.String, "/media/"); ok {
+			out[name] = true
+		}
+	}
+	return out, rows.Err()
 }
 
 // forgotten reports whether a post's author was forgotten.

@@ -233,7 +233,11 @@ func (a *applier) apply(w wall.Write) error {
 			return err
 		}
 	case wall.ItemDelete:
-		if err := a.deletePost(w.Source, p, w.Item.IfKnown); err != nil {
+		if w.Item.Erase {
+			if err := a.erasePost(w.Source, p); err != nil {
+				return err
+			}
+		} else if err := a.deletePost(w.Source, p, w.Item.IfKnown); err != nil {
 			return err
 		}
 	}
@@ -543,6 +547,9 @@ func (a *applier) joins(slug string, snap *wall.Snapshot) error {
 	}
 	if snap.Poll != nil && snap.Poll.Closed {
 		snap.Poll = nil
+	}
+	if snap.Room, err = a.room(slug); err != nil {
+		return err
 	}
 	snap.Display, err = a.display(slug)
 	return err

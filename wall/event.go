@@ -28,6 +28,7 @@ const (
 	EventShow     EventType = "show"   // show control: pause, a featured post, a holding slide
 	EventPoll     EventType = "poll"   // a live poll and its counts
 	EventScreen   EventType = "screen" // after each catch-up, no id: {"token"} this stream's sponsor showings count with
+	EventRoom     EventType = "room"   // the room code the audience's phones post with: {"code", "url"}
 	EventPending  EventType = "pending"
 	EventApproved EventType = "approved"
 	EventRejected EventType = "rejected"
@@ -131,9 +132,20 @@ type Snapshot struct {
 	Show          *Show          `json:"show,omitempty"`
 	Poll          *Poll          `json:"poll,omitempty"`
 	Display       string         `json:"display,omitempty"`
+	// Room is the wall's room code (nil: the wall takes no posts from
+	// phones, or without a code).
+	Room *Room `json:"room,omitempty"`
 	// Events come after the state above, up to Head: an edge serves a
 	// snapshot a moment older than its log.
 	Events []Event `json:"-"`
+}
+
+// Room is where the audience posts from their phones: the address of the
+// form with the current room code (the QR code on screen), and the code
+// itself, to type in.
+type Room struct {
+	Code string `json:"code,omitempty"`
+	URL  string `json:"url"`
 }
 
 // Reader serves screens: the ingest node's database, or an edge's copy of

@@ -71,6 +71,7 @@ type Adjustment struct {
 var networks = map[string]bool{
 	"mastodon": true, "bluesky": true, "x": true, "reddit": true, "rss": true,
 	"instagram": true, "facebook": true, "web": true, "demo": true,
+	"upload": true, // sent from a phone in the room
 }
 
 // Network returns n when it is one of the networks Wallcast knows, and
@@ -119,6 +120,10 @@ type Item struct {
 	// leaving a tombstone: a firehose carries the deletes of the whole
 	// network, and only ours matter.
 	IfKnown bool
+	// Erase makes a delete leave nothing of the post but its tombstone:
+	// not its text, its media, nor its copies in the walls' logs (the
+	// sender of an upload took it back).
+	Erase bool
 	// Walls, when set, limits the item to these walls (a network that
 	// matched it against per-wall rules, like X's filtered stream).
 	Walls []string

@@ -1,0 +1,14 @@
+-- Keys this install made for itself (random, made on first use): the
+-- uploads' room codes, delete links and phone names are HMACs under them,
+-- so they survive a restart.
+CREATE TABLE keys (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+);
+
+-- Each wall's room code as its screens show it (the newest room event's
+-- data), so a screen that joins gets it with the snapshot.
+CREATE TABLE rooms (
+    wall  TEXT PRIMARY KEY,
+    data  TEXT NOT NULL
+);
