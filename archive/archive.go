@@ -21,10 +21,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -47,7 +50,10 @@ type Options struct {
 	// (tests); otherwise a post cannot make the exporter reach into the
 	// organiser's own network.
 	AllowPrivate bool
-	Log          *slog.Logger
+	// MediaDir is the media store's folder: the pictures sent from phones
+	// (their URLs are Wallcast's own /media/…) are read from it.
+	MediaDir string
+	Log      *slog.Logger
 }
 
 // Post is a post as the archive keeps it.
@@ -104,7 +110,7 @@ func Write(ctx context.Context, out io.Writer, o Options) (Summary, error) {
 			if o.Media && !m.Hidden {
 				if f, ok := files[m.URL]; ok {
 					name = f
-				} else if f, err := fetch(ctx, client, z, m.URL); err != nil {
+				} else if f, err := copyMedia(ctx, client, z, o.MediaDir, m.URL); err != nil {
 					o.Log.Warn("archive: media kept as a link", "url", m.URL, "err", err)
 				} else {
 					files[m.URL], name = f, f
@@ -142,6 +148,23 @@ func Write(ctx context.Context, out io.Writer, o Options) (Summary, error) {
 	return sum, z.Close()
 }
 
+// copyMedia copies one media file into the archive: from the media store
+// for a picture sent from a phone, else from the network.
+func copyMedia(ctx context.Context, client *http.Client, z *zip.Writer, dir, url string) (string, error) {
+	name, ok := media.NameOf(url)
+	if !ok {
+		return fetch(ctx, client, z, url)
+	}
+	if dir == "" {
+		return "", errors.New("no media_dir to read it from")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return "", err
+	}
+	return store(z, data, "image/jpeg")
+}
+
 // fetch copies one media file into the archive, named by its content's
 // hash; it refuses what is not an image or a video, or too big.
 func fetch(ctx context.Context, client *http.Client, z *zip.Writer, url string) (string, error) {
@@ -173,6 +196,12 @@ func fetch(ctx context.Context, client *http.Client, z *zip.Writer, url string) 
 	if len(data) > MaxMedia {
 		return "", fmt.Errorf("larger than %d MiB", MaxMedia>>20)
 	}
+	return store(z, data, ct)
+}
+
+// store writes a media file of type ct into the archive, named by the
+// hash of its content.
+func store(z *zip.Writer, data []byte, ct string) (string, error) {
 	ext := ".bin"
 	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
 		ext = exts[len(exts)-1]

@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -30,6 +32,9 @@ type Classifier struct {
 	manual  func(slug string) bool
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	// MediaBase is the server's public URL: the pictures of uploads are
+	// sent to the classifier as absolute URLs under it, to fetch.
+	MediaBase string
 }
 
 type job struct {
@@ -97,6 +102,12 @@ func (c *Classifier) judge(ctx context.Context, j job) {
 
 // ask POSTs the post's JSON and reads the score.
 func (c *Classifier) ask(ctx context.Context, p wall.Post) (Score, error) {
+	p.Media = slices.Clone(p.Media)
+	for i, m := range p.Media {
+		if _, ok := media.NameOf(m.URL); ok {
+			p.Media[i].URL = strings.TrimRight(c.MediaBase, "/") + m.URL
+		}
+	}
 	body, _ := json.Marshal(p)
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.D())
 	defer cancel()

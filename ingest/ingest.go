@@ -18,6 +18,7 @@ import (
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/match"
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/wall"
 	"github.com/wallcast/wallcast/wordlist"
 	"golang.org/x/net/html"
@@ -259,6 +260,10 @@ func (ru *rule) fate(source string, p *wall.Post, words *string) wall.Target {
 		return t
 	}
 	if ru.trustedSources[source] || ru.trusts(source, p) {
+		return t
+	}
+	if ru.holdIf[config.HoldUpload] && ru.types[source] == "uploads" {
+		t.Status, t.Reason = wall.StatusPending, "held: sent from a phone"
 		return t
 	}
 	if why := ru.hold(p); why != "" {
@@ -661,6 +666,15 @@ func (p *Pipeline) prepare(source string, it wall.Item) (wall.Write, bool) {
 	return w, len(w.Targets) > 0
 }
 
+// mediaURL is a safe http(s) URL, or the address of a picture of
+// Wallcast's own media store (an upload's photo).
+func mediaURL(u string) string {
+	if _, ok := media.NameOf(u); ok {
+		return u
+	}
+	return match.SafeURL(u)
+}
+
 // clean sanitises a post in place: safe HTML, plain text, tags, URLs.
 func (p *Pipeline) clean(post *wall.Post) {
 	if strings.TrimSpace(post.HTML) != "" {
@@ -678,7 +692,7 @@ func (p *Pipeline) clean(post *wall.Post) {
 	post.Author.Avatar = match.SafeURL(post.Author.Avatar)
 	media := post.Media[:0]
 	for _, m := range post.Media {
-		m.URL, m.Preview = match.SafeURL(m.URL), match.SafeURL(m.Preview)
+		m.URL, m.Preview = mediaURL(m.URL), match.SafeURL(m.Preview)
 		if m.URL == "" && m.Preview == "" {
 			continue
 		}

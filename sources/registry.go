@@ -12,6 +12,7 @@ import (
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/reddit"
 	"github.com/wallcast/wallcast/sources/rss"
+	"github.com/wallcast/wallcast/sources/uploads"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/sources/x"
@@ -24,6 +25,7 @@ type Type struct {
 	Settings     func() config.Settings
 	Open         func(config.Source, upstream.Env) (wall.Source, error)
 	StallTimeout time.Duration // the type's default stall_timeout (0: 90s)
+	AllPosts     bool          // every item goes to the source's walls, hashtags or not
 }
 
 // Types lists every adapter type: adding a network is a package of its
@@ -36,13 +38,14 @@ var Types = map[string]Type{
 	"reddit":   {Settings: func() config.Settings { return &reddit.Settings{} }, Open: reddit.Open},
 	"x":        {Settings: func() config.Settings { return &x.Settings{} }, Open: x.Open, StallTimeout: x.StallTimeout},
 	"webhook":  {Settings: func() config.Settings { return &webhook.Settings{} }, Open: webhook.Open},
+	"uploads":  {Settings: func() config.Settings { return &uploads.Settings{} }, Open: uploads.Open, AllPosts: true},
 }
 
 // ConfigTypes is the table as config reads it.
 func ConfigTypes() config.Types {
 	out := config.Types{}
 	for name, t := range Types {
-		out[name] = config.SourceType{Settings: t.Settings, StallTimeout: t.StallTimeout}
+		out[name] = config.SourceType{Settings: t.Settings, StallTimeout: t.StallTimeout, AllPosts: t.AllPosts}
 	}
 	return out
 }

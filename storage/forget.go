@@ -130,19 +130,12 @@ func (a *applier) erasePost(source string, p wall.Post) error {
 	return err
 }
 
-// MediaInUse returns the files of the media store that posts still name
-// (the pictures of live posts of the given sources).
-func (db *DB) MediaInUse(ctx context.Context, sources []string) (map[string]bool, error) {
+// MediaInUse returns the files of the media store that posts still name:
+// the pictures of the live posts sent from phones.
+func (db *DB) MediaInUse(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
-	if len(sources) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(sources))
-	for i, s := range sources {
-		args[i] = s
-	}
 	rows, err := db.read.QueryContext(ctx, `SELECT json_extract(m.value, '$.url') FROM posts p, json_each(p.data, '$.media') m
-		WHERE p.source IN (`+placeholders(len(sources))+`) AND p.deleted = 0`, args...)
+		WHERE json_extract(p.data, '$.network') = 'upload' AND p.deleted = 0`)
 	if err != nil {
 		return nil, fmt.Errorf("storage media in use: %w", err)
 	}

@@ -42,6 +42,9 @@ type Admin struct {
 	Writes wall.Writes
 	// Reload re-reads the config file (admins only).
 	Reload func() error
+	// Forgotten runs after an author was forgotten (the media store
+	// deletes their pictures); nil: nothing.
+	Forgotten func()
 }
 
 func randomToken() string {

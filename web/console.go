@@ -324,6 +324,9 @@ func (s *console) forget(w http.ResponseWriter, r *http.Request) {
 		return ev, err
 	}) {
 		s.log.Info("admin: author forgotten", "user", sess.User, "posts", n) // no handle in the log either
+		if s.admin.Forgotten != nil {
+			s.admin.Forgotten()
+		}
 		writeJSON(w, map[string]int{"forgotten": n})
 	}
 }

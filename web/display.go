@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,19 +57,19 @@ var uiStrings = map[string]map[string]string{
 		"waiting": "Waiting for the first posts…", "reconnecting": "Reconnecting…",
 		"offline": "Offline: showing the last posts received", "posts": "Posts",
 		"announcements": "Announcements", "sensitive": "Sensitive content", "demo": "demo",
-		"scan": "Scan to open this wall",
+		"scan": "Scan to open this wall", "post_here": "Post from your phone", "guest": "From the room",
 	},
 	"fr": {
 		"waiting": "En attente des premiers messages…", "reconnecting": "Reconnexion…",
 		"offline": "Hors ligne : derniers messages reçus", "posts": "Messages",
 		"announcements": "Annonces", "sensitive": "Contenu sensible", "demo": "démo",
-		"scan": "Scannez pour ouvrir ce mur",
+		"scan": "Scannez pour ouvrir ce mur", "post_here": "Publiez depuis votre téléphone", "guest": "Depuis la salle",
 	},
 	"de": {
 		"waiting": "Warten auf die ersten Beiträge…", "reconnecting": "Verbindung wird wiederhergestellt…",
 		"offline": "Offline: die zuletzt empfangenen Beiträge", "posts": "Beiträge",
 		"announcements": "Ankündigungen", "sensitive": "Sensible Inhalte", "demo": "Demo",
-		"scan": "Scannen, um diese Wand zu öffnen",
+		"scan": "Scannen, um diese Wand zu öffnen", "post_here": "Poste von deinem Telefon", "guest": "Aus dem Saal",
 	},
 }
 
@@ -298,8 +299,11 @@ func (s *pages) impression(w http.ResponseWriter, r *http.Request) {
 
 // ownOrigin reports whether an Origin header is this server's: its
 // base_url's, or the scheme and host the request came to.
-func (s *pages) ownOrigin(r *http.Request, origin string) bool {
-	if u, err := url.Parse(s.Config().Server.BaseURL); err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
+func (s *pages) ownOrigin(r *http.Request, origin string) bool { return ownOrigin(s.Config(), r, origin) }
+
+// ownOrigin reports whether an Origin header is this server's.
+func ownOrigin(c *config.Config, r *http.Request, origin string) bool {
+	if u, err := url.Parse(c.Server.BaseURL); err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
 		return true
 	}
 	scheme := "http"
@@ -326,6 +330,19 @@ func brandingHeaders(w http.ResponseWriter, name string) {
 
 var qrCache sync.Map // URL -> SVG bytes
 
+// roomCode is what a room code may look like in a QR code's request.
+var roomCode = regexp.MustCompile(`^[A-Z0-9]{4,8}$`)
+
+// hasUploads reports whether a wall takes posts from phones.
+func hasUploads(c *config.Config, wc *config.Wall) bool {
+	for _, name := range wc.Sources {
+		if src := c.Source(name); src != nil && src.Type == "uploads" {
+			return true
+		}
+	}
+	return false
+}
+
 // qrCode serves a QR code of the wall's public address as SVG, made here:
 // no external service sees the audience's screens.
 func (s *pages) qrCode(w http.ResponseWriter, r *http.Request) {
@@ -333,7 +350,15 @@ func (s *pages) qrCode(w http.ResponseWriter, r *http.Request) {
 	if wc == nil {
 		return
 	}
-	u := s.wallURL(wc.Slug)
+	u, room := s.wallURL(wc.Slug), ""
+	if hasUploads(s.Config(), wc) {
+		// The wall takes posts from phones: its QR code opens the form,
+		// with the room code the screen shows (only its letters).
+		if room = r.URL.Query().Get("code"); !roomCode.MatchString(room) {
+			room = ""
+		}
+		u = PostURL(s.Config().Server.BaseURL, wc.Slug, room)
+	}
 	svg, ok := qrCache.Load(u)
 	if !ok {
 		code, err := qr.Encode(u, qr.M)
@@ -353,7 +378,10 @@ func (s *pages) qrCode(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		b.WriteString(`"/></svg>`)
-		svg, _ = qrCache.LoadOrStore(u, []byte(b.String()))
+		svg = []byte(b.String())
+		if room == "" { // the codes change: only the plain addresses are kept
+			svg, _ = qrCache.LoadOrStore(u, svg)
+		}
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Content-Security-Policy", brandingCSP)

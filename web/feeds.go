@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -102,7 +103,7 @@ func (s *feeds) jsonFeed(w http.ResponseWriter, r *http.Request) {
 		if p.Author.Name != "" || p.Author.URL != "" {
 			it.Authors = []jsonFeedAuthor{{Name: authorName(p.Author), URL: p.Author.URL, Avatar: p.Author.Avatar}}
 		}
-		for _, m := range shownMedia(p) {
+		for _, m := range shownMedia(p, s.Config().Server.BaseURL) {
 			it.Attachments = append(it.Attachments, jsonFeedFile{URL: m.URL, MimeType: mediaType(m), Title: m.Alt})
 			if it.Image == "" && m.Type == "image" {
 				it.Image = m.URL
@@ -179,7 +180,7 @@ func (s *feeds) atomFeed(w http.ResponseWriter, r *http.Request) {
 		if p.URL != "" {
 			e.Links = append(e.Links, atomLink{Rel: "alternate", Href: p.URL})
 		}
-		for _, m := range shownMedia(p) {
+		for _, m := range shownMedia(p, s.Config().Server.BaseURL) {
 			e.Links = append(e.Links, atomLink{Rel: "enclosure", Href: m.URL, Type: mediaType(m), Title: m.Alt})
 		}
 		for _, t := range p.Tags {
@@ -218,13 +219,18 @@ func cached(w http.ResponseWriter, r *http.Request, contentType string, body []b
 	w.Write(body)
 }
 
-// shownMedia are the media a screen shows: not those a moderator hid.
-func shownMedia(p wall.Post) []wall.Media {
+// shownMedia are the media a screen shows: not those a moderator hid; the
+// pictures of Wallcast's own media store with the server's address.
+func shownMedia(p wall.Post, base string) []wall.Media {
 	var out []wall.Media
 	for _, m := range p.Media {
-		if !m.Hidden && m.URL != "" {
-			out = append(out, m)
+		if m.Hidden || m.URL == "" {
+			continue
 		}
+		if _, ok := media.NameOf(m.URL); ok {
+			m.URL = strings.TrimRight(base, "/") + m.URL
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -46,7 +46,9 @@ type Server struct {
 	auth    *auth
 	reports *reports
 	monitor *monitor
+	post    *post
 	hooks   http.Handler
+	media   http.Handler
 
 	// StatsInterval is how often /stats sends its figures.
 	StatsInterval time.Duration
@@ -74,6 +76,11 @@ type Options struct {
 	Serving func() error
 	// Hooks answers /hooks/{source} (nil: no webhooks).
 	Hooks http.Handler
+	// Uploads finds the running uploads source of a wall, the one its
+	// form at /walls/{slug}/post hands posts to (nil: no wall has one).
+	Uploads func(slug string) Uploader
+	// Media serves /media/ (the audience's pictures; nil: none).
+	Media http.Handler
 	// Admin wires the admin console (a nil Admin.Store: the console is off).
 	Admin Admin
 	// Metrics is the app's registry: the web side adds its figures to it
@@ -105,7 +112,7 @@ func NewServer(o Options) *Server {
 	if reg == nil {
 		reg = NewRegistry()
 	}
-	s := &Server{base: b, hooks: o.Hooks, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
+	s := &Server{base: b, hooks: o.Hooks, media: o.Media, post: &post{base: b, uploader: o.Uploads}, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
 	slots := &slots{}
 	s.api = &api{base: b, store: o.Store, rates: newRates(10000)}
 	s.feeds = &feeds{base: b, store: o.Store, api: s.api}
@@ -165,6 +172,10 @@ func (s *Server) Handler() http.Handler {
 	s.pages.routes(r)
 	s.api.routes(r)
 	s.feeds.routes(r)
+	s.post.routes(r)
+	if s.media != nil {
+		r.PathPrefix("/media/").Handler(s.media).Methods(http.MethodGet, http.MethodHead)
+	}
 	if s.hooks != nil {
 		r.PathPrefix("/hooks/").Handler(s.hooks).Methods(http.MethodGet, http.MethodPost)
 	}
@@ -217,6 +228,11 @@ func cacheFor(d time.Duration, next http.Handler) http.Handler {
 }
 
 func (b *base) render(w http.ResponseWriter, name string, data any, frameAncestors []string) {
+	b.renderStatus(w, http.StatusOK, name, data, frameAncestors)
+}
+
+// renderStatus renders a page answered with status.
+func (b *base) renderStatus(w http.ResponseWriter, status int, name string, data any, frameAncestors []string) {
 	var buf bytes.Buffer
 	if err := b.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
 		b.log.Error("render", "template", name, "err", err)
@@ -225,6 +241,7 @@ func (b *base) render(w http.ResponseWriter, name string, data any, frameAncesto
 	}
 	setCSP(w, frameAncestors)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 

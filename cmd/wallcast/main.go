@@ -31,6 +31,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/internal/app"
 	"github.com/wallcast/wallcast/sources"
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -111,6 +112,18 @@ func forget(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if _, err := os.Stat(cfg.Storage.MediaDir); err == nil {
+		// The pictures they sent from their phone go too.
+		st, err := media.Open(cfg.Storage.MediaDir)
+		if err == nil {
+			st.SetLive(db.MediaInUse)
+			_, err = st.Sweep(context.Background())
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "%s: %d posts deleted; their author's posts will not be stored again.\n", fs.Arg(0), n)
 	fmt.Fprintln(stdout, "A server running on this database takes them off its screens within a second.")
 	return 0
@@ -168,7 +181,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	sum, err := archive.Write(ctx, f, archive.Options{Report: rep, History: history, Media: *media, AllowPrivate: *private, Log: log})
+	sum, err := archive.Write(ctx, f, archive.Options{Report: rep, History: history, Media: *media, AllowPrivate: *private, MediaDir: cfg.Storage.MediaDir, Log: log})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/wallcast/wallcast/ingest"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sources/supervisor"
+	"github.com/wallcast/wallcast/sources/uploads"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
@@ -55,6 +56,7 @@ type App struct {
 	node       *cluster.Node   // nil without cluster:
 	outbox     *cluster.Outbox // publishes committed events to the stream
 	stopOutbox context.CancelFunc
+	phones     phones // the audience's posts from their phones
 }
 
 // own remembers the event ids this process published since the last look
@@ -159,9 +161,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 	}
 	a.sup = supervisor.New(db.Cursor, log)
 	a.hooks = webhook.NewHooks()
+	if a.phones.key, err = db.Key(ctx, "install"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.phones.running, a.phones.rooms = map[string]*uploads.Source{}, map[string]wall.Room{}
 	reg := web.NewRegistry() // the app's: every part adds its figures
 	a.srv = web.NewServer(web.Options{
 		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks, Metrics: reg,
+		Uploads: a.uploader, Media: http.HandlerFunc(a.serveMedia),
 		Ready: func() error {
 			if since, err := a.pipe.Failing(); err != nil {
 				return fmt.Errorf("storage refuses writes since %s: %s; ingest is paused", since.UTC().Format(time.RFC3339), storage.Problem(err))
@@ -171,7 +179,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 			}
 			return nil
 		},
-		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.Reload},
+		Admin: web.Admin{Store: db, Writes: a.writes, Reload: a.Reload, Forgotten: func() { a.sweepMedia(a.bg) }},
 	})
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_ingest_received_total", Help: "Items sources emitted."},
@@ -219,11 +227,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 		a.judge = ingest.NewClassifier(*cl, func(slug, postID, status, reason string) error {
 			return a.pipe.Do(func() ([]wall.Event, error) { return db.Verdict(bg, slug, postID, status, reason, "classifier") })
 		}, a.pipe.Manual, log)
+		a.judge.MediaBase = cfg.Server.BaseURL
 		a.judge.Start(bg)
 		a.pipe.SetClassifier(a.judge)
 	}
 	go a.retention(bg)
 	a.jobs.Go(func() { a.startAnnouncements(bg) })
+	a.jobs.Go(func() { a.rooms(bg) })
+	a.jobs.Go(func() { a.sweepMedia(bg); tick(bg, 30*time.Second, func() { a.sweepMedia(bg) }) })
 	a.jobs.Go(func() { a.followOthers(bg, time.Second) })
 	a.jobs.Go(func() { a.srv.NoteScreens(bg, st.screensEvery) })
 	if a.outbox != nil {
@@ -243,9 +254,20 @@ func (a *App) Config() *config.Config {
 }
 
 func (a *App) startSource(cfg *config.Config, sc config.Source) error {
-	src, err := sources.New(sc, upstream.Env{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks})
+	env := upstream.Env{BaseURL: cfg.Server.BaseURL, Log: a.log, Hooks: a.hooks, Key: a.phones.key}
+	if sc.Type == "uploads" {
+		st, err := a.mediaStore(cfg)
+		if err != nil {
+			return err
+		}
+		env.Media = st
+	}
+	src, err := sources.New(sc, env)
 	if err != nil {
 		return err
+	}
+	if u, ok := src.(*uploads.Source); ok {
+		a.running(sc.Name, u)
 	}
 	a.sup.Start(a.bg, supervisor.Spec{
 		Name: sc.Name, Type: sc.Type, Source: src, Stall: sc.StallTimeout.D(),
@@ -295,6 +317,7 @@ func (a *App) Reload() error {
 	for _, sc := range prev.Sources {
 		if n := next.Source(sc.Name); n == nil || !used(next, sc.Name) {
 			a.sup.Stop(sc.Name)
+			a.running(sc.Name, nil)
 		}
 	}
 	for _, sc := range next.Sources {

@@ -3,6 +3,8 @@ package upstream
 import (
 	"log/slog"
 	"net/http"
+
+	"github.com/wallcast/wallcast/media"
 )
 
 // Env is what the server gives an adapter it builds.
@@ -11,6 +13,11 @@ type Env struct {
 	Client  *http.Client // nil: each adapter makes its own
 	Log     *slog.Logger
 	Hooks   HookRouter // where push sources receive their requests
+	// Key is this install's own key, kept across restarts, for the HMACs
+	// a source signs with (an upload's delete link, a phone's name).
+	Key []byte
+	// Media keeps the pictures the audience sends (nil: none).
+	Media *media.Store
 }
 
 // HookRouter is where a push source registers to receive the requests of

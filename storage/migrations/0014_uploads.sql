@@ -12,3 +12,7 @@ CREATE TABLE rooms (
     wall  TEXT PRIMARY KEY,
     data  TEXT NOT NULL
 );
+
+-- The posts sent from phones, whose pictures the media store keeps while
+-- they live.
+CREATE INDEX posts_uploads ON posts (deleted) WHERE json_extract(data, '$.network') = 'upload';

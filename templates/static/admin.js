@@ -201,8 +201,11 @@
       b.addEventListener("click", function () { act(q.id, name); });
       bar.appendChild(b);
     });
+    // A post from a phone: its author is the phone (a pseudonym made from
+    // its cookie), so a ban blocks the phone and forget erases all it sent.
+    var phone = p.network === "upload";
     if (a.handle && list !== "rejected") {
-      var ban = el("button", null, "ban author");
+      var ban = el("button", null, phone ? "block this phone" : "ban author");
       ban.type = "button";
       ban.addEventListener("click", function () { banAuthor(a.handle); });
       bar.appendChild(ban);
@@ -214,7 +217,7 @@
       bar.appendChild(trust);
     }
     if (a.handle && document.body.dataset.role === "admin") {
-      var forget = el("button", "danger", "forget author");
+      var forget = el("button", "danger", phone ? "remove everything from this phone" : "forget author");
       forget.type = "button";
       forget.addEventListener("click", function () { forgetAuthor(a.handle); });
       bar.appendChild(forget);

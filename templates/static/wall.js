@@ -40,11 +40,27 @@
       document.getElementById("cta-text").textContent = s.call_to_action || "";
       document.getElementById("qr").hidden = !s.qr;
     }
+    showRoom();
     var title = document.getElementById("title");
     if (title && s.title) title.textContent = s.title;
     byId.forEach(function (card) { card.classList.toggle("reveal", !!s.show_sensitive); });
     trim();
     layout.restart();
+  }
+  // --- the room's posts from phones: the QR code leads to the form with
+  // the current room code, and the code is written out to type in ---
+  var roomNow = null;
+  function room(r) { roomNow = r; showRoom(); }
+  function showRoom() {
+    var cta = document.getElementById("cta");
+    if (!cta || !roomNow || !roomNow.url) return;
+    cta.hidden = false;
+    var qr = document.getElementById("qr");
+    var src = "/walls/" + encodeURIComponent(slug) + "/qr.svg" + (roomNow.code ? "?code=" + encodeURIComponent(roomNow.code) : "");
+    if (qr.getAttribute("src") !== src) qr.src = src;
+    qr.alt = (T.post_here || "") + ": " + roomNow.url;
+    qr.hidden = false;
+    document.getElementById("cta-room").textContent = (T.post_here || "") + (roomNow.code ? " · " + roomNow.code : "");
   }
   if (body.dataset.background) {
     root.style.setProperty("--background", "url(" + JSON.stringify(body.dataset.background) + ")");
@@ -125,8 +141,10 @@
     }
     head.appendChild(av);
     var who = el("div", "who");
-    who.appendChild(el("span", "name", (p.author && p.author.name) || ""));
-    who.appendChild(el("span", "handle", (p.author && p.author.handle) || ""));
+    // A phone's handle is a pseudonym for moderators, not for screens.
+    var fromRoom = p.network === "upload";
+    who.appendChild(el("span", "name", (p.author && p.author.name) || (fromRoom ? T.guest || "" : "")));
+    who.appendChild(el("span", "handle", fromRoom ? "" : (p.author && p.author.handle) || ""));
     head.appendChild(who);
     var meta = el("div", "meta");
     var net = el("span", "network", p.network || "");
@@ -549,6 +567,7 @@
     on("remove", held(function (p) { remove(p.id); }));
     on("show", show);
     on("poll", poll);
+    on("room", room);
     on("pin", function (p) { var c = byId.get(p.id); if (c) { c.classList.add("pinned"); c.remove(); place(c); } else { add(p, true); } });
     on("unpin", function (p) { var c = byId.get(p.id); if (c) { c.classList.remove("pinned"); c.remove(); place(c); } });
     on("announce", announce);
