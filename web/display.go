@@ -299,7 +299,9 @@ func (s *pages) impression(w http.ResponseWriter, r *http.Request) {
 
 // ownOrigin reports whether an Origin header is this server's: its
 // base_url's, or the scheme and host the request came to.
-func (s *pages) ownOrigin(r *http.Request, origin string) bool { return ownOrigin(s.Config(), r, origin) }
+func (s *pages) ownOrigin(r *http.Request, origin string) bool {
+	return ownOrigin(s.Config(), r, origin)
+}
 
 // ownOrigin reports whether an Origin header is this server's.
 func ownOrigin(c *config.Config, r *http.Request, origin string) bool {

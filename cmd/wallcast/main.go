@@ -30,8 +30,8 @@ import (
 	"github.com/wallcast/wallcast/bench"
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/internal/app"
-	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/media"
+	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
