@@ -515,7 +515,8 @@ func (p *parser) wall(c *Config, i int, walls, sources map[string]int) {
 	w := &c.Walls[i]
 	at := fmt.Sprintf("walls[%d]", i)
 	p.unique(walls, i, "walls", "slug", w.Slug, "wall", "a short name used in its URL, such as devconf")
-	if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 {
+	takesAll := slices.ContainsFunc(w.Sources, func(name string) bool { src := c.Source(name); return src != nil && src.AllPosts })
+	if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 && !takesAll {
 		p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
 	}
 	if len(w.Sources) == 0 {
