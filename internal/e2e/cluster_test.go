@@ -815,7 +815,7 @@ func TestClusterIngestKilled(t *testing.T) {
 // startNginx runs Debian's nginx with the README's configuration for
 // edges (deploy/nginx/wallcast-edges.conf), its upstreams pointed at the
 // edges given; it returns nginx's address.
-func startNginx(t *testing.T, edges ...string) string {
+func startNginx(t *testing.T, ingest string, edges ...string) (addr, dir string) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -829,12 +829,13 @@ func startNginx(t *testing.T, edges ...string) string {
 	if !strings.Contains(string(readme), string(site)) {
 		t.Fatal("docs/deployment.md does not show deploy/nginx/wallcast-edges.conf as it is")
 	}
-	addr := freePort(t)
+	addr = freePort(t)
 	conf := string(site)
+	conf = strings.Replace(conf, "server 10.0.0.10:8080", "server "+ingest, 1)
 	conf = strings.Replace(conf, "server 10.0.0.11:8080", "server "+edges[0], 1)
 	conf = strings.Replace(conf, "server 10.0.0.12:8080", "server "+edges[1], 1)
 	conf = strings.Replace(conf, "listen 80;", "listen "+addr+";", 1)
-	dir := t.TempDir()
+	dir = t.TempDir()
 	main := fmt.Sprintf(`daemon off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -864,7 +865,7 @@ http {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr
+			return addr, dir
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -880,7 +881,7 @@ http {
 // edge, nothing missed or repeated.
 func TestClusterBehindNginx(t *testing.T) {
 	n, a, e1, e2 := twoEdges(t)
-	proxy := startNginx(t, e1.Addr(), e2.Addr())
+	proxy, _ := startNginx(t, a.Addr(), e1.Addr(), e2.Addr())
 	s := &screen{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

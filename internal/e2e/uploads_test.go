@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"io"
 	"mime/multipart"
@@ -392,4 +393,62 @@ func cut(t *testing.T, addr, code string) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a cut upload: %s", resp.Status)
 	}
+}
+
+// TestUploadsBehindNginx: the documented nginx configuration takes a
+// phone's post with a photo larger than nginx's default body limit to the
+// ingest node as a stream (nginx writes no temporary file), and serves
+// its picture.
+func TestUploadsBehindNginx(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	h, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	t.Setenv("TEST_HASH", string(h))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	yaml := strings.Replace(fmt.Sprintf(uploadsYAML, filepath.Join(dir, "w.db")), "max_photo_bytes: 200000", "max_photo_bytes: 8000000", 1)
+	yaml = strings.Replace(yaml, `base_url: "http://wall.example"}`, `base_url: "http://wall.example", trusted_proxies: [127.0.0.1/32]}`, 1)
+	os.WriteFile(path, []byte(yaml), 0o600)
+	a := startFile(t, path, app.ScreensEvery(time.Hour))
+	defer a.Shutdown()
+	proxy, nginxDir := startNginx(t, a.Addr(), a.Addr(), a.Addr())
+	room := roomOf(t, proxy, "salle")
+
+	photo := noisyJPEG(t, 1000, 1000)
+	if len(photo) < 1<<20 {
+		t.Fatalf("the photo is %d bytes: it must be over nginx's default 1 MB", len(photo))
+	}
+	ans := sendForm(t, phoneClient(), proxy, "salle", true, map[string]string{"code": room.Code, "text": "through nginx", "consent": "yes"}, photo)
+	var receipt struct{ ID string }
+	if json.Unmarshal(ans.body, &receipt); ans.status != http.StatusAccepted {
+		t.Fatalf("through nginx: %d %s", ans.status, ans.body)
+	}
+	resp, _ := http.Get("http://" + proxy + "/api/walls/salle/posts")
+	var listed struct{ Posts []wall.Post }
+	json.NewDecoder(resp.Body).Decode(&listed)
+	resp.Body.Close()
+	if len(listed.Posts) != 1 || len(listed.Posts[0].Media) != 1 {
+		t.Fatalf("posts %+v", listed.Posts)
+	}
+	resp, err := http.Get("http://" + proxy + listed.Posts[0].Media[0].URL)
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("picture through nginx: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	if es, _ := os.ReadDir(filepath.Join(nginxDir, "body")); len(es) != 0 {
+		t.Fatalf("nginx wrote the body to %d temporary files", len(es))
+	}
+	noLeftovers(t, tmp, filepath.Join(dir, "w-media"), 1)
+}
+
+// noisyJPEG is a photo that does not compress: w×h of random pixels.
+func noisyJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rand.Read(img.Pix)
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
