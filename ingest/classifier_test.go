@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/storage"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -197,5 +198,33 @@ func TestClassifierQueueFull(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("pending = %+v (a deadlock would end here)", q.Pending)
 		}
+	}
+}
+
+// TestClassifierSeesUploadedPictures: a picture of Wallcast's media store
+// (a phone's photo) goes to the classifier as an absolute URL under the
+// server's address, to fetch; other media as they are.
+func TestClassifierSeesUploadedPictures(t *testing.T) {
+	got := make(chan wall.Post, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p wall.Post
+		json.NewDecoder(r.Body).Decode(&p)
+		got <- p
+		io.WriteString(w, `{"score": 0.1}`)
+	}))
+	defer srv.Close()
+	c := NewClassifier(config.Classifier{URL: srv.URL, Timeout: config.Duration(time.Second)}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.MediaBase = "https://wall.example/"
+	pic := "/media/" + strings.Repeat("ab", 32) + ".jpg"
+	p := wall.Post{ID: "phones:1", Media: []wall.Media{{Type: "image", URL: pic}, {Type: "image", URL: "https://cdn.example/x.png"}}}
+	if _, err := c.ask(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	sent := <-got
+	if sent.Media[0].URL != "https://wall.example"+pic || sent.Media[1].URL != "https://cdn.example/x.png" {
+		t.Fatalf("sent %+v", sent.Media)
+	}
+	if p.Media[0].URL != pic {
+		t.Fatal("the post itself was changed")
 	}
 }

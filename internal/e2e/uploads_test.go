@@ -369,6 +369,28 @@ func TestUploadsOverHTTP(t *testing.T) {
 		t.Fatalf("forget: %v %v", resp.Status, err)
 	}
 	noLeftovers(t, tmp, mediaDir, 0)
+
+	// Forget by the name someone typed ("I am Bob Smith, take my photo
+	// down"): the posts sent from phones under that name go.
+	bob := phoneClient()
+	ans = sendForm(t, bob, addr, "salle", true, map[string]string{"code": code, "name": "Bob  Smith", "text": "bob was here", "consent": "yes"}, mediatest.PhoneJPEG(90, 90, 1))
+	if ans.status != http.StatusAccepted {
+		t.Fatalf("%d %s", ans.status, ans.body)
+	}
+	noLeftovers(t, tmp, mediaDir, 1)
+	req, _ = http.NewRequest("POST", "http://"+addr+"/admin/api/forget", strings.NewReader(`{"author":"bob smith"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", token)
+	resp, err = c.Do(req)
+	var forgot struct{ Forgotten int }
+	if err == nil {
+		json.NewDecoder(resp.Body).Decode(&forgot)
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != 200 || forgot.Forgotten != 1 {
+		t.Fatalf("forget by name: %v %v %+v", resp.Status, err, forgot)
+	}
+	noLeftovers(t, tmp, mediaDir, 0)
 }
 
 // cut sends the first half of an upload with a photo, then ends its
