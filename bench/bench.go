@@ -50,6 +50,11 @@ type Options struct {
 	// PerSource is how many screens connect from one source address.
 	PerSource int
 	Grace     time.Duration // how long to wait for the last posts to arrive
+	// Uploads is a burst of that many posts from phones, all at once,
+	// halfway through the run, to the wall's form (0: none); each has a
+	// photo of UploadWidth×UploadHeight.
+	Uploads                   int
+	UploadWidth, UploadHeight int
 }
 
 // Result is what a run measured.
@@ -68,6 +73,8 @@ type Result struct {
 	P50, P90, P99, Max           time.Duration
 	// PerURL is the latency of the screens of each server, with URLs.
 	PerURL []Latency
+	// Burst is what the burst of uploads measured (nil: none).
+	Burst *Burst
 }
 
 // Latency is what the screens of one server saw.
@@ -194,6 +201,24 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	tick := time.NewTicker(interval)
 	client := &http.Client{Timeout: 10 * time.Second}
+	bursting := make(chan Burst, 1)
+	if o.Uploads > 0 {
+		photo := Photo(o.UploadWidth, o.UploadHeight)
+		post := o.PostURL
+		if post == "" {
+			post = o.URL
+		}
+		go func() {
+			select {
+			case <-time.After(o.Duration / 2):
+			case <-ctx.Done():
+				return
+			}
+			b := burst(ctx, post, o.Wall, o.Uploads, photo)
+			b.Started, b.Pixels = o.Duration/2, fmt.Sprintf("%d×%d", o.UploadWidth, o.UploadHeight)
+			bursting <- b
+		}()
+	}
 	n := 0
 	for time.Since(start) < o.Duration && n < len(sent.at) {
 		select {
@@ -216,6 +241,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if o.Uploads > 0 {
+		b := <-bursting
+		res.Burst = &b
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = sum(pids, cpuTime) - cpu0
@@ -450,6 +479,10 @@ func report(out io.Writer, o Options, r Result) {
 		fmt.Fprintf(out, "  screens of %s: p50 %s  p90 %s  p99 %s  max %s\n", l.URL, round(l.P50), round(l.P90), round(l.P99), round(l.Max))
 	}
 	fmt.Fprintf(out, "lost             %d\n", r.Lost)
+	if b := r.Burst; b != nil {
+		fmt.Fprintf(out, "uploads          %d at once after %s, photos of %s (%d KiB): %d taken in %s; p50 %s  p99 %s  max %s; answers %v\n",
+			b.Sent, b.Started, b.Pixels, b.Bytes>>10, b.Taken, round(b.Elapsed), round(b.P50), round(b.P99), round(b.Max), b.Answers)
+	}
 }
 
 // sum adds a measure over processes (those with pid 0 are not measured).

@@ -8,13 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
+	"image/draw"
 	_ "image/gif" // decoders, by their bytes: GIF (first frame),
+	"image/jpeg"  // JPEG,
 	_ "image/png" // PNG,
 	"slices"
 
 	"github.com/disintegration/imaging"
-	_ "golang.org/x/image/webp" // WebP; JPEG comes with imaging
+	xdraw "golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // and WebP
 )
 
 // MaxPixels is the most pixels a photo may have: what is larger is
@@ -66,7 +68,8 @@ func Format(b []byte) string {
 // orientation, fits it within maxSide pixels on its longest side, lays
 // what is transparent on white, and encodes it as JPEG. Nothing of the
 // original's metadata (GPS position, camera, author) is kept: the new
-// file is made from the pixels alone.
+// file is made from the pixels alone. Apart from turning a photo that
+// asks for it, the work runs on the calling goroutine only (see Worker).
 func Process(data []byte, maxSide int) (Image, error) {
 	if len(data) == 0 {
 		return Image{}, errEmptyData
@@ -89,16 +92,46 @@ func Process(data []byte, maxSide int) (Image, error) {
 	if err != nil {
 		return Image{}, ErrNotImage
 	}
-	out := imaging.Fit(img, maxSide, maxSide, imaging.CatmullRom)
-	if format != "jpeg" {
-		// JPEG has no transparency: what was see-through becomes white,
-		// not black.
-		bg := imaging.New(out.Bounds().Dx(), out.Bounds().Dy(), color.White)
-		out = imaging.Overlay(bg, out, image.Point{}, 1)
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w > maxSide || h > maxSide {
+		if w >= h {
+			w, h = maxSide, max(1, h*maxSide/w)
+		} else {
+			w, h = max(1, w*maxSide/h), maxSide
+		}
+	}
+	var out image.Image = img
+	if w != b.Dx() || h != b.Dy() || format != "jpeg" {
+		src := halve(img, w, h)
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
+		if format != "jpeg" {
+			// JPEG has no transparency: what was see-through becomes
+			// white, not black.
+			draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src)
+		}
+		xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Over, nil)
+		out = dst
 	}
 	var buf bytes.Buffer
-	if err := imaging.Encode(&buf, out, imaging.JPEG, imaging.JPEGQuality(Quality)); err != nil {
+	if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: Quality}); err != nil {
 		return Image{}, fmt.Errorf("media: encode: %w", err)
 	}
-	return Image{Data: buf.Bytes(), Ext: "jpg", Type: "image/jpeg", Width: out.Bounds().Dx(), Height: out.Bounds().Dy()}, nil
+	return Image{Data: buf.Bytes(), Ext: "jpg", Type: "image/jpeg", Width: w, Height: h}, nil
+}
+
+// halve makes an image half as large on each side (each pixel the mean of
+// four) until it is less than twice w×h: what is left to scale is less
+// than a factor of two, where bilinear sampling misses no pixel. Each step
+// is a new image a quarter of the last: no buffer larger than the photo.
+func halve(img image.Image, w, h int) image.Image {
+	for {
+		b := img.Bounds()
+		if b.Dx() < 2*w || b.Dy() < 2*h {
+			return img
+		}
+		half := image.NewRGBA(image.Rect(0, 0, b.Dx()/2, b.Dy()/2))
+		xdraw.ApproxBiLinear.Scale(half, half.Bounds(), img, image.Rect(b.Min.X, b.Min.Y, b.Min.X+half.Rect.Dx()*2, b.Min.Y+half.Rect.Dy()*2), draw.Src, nil)
+		img = half
+	}
 }

@@ -125,3 +125,16 @@ func BenchmarkPhone12MP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPhoneFromTheForm is the usual upload: a 1600×1200 photo the
+// form's script already made smaller in the browser (upright, no EXIF).
+func BenchmarkPhoneFromTheForm(b *testing.B) {
+	data := mediatest.PhoneJPEG(1600, 1200, 1)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := media.Process(data, 1600); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -330,6 +330,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	pids := fs.String("pid", "", "the server's process id, to measure its memory and CPU (from /proc); comma-separated ids are summed")
 	sources := fs.String("sources", "", "comma-separated local addresses to connect from, -per-source screens each (default: as many of 127.0.0.1, 127.0.0.2, … as the screens need, for a server on loopback)")
 	fs.IntVar(&o.PerSource, "per-source", 20000, "screens per source address")
+	fs.IntVar(&o.Uploads, "uploads", 0, "a burst of this many posts from phones, all at once halfway through the run, to the wall's form (its uploads source must take them without a room code)")
+	fs.IntVar(&o.UploadWidth, "upload-width", 1600, "the width of the burst's photos (1600×1200: a phone's photo as the form makes it smaller in the browser)")
+	fs.IntVar(&o.UploadHeight, "upload-height", 1200, "the height of the burst's photos")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math/rand/v2"
 )
 
 // Camera is the camera make written into the EXIF of PhoneJPEG: a served
@@ -15,15 +16,18 @@ import (
 const Camera = "SECRETCAM"
 
 // PhoneJPEG returns a w×h JPEG, red on its left half and blue on its
-// right, with an EXIF block that asks for orientation (6: turn 90° right
+// right, with a camera's grain (so it costs what a photo costs to decode,
+// unlike a flat test card), and an EXIF block that asks for orientation (6: turn 90° right
 // to show) and names Camera and a GPS latitude, as a phone's photo does.
 func PhoneJPEG(w, h int, orientation uint16) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(uint64(w), uint64(h)))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			c := color.RGBA{0, 0, 255, 255}
+			n := uint8(rng.IntN(40))
+			c := color.RGBA{n, n, 215 + n, 255}
 			if x < w/2 {
-				c = color.RGBA{255, 0, 0, 255}
+				c = color.RGBA{215 + n, n, n, 255}
 			}
 			img.SetRGBA(x, y, c)
 		}

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -48,9 +47,9 @@ type Source struct {
 
 	mu      sync.Mutex
 	emit    wall.Emit
+	worker  *media.Worker // processes the photos, at a low priority
 	devices *window
 	addrs   *window
-	work    chan struct{} // photos being processed: one per core
 
 	// CommitWait is how long an upload waits for its post to reach the
 	// disk before the phone is told to try again.
@@ -60,19 +59,19 @@ type Source struct {
 // New returns an uploads source.
 func New(cfg Config, key []byte, store *media.Store, log *slog.Logger) *Source {
 	return &Source{cfg: cfg, key: key, media: store, log: log.With("source", cfg.Name), now: time.Now,
-		devices: newWindow(cfg.Settings.PerDevice.N, cfg.Settings.PerDevice.Per),
-		addrs:   newWindow(cfg.Settings.PerAddress.N, cfg.Settings.PerAddress.Per),
-		work:    make(chan struct{}, runtime.GOMAXPROCS(0)), CommitWait: 10 * time.Second}
+		devices:    newWindow(cfg.Settings.PerDevice.N, cfg.Settings.PerDevice.Per),
+		addrs:      newWindow(cfg.Settings.PerAddress.N, cfg.Settings.PerAddress.Per),
+		CommitWait: 10 * time.Second}
 }
 
 // Run takes uploads until ctx ends.
 func (s *Source) Run(ctx context.Context, _ wall.Subscription, emit wall.Emit) error {
 	s.mu.Lock()
-	s.emit = emit
+	s.emit, s.worker = emit, media.NewWorker(ctx)
 	s.mu.Unlock()
 	<-ctx.Done()
 	s.mu.Lock()
-	s.emit = nil
+	s.emit, s.worker = nil, nil
 	s.mu.Unlock()
 	return nil
 }
@@ -194,17 +193,20 @@ func (s *Source) Take(ctx context.Context, u Upload) (Receipt, error) {
 	return Receipt{ID: post.ID, DeleteURL: s.deleteURL(u.Wall, post.ID)}, nil
 }
 
-// picture turns a photo into a stored picture, one photo per core at a
-// time (what waits longer than its request is refused).
+// picture turns a photo into a stored picture: one photo at a time, at
+// a priority below the screens' (what waits longer than its request is
+// refused).
 func (s *Source) picture(ctx context.Context, photo []byte) (string, func(), error) {
-	select {
-	case s.work <- struct{}{}:
-	case <-ctx.Done():
+	s.mu.Lock()
+	worker := s.worker
+	s.mu.Unlock()
+	if worker == nil {
 		return "", nil, &Refusal{Status: http.StatusServiceUnavailable, Why: WhyBusy, RetryAfter: 5 * time.Second}
 	}
-	img, err := media.Process(photo, s.cfg.Settings.MaxPixels)
-	<-s.work
+	img, err := worker.Process(ctx, photo, s.cfg.Settings.MaxPixels)
 	switch {
+	case ctx.Err() != nil:
+		return "", nil, &Refusal{Status: http.StatusServiceUnavailable, Why: WhyBusy, RetryAfter: 5 * time.Second}
 	case errors.Is(err, media.ErrHEIC):
 		return "", nil, refuse(http.StatusUnsupportedMediaType, WhyHEIC)
 	case errors.Is(err, media.ErrTooLarge):
