@@ -7,8 +7,9 @@ import (
 
 // Worker processes photos one at a time on a goroutine of its own, which
 // keeps its OS thread; on Linux that thread runs at the lowest priority
-// (nice 19), so a burst of uploads takes the CPU the screens leave and
-// never delays them. Elsewhere it is an ordinary goroutine.
+// (nice 19) with a Go P of its own, so a burst of uploads takes the CPU
+// the screens leave and does not delay them. Elsewhere it is an ordinary
+// goroutine.
 type Worker struct {
 	jobs chan job
 }
@@ -31,7 +32,7 @@ func NewWorker(ctx context.Context) *Worker {
 		// The thread stays locked: when the goroutine ends, it ends with
 		// it, and no other goroutine ever runs at its priority.
 		runtime.LockOSThread()
-		lowerPriority()
+		defer lowerPriority()()
 		for {
 			select {
 			case <-ctx.Done():

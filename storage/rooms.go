@@ -34,11 +34,16 @@ func (db *DB) Key(ctx context.Context, name string) ([]byte, error) {
 }
 
 // SetRoom records a wall's new room code and appends its room event; it
-// returns no event when the wall already has that code.
+// returns no event when the wall already has that code. A room without a
+// URL ends the wall's posts from phones: its screens get {} and joining
+// ones get nothing.
 func (db *DB) SetRoom(ctx context.Context, slug string, room wall.Room) ([]wall.Event, error) {
 	data, err := json.Marshal(room)
 	if err != nil {
 		return nil, err
+	}
+	if room.URL == "" {
+		data = []byte(`{}`)
 	}
 	events, err := db.tx(ctx, func(a *applier) error {
 		var old string
@@ -46,10 +51,15 @@ func (db *DB) SetRoom(ctx context.Context, slug string, room wall.Room) ([]wall.
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if old == string(data) {
+		switch {
+		case old == string(data), old == "" && room.URL == "":
 			return nil
+		case room.URL == "":
+			_, err = a.exec(`DELETE FROM rooms WHERE wall = ?`, slug)
+		default:
+			_, err = a.exec(`INSERT INTO rooms (wall, data) VALUES (?, ?) ON CONFLICT (wall) DO UPDATE SET data = excluded.data`, slug, string(data))
 		}
-		if _, err := a.exec(`INSERT INTO rooms (wall, data) VALUES (?, ?) ON CONFLICT (wall) DO UPDATE SET data = excluded.data`, slug, string(data)); err != nil {
+		if err != nil {
 			return err
 		}
 		_, err = a.appendEvent(slug, wall.EventRoom, "", data, true)

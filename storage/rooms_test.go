@@ -42,6 +42,16 @@ func TestRoomsAndKeys(t *testing.T) {
 	if snap, _ := db.Snapshot(ctx, "other", 10); snap.Room != nil {
 		t.Fatal("a wall without uploads has a room")
 	}
+	// The wall stops taking posts from phones: screens are told once.
+	if ev, err := db.SetRoom(ctx, "w", wall.Room{}); err != nil || len(ev) != 1 || string(ev[0].Data) != "{}" {
+		t.Fatalf("no more room: %v %v", ev, err)
+	}
+	if ev, _ := db.SetRoom(ctx, "w", wall.Room{}); len(ev) != 0 {
+		t.Fatal("told twice")
+	}
+	if snap, _ := db.Snapshot(ctx, "w", 10); snap.Room != nil {
+		t.Fatalf("snapshot room %+v after the end", snap.Room)
+	}
 
 	k1, err := db.Key(ctx, "install")
 	if err != nil || len(k1) != 32 {

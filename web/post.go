@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,7 +37,17 @@ type post struct {
 	*base
 	// uploader finds the running uploads source of a wall (nil: none).
 	uploader func(slug string) Uploader
+	// memory bounds what uploads hold in memory at once (UploadMemory).
+	memory *budget
 }
+
+// UploadMemory is how many MiB the posts from phones may hold in memory at
+// once; past it, a post waits up to UploadWait for its turn, then is
+// answered 503 with Retry-After.
+const (
+	UploadMemory = 256
+	UploadWait   = 30 * time.Second
+)
 
 func (s *post) routes(r *mux.Router) {
 	r.HandleFunc("/walls/{slug}/post", s.form).Methods(http.MethodGet, http.MethodHead)
@@ -146,6 +157,20 @@ func (s *post) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set := u.Settings()
+	// The request says how long it is (a chunked one is taken at its cap):
+	// that much of the memory budget is held until it is answered.
+	size := set.MaxPhotoBytes + maxParts*maxFieldBytes
+	if r.ContentLength >= 0 {
+		size = min(r.ContentLength, size)
+	}
+	wait, cancel := context.WithTimeout(r.Context(), UploadWait)
+	release, err := s.memory.reserve(wait, size)
+	cancel()
+	if err != nil {
+		s.refused(w, r, wc, u, uploads.Upload{}, &uploads.Refusal{Status: http.StatusServiceUnavailable, Why: uploads.WhyBusy, RetryAfter: 10 * time.Second})
+		return
+	}
+	defer release()
 	up, refused := readUpload(w, r, set)
 	up.Wall, up.Device, up.Addr = wc.Slug, phone(w, r), limitKey(ClientAddr(r))
 	var receipt uploads.Receipt
@@ -239,7 +264,11 @@ func readUpload(w http.ResponseWriter, r *http.Request, set uploads.Settings) (u
 		}
 		name := part.FormName()
 		if name == "photo" {
-			b, err := io.ReadAll(io.LimitReader(part, set.MaxPhotoBytes+1))
+			// The request's length is a good guess of the photo's: one
+			// buffer, not a doubling series of them.
+			buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), set.MaxPhotoBytes)+512))
+			_, err := buf.ReadFrom(io.LimitReader(part, set.MaxPhotoBytes+1))
+			b := buf.Bytes()
 			switch {
 			case errors.As(err, &mbe), int64(len(b)) > set.MaxPhotoBytes:
 				return up, tooBig

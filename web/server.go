@@ -112,7 +112,7 @@ func NewServer(o Options) *Server {
 	if reg == nil {
 		reg = NewRegistry()
 	}
-	s := &Server{base: b, hooks: o.Hooks, media: o.Media, post: &post{base: b, uploader: o.Uploads}, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
+	s := &Server{base: b, hooks: o.Hooks, media: o.Media, post: &post{base: b, uploader: o.Uploads, memory: newBudget(UploadMemory)}, StatsInterval: time.Second, BodyTimeout: 15 * time.Second}
 	slots := &slots{}
 	s.api = &api{base: b, store: o.Store, rates: newRates(10000)}
 	s.feeds = &feeds{base: b, store: o.Store, api: s.api}

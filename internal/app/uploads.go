@@ -22,7 +22,7 @@ type phones struct {
 	mu      sync.Mutex
 	running map[string]*uploads.Source // by source name
 	store   *media.Store               // opened when a first uploads source starts
-	rooms   map[string]wall.Room       // by wall
+	rooms   map[string]wall.Room       // by wall, as last recorded (none yet: not checked since the start)
 }
 
 // mediaStore returns the media store, opened on first use.
@@ -106,16 +106,15 @@ func (a *App) rooms(ctx context.Context) {
 func (a *App) noteRooms(ctx context.Context) {
 	c := a.Config()
 	for _, wc := range c.Walls {
-		src, ok := a.uploader(wc.Slug).(*uploads.Source)
-		if !ok {
-			continue
+		var room wall.Room // none: the wall takes no posts from phones (any more)
+		if src, ok := a.uploader(wc.Slug).(*uploads.Source); ok {
+			code := src.Code(wc.Slug)
+			room = wall.Room{Code: code, URL: web.PostURL(c.Server.BaseURL, wc.Slug, code)}
 		}
-		code := src.Code(wc.Slug)
-		room := wall.Room{Code: code, URL: web.PostURL(c.Server.BaseURL, wc.Slug, code)}
 		a.phones.mu.Lock()
-		same := a.phones.rooms[wc.Slug] == room
+		last, checked := a.phones.rooms[wc.Slug]
 		a.phones.mu.Unlock()
-		if same {
+		if checked && last == room {
 			continue
 		}
 		err := a.pipe.Do(func() ([]wall.Event, error) { return a.db.SetRoom(ctx, wc.Slug, room) })

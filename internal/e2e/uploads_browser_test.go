@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wallcast/wallcast/media/mediatest"
+	"github.com/wallcast/wallcast/wall"
 )
 
 // TestBrowserPostFromAPhone: on a phone-sized screen someone opens the
@@ -43,10 +45,20 @@ func TestBrowserPostFromAPhone(t *testing.T) {
 	}
 	waitJS(t, screen, fmt.Sprintf(`document.getElementById("qr").getAttribute("src").endsWith("code=%s") && document.getElementById("cta-room").textContent.includes(%q)`, room.Code, room.Code), 10*time.Second)
 
+	// A new code reaches the screen as an event: the QR code changes
+	// without a reload.
+	err := e.a.Pipeline().Do(func() ([]wall.Event, error) {
+		return e.a.DB().SetRoom(context.Background(), "devconf", wall.Room{Code: "ZZZ999", URL: "http://" + e.addr + "/walls/devconf/post?code=ZZZ999"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, screen, `document.getElementById("qr").getAttribute("src").endsWith("code=ZZZ999") && document.getElementById("cta-room").textContent.includes("ZZZ999")`, 10*time.Second)
+
 	// The phone.
 	phone, cancel := chromedp.NewContext(ctx)
 	defer cancel()
-	err := chromedp.Do(phone,
+	err = chromedp.Do(phone,
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(1)),
 		chromedp.Navigate(room.URL),
 		chromedp.WaitVisible(chromedp.CSS("#photo")),

@@ -53,7 +53,14 @@
   function room(r) { roomNow = r; showRoom(); }
   function showRoom() {
     var cta = document.getElementById("cta");
-    if (!cta || !roomNow || !roomNow.url) return;
+    if (!cta || !roomNow) return;
+    if (!roomNow.url) { // no more posts from phones: the wall's own bar
+      roomNow = null;
+      document.getElementById("cta-room").textContent = "";
+      document.getElementById("qr").src = "/walls/" + encodeURIComponent(slug) + "/qr.svg";
+      apply(settings);
+      return;
+    }
     cta.hidden = false;
     var qr = document.getElementById("qr");
     var src = "/walls/" + encodeURIComponent(slug) + "/qr.svg" + (roomNow.code ? "?code=" + encodeURIComponent(roomNow.code) : "");
