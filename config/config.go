@@ -29,7 +29,29 @@ type Config struct {
 	Moderation Moderation `yaml:"moderation"`
 	// Cluster carries the walls' events to edges (nil: one process).
 	Cluster *Cluster `yaml:"cluster"`
+	// Outbound are the other systems Wallcast tells of what happens on
+	// its walls, by signed webhooks.
+	Outbound []Outbound `yaml:"outbound"`
 }
+
+// Outbound is an endpoint that receives the walls' events as signed JSON
+// POSTs, from a durable queue, retried for a day.
+type Outbound struct {
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret" config:"secret"`
+	// Events are the names of the events it receives (OutboundEvents;
+	// none: all of them).
+	Events []string `yaml:"events"`
+	// Walls are the walls whose events it receives (none: every wall).
+	Walls []string `yaml:"walls"`
+	// Timeout bounds one delivery (default 10s).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// OutboundEvents are the events an outbound endpoint may receive.
+var OutboundEvents = []string{"shown", "updated", "removed", "pinned", "unpinned", "pending", "approved", "rejected",
+	"announced", "poll_opened", "poll_closed", "show"}
 
 // Cluster is the NATS JetStream stream that carries every wall's events
 // from the ingest node to the edges, which serve screens from it.
@@ -523,6 +545,9 @@ func (c *Config) defaults() {
 		if *d.n == 0 {
 			*d.n = d.v
 		}
+	}
+	for i := range c.Outbound {
+		defd(&c.Outbound[i].Timeout, 10*time.Second)
 	}
 	def(&c.Storage.Path, "wallcast.db")
 	def(&c.Storage.MediaDir, strings.TrimSuffix(c.Storage.Path, filepath.Ext(c.Storage.Path))+"-media")

@@ -399,8 +399,41 @@ func (p *parser) validate(c *Config) {
 	if cl := c.Cluster; cl != nil {
 		p.cluster(cl)
 	}
+	p.outbound(c)
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+// outbound checks the endpoints told of the walls' events.
+func (p *parser) outbound(c *Config) {
+	names := map[string]bool{}
+	for i, o := range c.Outbound {
+		at := fmt.Sprintf("outbound[%d]", i)
+		if !nameRe.MatchString(o.Name) {
+			p.add(p.line(at+".name"), at+": every endpoint needs a name (lower case, digits, - and _): the console, /stats and its queue know it by it", `write name: cms`)
+		} else if names[o.Name] {
+			p.add(p.line(at+".name"), fmt.Sprintf("%s: the name %q is taken by another endpoint", at, o.Name), "give each endpoint its own name")
+		}
+		names[o.Name] = true
+		if !HTTPURL(o.URL) {
+			p.add(p.line(at+".url"), at+": url must be an http(s) URL", `write url: "https://cms.example/hooks/wallcast"`)
+		}
+		if o.Secret == "" {
+			p.add(p.line(at+".secret"), at+": an endpoint needs a secret to sign its deliveries (the receiver checks them as Wallcast checks its own webhooks)",
+				`add secret: "${WALLCAST_OUTBOUND_SECRET}" and set the variable`)
+		}
+		for j, e := range o.Events {
+			p.oneOf(fmt.Sprintf("%s.events[%d]", at, j), e, OutboundEvents, "an event Wallcast sends", "use some of: "+strings.Join(OutboundEvents, ", "))
+		}
+		for j, w := range o.Walls {
+			if c.Wall(w) == nil {
+				p.add(p.line(fmt.Sprintf("%s.walls[%d]", at, j)), fmt.Sprintf("%s.walls[%d]: no wall %q", at, j, w), "use the slug of a wall of this file")
+			}
+		}
+		if d := o.Timeout.D(); d < time.Second || d > 2*time.Minute {
+			p.add(p.line(at+".timeout"), at+": timeout must be between 1s and 2m", "write timeout: 10s")
+		}
 	}
 }
 

@@ -32,8 +32,9 @@ const (
 	EventPending  EventType = "pending"
 	EventApproved EventType = "approved"
 	EventRejected EventType = "rejected"
-	EventHealth   EventType = "health"  // the sources' health, on the console's queue stream
-	EventSources  EventType = "sources" // the sources' public health, on /stats
+	EventHealth   EventType = "health"   // the sources' health, on the console's queue stream
+	EventSources  EventType = "sources"  // the sources' public health, on /stats
+	EventOutbound EventType = "outbound" // the outbound endpoints' state, on the console's queue stream and /stats
 )
 
 // Status of a post on one wall.

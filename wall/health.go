@@ -32,3 +32,22 @@ type SourceHealth struct {
 	Errors      int64     `json:"errors"`
 	NextRetry   time.Time `json:"next_retry,omitzero"`
 }
+
+// EndpointHealth is the state of an outbound endpoint: the system told of
+// the walls' events (config outbound).
+type EndpointHealth struct {
+	Name  string `json:"name"`
+	Host  string `json:"host"`  // of its URL: no path, no query
+	State string `json:"state"` // ok, retrying, or idle (nothing sent yet)
+	// Delivered counts the events it took since the start; Failed those
+	// given up on after a day of retries, ever; Behind the events of the
+	// log it has not been through yet (of any kind: most may not be its).
+	Delivered int64 `json:"delivered"`
+	Failed    int   `json:"failed"`
+	Behind    int64 `json:"behind"`
+	// Attempts are the tries of the event it is on, while it retries.
+	Attempts    int       `json:"attempts,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	NextRetry   time.Time `json:"next_retry,omitzero"`
+}

@@ -27,6 +27,7 @@ type console struct {
 	admin      Admin
 	hub        *fanout.Hub
 	health     func() []wall.SourceHealth
+	endpoints  func() []wall.EndpointHealth
 	pages      *pages // a wall as its screens show it (config events)
 	auth       *auth
 	reports    *reports
@@ -431,6 +432,8 @@ func (s *console) queueEvents(w http.ResponseWriter, r *http.Request) {
 	health := func() {
 		h, _ := json.Marshal(s.health())
 		buf.Write(fanout.Encode(wall.Event{Type: wall.EventHealth, Data: h}))
+		o, _ := json.Marshal(s.endpoints())
+		buf.Write(fanout.Encode(wall.Event{Type: wall.EventOutbound, Data: o}))
 	}
 	health()
 	out.Write(buf.Bytes())

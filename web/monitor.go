@@ -25,13 +25,15 @@ type monitor struct {
 	requests atomic.Int64
 	hub      *fanout.Hub
 	health   func() []wall.SourceHealth
-	ready    func() error
-	slots    *slots
-	api      *api
-	streams  *atomic.Int64  // open streams that are not screens (/stats, consoles)
-	every    *time.Duration // how often /stats sends (Server.StatsInterval)
-	closing  chan struct{}
-	reg      *prometheus.Registry
+	// endpoints are the outbound endpoints' states.
+	endpoints func() []wall.EndpointHealth
+	ready     func() error
+	slots     *slots
+	api       *api
+	streams   *atomic.Int64  // open streams that are not screens (/stats, consoles)
+	every     *time.Duration // how often /stats sends (Server.StatsInterval)
+	closing   chan struct{}
+	reg       *prometheus.Registry
 }
 
 func (s *monitor) routes(r *mux.Router) {
@@ -88,6 +90,25 @@ func publicHealth(hs []wall.SourceHealth) []wall.SourceHealth {
 	return out
 }
 
+// publicEndpoints are the outbound endpoints as anyone may see them:
+// their state and figures, not their host nor what their errors say.
+func publicEndpoints(es []wall.EndpointHealth) []byte {
+	type public struct {
+		Name        string    `json:"name"`
+		State       string    `json:"state"`
+		Delivered   int64     `json:"delivered"`
+		Failed      int       `json:"failed"`
+		Behind      int64     `json:"behind"`
+		LastSuccess time.Time `json:"last_success,omitzero"`
+	}
+	out := make([]public, len(es))
+	for i, e := range es {
+		out[i] = public{Name: e.Name, State: e.State, Delivered: e.Delivered, Failed: e.Failed, Behind: e.Behind, LastSuccess: e.LastSuccess}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
 // stats is the server's own monitor stream.
 func (s *monitor) stats(w http.ResponseWriter, r *http.Request) {
 	release, ok := s.slots.open(w, r, s.Config().Server)
@@ -113,6 +134,7 @@ func (s *monitor) stats(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintf(&buf, "event: storage\ndata: %s\n\n", strings.ReplaceAll(state, "\n", " "))
 		buf.Write(fanout.Encode(wall.Event{Type: wall.EventSources, Data: health}))
+		buf.Write(fanout.Encode(wall.Event{Type: wall.EventOutbound, Data: publicEndpoints(s.endpoints())}))
 		if err := sw.Send(buf.Bytes()); err != nil {
 			return
 		}

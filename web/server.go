@@ -67,6 +67,8 @@ type Options struct {
 	Log   *slog.Logger
 	// Health reports the sources (nil: none).
 	Health func() []wall.SourceHealth
+	// Outbound reports the outbound endpoints (nil: none).
+	Outbound func() []wall.EndpointHealth
 	// Ready says why the server cannot take posts now (nil: it can); a
 	// non-nil answer turns /healthz to 503 with it.
 	Ready func() error
@@ -97,9 +99,12 @@ func NewServer(o Options) *Server {
 		"seconds": seconds,
 		"scale":   scale,
 	}).ParseFS(templates.FS, "*.html"))
-	health, ready := o.Health, o.Ready
+	health, ready, endpoints := o.Health, o.Ready, o.Outbound
 	if health == nil {
 		health = func() []wall.SourceHealth { return nil }
+	}
+	if endpoints == nil {
+		endpoints = func() []wall.EndpointHealth { return nil }
 	}
 	if ready == nil {
 		ready = func() error { return nil }
@@ -118,12 +123,12 @@ func NewServer(o Options) *Server {
 	s.feeds = &feeds{base: b, store: o.Store, api: s.api}
 	s.pages = &pages{base: b, store: o.Store, tally: tally, hub: o.Hub, serving: o.Serving, slots: slots, api: s.api}
 	streams := &atomic.Int64{} // the streams that are not screens: /stats, consoles
-	s.monitor = &monitor{base: b, start: time.Now(), hub: o.Hub, health: health, ready: ready, slots: slots, api: s.api,
+	s.monitor = &monitor{base: b, start: time.Now(), hub: o.Hub, health: health, endpoints: endpoints, ready: ready, slots: slots, api: s.api,
 		streams: streams, every: &s.StatsInterval, closing: make(chan struct{})}
 	if o.Admin.Store != nil {
 		s.auth = &auth{base: b, admin: o.Admin, logins: newLimiter(10000)}
 		s.reports = &reports{base: b, admin: o.Admin}
-		s.console = &console{base: b, admin: o.Admin, hub: o.Hub, health: health, pages: s.pages, auth: s.auth, reports: s.reports,
+		s.console = &console{base: b, admin: o.Admin, hub: o.Hub, health: health, endpoints: endpoints, pages: s.pages, auth: s.auth, reports: s.reports,
 			streams: streams, replayPage: 1000}
 	}
 	s.monitor.register(reg)

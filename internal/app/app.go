@@ -22,6 +22,7 @@ import (
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/fanout"
 	"github.com/wallcast/wallcast/ingest"
+	"github.com/wallcast/wallcast/outbound"
 	"github.com/wallcast/wallcast/sources"
 	"github.com/wallcast/wallcast/sources/supervisor"
 	"github.com/wallcast/wallcast/sources/uploads"
@@ -57,6 +58,7 @@ type App struct {
 	outbox     *cluster.Outbox // publishes committed events to the stream
 	stopOutbox context.CancelFunc
 	phones     phones // the audience's posts from their phones
+	outbound   *outbound.Dispatcher
 }
 
 // own remembers the event ids this process published since the last look
@@ -143,14 +145,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 	if a.hub.EnableEngine(cfg.Server.WriteTimeout.D()) {
 		log.Info("fan-out engine on: HTTP/1.1 screens are served without a goroutine each")
 	}
-	var pub ingest.Publisher = tee{a.own, a.hub}
+	a.outbound = outbound.New(db, log)
+	var pub ingest.Publisher = tee{a.own, a.hub, a.outbound}
 	if cfg.Cluster != nil {
 		if a.node, err = cluster.Start(cfg, "wallcast ingest", true, log); err != nil {
 			db.Close()
 			return nil, err
 		}
 		a.outbox = cluster.NewOutbox(a.node, db, cfg.Walls)
-		pub = tee{a.own, a.hub, a.outbox}
+		pub = tee{a.own, a.hub, a.outbound, a.outbox}
 	}
 	a.pipe = ingest.New(db, pub, ingest.Routing(ctx, db, cfg, log), log)
 	a.writes = ingest.NewWrites(a.pipe, db, a.Config, log)
@@ -169,7 +172,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 	reg := web.NewRegistry() // the app's: every part adds its figures
 	a.srv = web.NewServer(web.Options{
 		Config: cfg, Store: db, Hub: a.hub, Log: log, Health: a.sup.Health, Hooks: a.hooks, Metrics: reg,
-		Uploads: a.uploader, Media: http.HandlerFunc(a.serveMedia),
+		Outbound: a.outbound.Health,
+		Uploads:  a.uploader, Media: http.HandlerFunc(a.serveMedia),
 		Ready: func() error {
 			if since, err := a.pipe.Failing(); err != nil {
 				return fmt.Errorf("storage refuses writes since %s: %s; ingest is paused", since.UTC().Format(time.RFC3339), storage.Problem(err))
@@ -231,6 +235,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 		a.judge.Start(bg)
 		a.pipe.SetClassifier(a.judge)
 	}
+	a.outbound.Set(bg, cfg.Outbound)
 	go a.retention(bg)
 	a.jobs.Go(func() { a.startAnnouncements(bg) })
 	a.jobs.Go(func() { a.rooms(bg) })
@@ -298,6 +303,7 @@ func (a *App) Reload() error {
 		a.outbox.SetWalls(next.Walls)
 	}
 	a.writes.Reroute(a.bg, next)
+	a.outbound.Set(a.bg, next.Outbound)
 	for _, w := range prev.Walls {
 		if next.Wall(w.Slug) == nil {
 			a.hub.CloseWall(w.Slug)
@@ -462,6 +468,7 @@ func (a *App) Shutdown() error {
 	}
 	a.sup.Wait()
 	a.jobs.Wait()
+	a.outbound.Wait()
 	if a.judge != nil {
 		a.judge.Wait()
 	}

@@ -331,6 +331,25 @@
     });
   }
 
+  // outbound lists the endpoints told of the walls' events: their state,
+  // what they took, what was given up on, how far behind they are.
+  function outbound(list) {
+    list = list || [];
+    byId("outbound-title").hidden = byId("outbound-table").hidden = list.length === 0;
+    var tb = byId("outbound");
+    tb.textContent = "";
+    list.forEach(function (o) {
+      var tr = el("tr");
+      tr.dataset.name = o.name;
+      tr.appendChild(el("td", null, o.name + " (" + o.host + ")"));
+      var st = o.state === "retrying" ? "retrying, attempt " + o.attempts : o.state;
+      tr.appendChild(el("td", "state-" + (o.state === "retrying" ? "backoff" : "connected"), st));
+      tr.appendChild(el("td", null, o.delivered + " sent, " + o.failed + " given up, " + o.behind + " behind"));
+      tr.title = o.last_error || "";
+      tb.appendChild(tr);
+    });
+  }
+
   // analytics fills the console's figures and charts (drawn by the server
   // as SVG) from the wall's report, every 30 s.
   function secs(v) { return v > 0 ? (v < 60 ? Math.round(v) + " s" : Math.floor(v / 60) + " min " + Math.round(v % 60) + " s") : "–"; }
@@ -392,6 +411,7 @@
       renderAnnouncements(announcements);
     });
     src.addEventListener("health", function (e) { health(json(e)); });
+    src.addEventListener("outbound", function (e) { outbound(json(e)); });
     ["pending", "approved", "rejected", "post", "remove"].forEach(function (t) { src.addEventListener(t, analyticsSoon); });
   }
 
