@@ -212,7 +212,9 @@ func TestDeliversInOrder(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("delivered %v, want %v", ids, want)
 	}
-	e.until(t, func(h wall.EndpointHealth) bool { return h.State == "ok" && h.Delivered == int64(len(want)) && h.Host != "" })
+	e.until(t, func(h wall.EndpointHealth) bool {
+		return h.State == "ok" && h.Delivered == int64(len(want)) && h.Host != ""
+	})
 }
 
 // TestRetries: a receiver that fails, one that is slow, one that goes
