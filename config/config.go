@@ -32,6 +32,20 @@ type Config struct {
 	// Outbound are the other systems Wallcast tells of what happens on
 	// its walls, by signed webhooks.
 	Outbound []Outbound `yaml:"outbound"`
+	// Translation is a LibreTranslate server that translates posts for
+	// the walls with display.translate_to (nil: none).
+	Translation *Translation `yaml:"translation"`
+}
+
+// Translation is a LibreTranslate server (the API of libretranslate.com,
+// which runs self-hosted): posts are translated off the ingest path by
+// Concurrency workers, at most PerMinute requests a minute.
+type Translation struct {
+	URL         string   `yaml:"url"`
+	APIKey      string   `yaml:"api_key" config:"secret"`
+	Timeout     Duration `yaml:"timeout"`
+	PerMinute   int      `yaml:"per_minute"`
+	Concurrency int      `yaml:"concurrency"`
 }
 
 // Outbound is an endpoint that receives the walls' events as signed JSON
@@ -484,6 +498,9 @@ type Display struct {
 	ShowSensitive bool `yaml:"show_sensitive"`
 	// QR shows a QR code of the wall's address in the call-to-action bar.
 	QR *bool `yaml:"qr"`
+	// TranslateTo are the languages the wall's posts are translated into
+	// (the first is the screens'; ?lang= picks another of them).
+	TranslateTo []string `yaml:"translate_to"`
 	// SpotlightSeconds is how long the spotlight layout shows one post.
 	SpotlightSeconds int `yaml:"spotlight_seconds"`
 	// RecycleAfter: when no new post has come for this long, screens bring
@@ -548,6 +565,15 @@ func (c *Config) defaults() {
 	}
 	for i := range c.Outbound {
 		defd(&c.Outbound[i].Timeout, 10*time.Second)
+	}
+	if tr := c.Translation; tr != nil {
+		defd(&tr.Timeout, 10*time.Second)
+		if tr.PerMinute == 0 {
+			tr.PerMinute = 60
+		}
+		if tr.Concurrency == 0 {
+			tr.Concurrency = 2
+		}
 	}
 	def(&c.Storage.Path, "wallcast.db")
 	def(&c.Storage.MediaDir, strings.TrimSuffix(c.Storage.Path, filepath.Ext(c.Storage.Path))+"-media")

@@ -381,6 +381,9 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
+// langRe is a language code as LibreTranslate takes it: en, pt, zh-Hans.
+var langRe = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z]{2,4})?$`)
+
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // validate checks what the schema alone cannot.
@@ -400,6 +403,27 @@ func (p *parser) validate(c *Config) {
 		p.cluster(cl)
 	}
 	p.outbound(c)
+	if tr := c.Translation; tr != nil {
+		if !HTTPURL(tr.URL) {
+			p.add(p.line("translation.url"), "translation.url must be the http(s) address of a LibreTranslate server", `write url: "http://127.0.0.1:5000"`)
+		}
+		between(p, "translation.per_minute", tr.PerMinute, 1, 100000, "write per_minute: 60 (requests a minute; one per post and language)")
+		between(p, "translation.concurrency", tr.Concurrency, 1, 32, "write concurrency: 2")
+		if d := tr.Timeout.D(); d < time.Second || d > 2*time.Minute {
+			p.add(p.line("translation.timeout"), "translation.timeout must be between 1s and 2m", "write timeout: 10s")
+		}
+	}
+	for i, w := range c.Walls {
+		at := fmt.Sprintf("walls[%d].display.translate_to", i)
+		if len(w.Display.TranslateTo) > 0 && c.Translation == nil {
+			p.add(p.line(at), at+": translating needs a translation server", `add translation: {url: "http://127.0.0.1:5000"} at the top level (LibreTranslate)`)
+		}
+		for j, l := range w.Display.TranslateTo {
+			if !langRe.MatchString(l) {
+				p.add(p.line(fmt.Sprintf("%s[%d]", at, j)), fmt.Sprintf("%s[%d]: %q is not a language code", at, j, l), "write a code such as en, fr, es, pt or zh")
+			}
+		}
+	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
 	}

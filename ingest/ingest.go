@@ -484,13 +484,14 @@ type Stats struct {
 // Pipeline is ingest: Emit prepares items on the sources' goroutines, and one
 // writer goroutine commits them in batches and then publishes their events.
 type Pipeline struct {
-	store     wall.Store
-	pub       Publisher
-	sanitizer *Sanitizer
-	router    atomic.Pointer[Router]
-	mem       *Memory
-	judge     atomic.Pointer[Classifier]
-	log       *slog.Logger
+	store      wall.Store
+	pub        Publisher
+	sanitizer  *Sanitizer
+	router     atomic.Pointer[Router]
+	mem        *Memory
+	judge      atomic.Pointer[Classifier]
+	translator atomic.Pointer[Translating]
+	log        *slog.Logger
 
 	in       chan wall.Write
 	order    chan *pending // items in the order they were emitted
@@ -768,6 +769,49 @@ func (p *Pipeline) fill(batch []wall.Write) []wall.Write {
 	return batch
 }
 
+// Translating translates committed posts off the ingest path
+// (translate.Translator).
+type Translating interface {
+	Submit(p wall.Post, walls []string)
+	Wants(walls []string) bool
+}
+
+// SetTranslator gives the pipeline a translator (nil: none).
+func (p *Pipeline) SetTranslator(t Translating) {
+	p.translator.Store(&t)
+}
+
+// translate hands the new and edited posts of a committed batch that
+// went to walls which translate to the translator.
+func (p *Pipeline) translate(batch []wall.Write) {
+	tp := p.translator.Load()
+	if tp == nil || *tp == nil {
+		return
+	}
+	tr := *tp
+	for _, w := range batch {
+		if w.Item.Kind != wall.ItemPost && w.Item.Kind != wall.ItemUpdate {
+			continue
+		}
+		var walls []string
+		for _, t := range w.Targets {
+			if t.Status != wall.StatusRejected {
+				walls = append(walls, t.Wall)
+			}
+		}
+		if tr.Wants(walls) {
+			tr.Submit(w.Item.Post, walls)
+		}
+	}
+}
+
+// Clean sanitises HTML as ingest does a post's: the safe HTML and its
+// plain text (a translation is cleaned like the original).
+func (p *Pipeline) Clean(h string) (string, string) {
+	safe := p.sanitizer.HTML(h)
+	return safe, match.Plain(safe)
+}
+
 // Do runs a write of its own (a moderator's action) in turn with ingest's
 // batches and publishes its events, so screens see events in id order.
 func (p *Pipeline) Do(fn func() ([]wall.Event, error)) error {
@@ -796,6 +840,7 @@ func (p *Pipeline) commit(batch []wall.Write) error {
 		events, err := p.store.Apply(context.Background(), batch)
 		if err == nil {
 			p.classify(batch)
+			p.translate(batch)
 			if f := p.failing.Swap(nil); f != nil {
 				p.log.Info("ingest: storage takes writes again", "after", time.Since(f.since).Round(time.Second))
 			}

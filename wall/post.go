@@ -30,6 +30,17 @@ type Post struct {
 	Demo           bool      `json:"demo,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	Pinned         bool      `json:"pinned"`
+	// Translations are the post in the wall's other languages, by target
+	// language (none: not translated, or already in that language).
+	Translations map[string]Translation `json:"translations,omitempty"`
+}
+
+// Translation is a post's HTML and text in another language, and the
+// language it was translated from (as the translator detected it).
+type Translation struct {
+	HTML string `json:"html"`
+	Text string `json:"text"`
+	From string `json:"from"`
 }
 
 // Author is who wrote a post.

@@ -58,18 +58,21 @@ var uiStrings = map[string]map[string]string{
 		"offline": "Offline: showing the last posts received", "posts": "Posts",
 		"announcements": "Announcements", "sensitive": "Sensitive content", "demo": "demo",
 		"scan": "Scan to open this wall", "post_here": "Post from your phone", "guest": "From the room",
+		"translated_from": "Translated from", "original": "Original",
 	},
 	"fr": {
 		"waiting": "En attente des premiers messages…", "reconnecting": "Reconnexion…",
 		"offline": "Hors ligne : derniers messages reçus", "posts": "Messages",
 		"announcements": "Annonces", "sensitive": "Contenu sensible", "demo": "démo",
 		"scan": "Scannez pour ouvrir ce mur", "post_here": "Publiez depuis votre téléphone", "guest": "Depuis la salle",
+		"translated_from": "Traduit de :", "original": "Original",
 	},
 	"de": {
 		"waiting": "Warten auf die ersten Beiträge…", "reconnecting": "Verbindung wird wiederhergestellt…",
 		"offline": "Offline: die zuletzt empfangenen Beiträge", "posts": "Beiträge",
 		"announcements": "Ankündigungen", "sensitive": "Sensible Inhalte", "demo": "Demo",
 		"scan": "Scannen, um diese Wand zu öffnen", "post_here": "Poste von deinem Telefon", "guest": "Aus dem Saal",
+		"translated_from": "Übersetzt aus:", "original": "Original",
 	},
 }
 
@@ -166,6 +169,9 @@ type DisplaySettings struct {
 	SponsorEverySeconds int           `json:"sponsor_every_seconds,omitempty"`
 	Title               string        `json:"title"`
 	Locale              string        `json:"locale"`
+	// TranslateTo are the languages the wall's posts are translated into:
+	// a screen shows the first, or the one its ?lang= names.
+	TranslateTo []string `json:"translate_to,omitempty"`
 }
 
 // SponsorCard is a sponsor as screens show it.
@@ -189,7 +195,8 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 	}
 	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
-		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale}
+		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale,
+		TranslateTo: d.TranslateTo}
 }
 
 // ConfigEvent is the data of a config event for a wall.

@@ -29,6 +29,7 @@ import (
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/storage"
+	"github.com/wallcast/wallcast/translate"
 	"github.com/wallcast/wallcast/wall"
 	"github.com/wallcast/wallcast/web"
 )
@@ -59,6 +60,7 @@ type App struct {
 	stopOutbox context.CancelFunc
 	phones     phones // the audience's posts from their phones
 	outbound   *outbound.Dispatcher
+	translator *translate.Translator // nil: no translation server
 }
 
 // own remembers the event ids this process published since the last look
@@ -236,6 +238,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 		a.pipe.SetClassifier(a.judge)
 	}
 	a.outbound.Set(bg, cfg.Outbound)
+	if cfg.Translation != nil {
+		a.translator = translate.New(cfg, a.pipe.Clean, func(postID, source, lang string, tr wall.Translation) error {
+			return a.pipe.Do(func() ([]wall.Event, error) { return db.Translated(bg, postID, source, lang, tr) })
+		}, log)
+		a.translator.Start(bg)
+		a.pipe.SetTranslator(a.translator)
+	}
 	go a.retention(bg)
 	a.jobs.Go(func() { a.startAnnouncements(bg) })
 	a.jobs.Go(func() { a.rooms(bg) })
@@ -304,6 +313,11 @@ func (a *App) Reload() error {
 	}
 	a.writes.Reroute(a.bg, next)
 	a.outbound.Set(a.bg, next.Outbound)
+	if a.translator != nil {
+		a.translator.SetWalls(next)
+	} else if next.Translation != nil {
+		a.log.Warn("reload: translation takes effect at the next start")
+	}
 	for _, w := range prev.Walls {
 		if next.Wall(w.Slug) == nil {
 			a.hub.CloseWall(w.Slug)
@@ -469,6 +483,9 @@ func (a *App) Shutdown() error {
 	a.sup.Wait()
 	a.jobs.Wait()
 	a.outbound.Wait()
+	if a.translator != nil {
+		a.translator.Wait()
+	}
 	if a.judge != nil {
 		a.judge.Wait()
 	}

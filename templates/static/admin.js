@@ -165,6 +165,10 @@
     li.appendChild(head);
     if (p.content_warning) li.appendChild(el("div", "cw", "⚠ " + p.content_warning));
     li.appendChild(el("div", "body", p.text || ""));
+    Object.keys(p.translations || {}).sort().forEach(function (lang) {
+      var t = p.translations[lang];
+      li.appendChild(el("div", "translation", lang + " (from " + (t.from || "?") + "): " + (t.text || "")));
+    });
     if (p.media && p.media.length) {
       var th = el("div", "thumbs");
       p.media.slice(0, 4).forEach(function (m, n) {

@@ -84,6 +84,21 @@
     return rtf.format(Math.round(s / 86400), "day");
   }
 
+  // The screen's language for translations: ?lang= when the wall
+  // translates into it, else the wall's first.
+  var lang = (function () {
+    var want = new URLSearchParams(location.search).get("lang");
+    var to = settings.translate_to || [];
+    return to.indexOf(want) >= 0 ? want : (to[0] || "");
+  })();
+  var languages = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames([root.lang || "en"], { type: "language" }) : null;
+  function languageName(code) {
+    if (!code) return "?";
+    try { return (languages && languages.of(code)) || code; } catch (e) { return code; }
+  }
+  // Translated posts and their originals take turns on the screen.
+  setInterval(function () { body.classList.toggle("originals"); }, 8000);
+
   function initials(name) {
     return (name || "?").trim().split(/\s+/).slice(0, 2).map(function (w) { return w.charAt(0); }).join("").toUpperCase();
   }
@@ -176,7 +191,29 @@
       card.appendChild(d);
       holder = d;
     }
-    holder.appendChild(content);
+    // A translation into the screen's language: shown with a line that
+    // says from what; the original takes turns with it (side by side in
+    // spotlight).
+    var tr = lang && p.translations && p.translations[lang];
+    if (tr) {
+      card.classList.add("translated");
+      content.classList.add("original");
+      var tc = el("div", "content translation");
+      tc.dir = "auto";
+      tc.lang = lang;
+      tc.innerHTML = tr.html || "";
+      highlight(tc);
+      var both = el("div", "bilingual");
+      both.appendChild(tc);
+      both.appendChild(content);
+      holder.appendChild(both);
+      var from = el("p", "translated-from");
+      from.appendChild(el("span", "as-translation", (T.translated_from || "Translated from") + " " + languageName(tr.from)));
+      from.appendChild(el("span", "as-original", (T.original || "Original") + " · " + languageName(tr.from)));
+      holder.appendChild(from);
+    } else {
+      holder.appendChild(content);
+    }
     var shown = (p.media || []).filter(function (m) { return !m.hidden; }); // a moderator may hide one
     if (shown.length) {
       var gallery = el("div", "gallery n" + Math.min(shown.length, 4));
