@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/media"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 )
@@ -17,7 +18,12 @@ func TestRegistryCoversEveryType(t *testing.T) {
 		set := ty.Settings()
 		set.Defaults()
 		c := config.Source{Name: "x", Type: typ, Settings: set}
-		if _, err := New(c, upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks()}); err != nil {
+		store, err := media.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := upstream.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: webhook.NewHooks(), Key: []byte("k"), Media: store}
+		if _, err := New(c, env); err != nil {
 			t.Errorf("type %s: %v", typ, err)
 		}
 	}

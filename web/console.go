@@ -432,8 +432,10 @@ func (s *console) queueEvents(w http.ResponseWriter, r *http.Request) {
 	health := func() {
 		h, _ := json.Marshal(s.health())
 		buf.Write(fanout.Encode(wall.Event{Type: wall.EventHealth, Data: h}))
-		o, _ := json.Marshal(s.endpoints())
-		buf.Write(fanout.Encode(wall.Event{Type: wall.EventOutbound, Data: o}))
+		if es := s.endpoints(); len(es) > 0 {
+			o, _ := json.Marshal(es)
+			buf.Write(fanout.Encode(wall.Event{Type: wall.EventOutbound, Data: o}))
+		}
 	}
 	health()
 	out.Write(buf.Bytes())

@@ -66,7 +66,7 @@ type postPage struct {
 	AskCode     bool   // no code came with the link: the sender types the one on screen
 	Error       string // why the last try was refused
 	Name, Text  string
-	MaxMB       int
+	MaxMB       string // max_photo_bytes in MB, as people read it
 	Held        bool   // the post waits for a moderator
 	DeleteURL   string // on the thank-you page
 	ID, Token   string // on the delete page
@@ -116,7 +116,7 @@ func (s *post) page(wc *config.Wall, u Uploader, step string) postPage {
 	t := postStrings(wc.Display.Locale)
 	set := u.Settings()
 	js, _ := json.Marshal(t)
-	return postPage{Wall: wc, T: t, Settings: set, MaxMB: int(set.MaxPhotoBytes >> 20), Step: step, StringsJSON: string(js),
+	return postPage{Wall: wc, T: t, Settings: set, MaxMB: strings.TrimSuffix(strconv.FormatFloat(float64(set.MaxPhotoBytes)/(1<<20), 'f', 1, 64), ".0"), Step: step, StringsJSON: string(js),
 		Held: holdsUploads(s.Config(), wc)}
 }
 
@@ -205,7 +205,7 @@ func (s *post) refused(w http.ResponseWriter, r *http.Request, wc *config.Wall, 
 	if msg == "" {
 		msg = p.T["err_busy"]
 	}
-	msg = strings.ReplaceAll(msg, "{mb}", strconv.Itoa(p.MaxMB))
+	msg = strings.ReplaceAll(msg, "{mb}", p.MaxMB)
 	msg = strings.ReplaceAll(msg, "{chars}", strconv.Itoa(p.Settings.MaxText))
 	if why.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(why.RetryAfter/time.Second)+1))

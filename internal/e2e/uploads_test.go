@@ -32,7 +32,7 @@ const uploadsYAML = `server: {listen: "127.0.0.1:0", base_url: "http://wall.exam
 storage: {path: %q}
 admin: {user: ana, password_hash: "${TEST_HASH}"}
 sources:
-  - {name: phones, type: uploads, max_photo_bytes: 200000, max_pixels: 300, per_device: 3/10m}
+  - {name: phones, type: uploads, max_photo_bytes: 2000000, max_pixels: 300, per_device: 3/10m}
 walls:
   - slug: devconf
     title: DevConf
@@ -195,7 +195,7 @@ func TestUploadsOverHTTP(t *testing.T) {
 	noLeftovers(t, tmp, mediaDir, 1)
 
 	// Every refusal: its status, its reason, nothing left on disk.
-	big := append([]byte{0xFF, 0xD8, 0xFF}, make([]byte, 250_000)...)
+	big := append([]byte{0xFF, 0xD8, 0xFF}, make([]byte, 2_500_000)...)
 	rand.Read(big[3:])
 	other := phoneClient()
 	for _, tc := range []struct {
@@ -428,7 +428,7 @@ func TestUploadsBehindNginx(t *testing.T) {
 	t.Setenv("TEST_HASH", string(h))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
-	yaml := strings.Replace(fmt.Sprintf(uploadsYAML, filepath.Join(dir, "w.db")), "max_photo_bytes: 200000", "max_photo_bytes: 8000000", 1)
+	yaml := strings.Replace(fmt.Sprintf(uploadsYAML, filepath.Join(dir, "w.db")), "max_photo_bytes: 2000000", "max_photo_bytes: 8000000", 1)
 	yaml = strings.Replace(yaml, `base_url: "http://wall.example"}`, `base_url: "http://wall.example", trusted_proxies: [127.0.0.1/32]}`, 1)
 	os.WriteFile(path, []byte(yaml), 0o600)
 	a := startFile(t, path, app.ScreensEvery(time.Hour))
