@@ -479,6 +479,13 @@ func (r Rate) MarshalYAML() (any, error) {
 	return fmt.Sprintf("%d/%s", r.N, r.Per), nil
 }
 
+// Layouts are the ways screens show a wall: overlay is for broadcast
+// mixers (OBS, vMix): one post at a time on a transparent page.
+var Layouts = []string{"grid", "spotlight", "ticker", "overlay"}
+
+// OverlayPositions are where the overlay layout puts its post.
+var OverlayPositions = []string{"lower_third", "corner"}
+
 // Display is how screens show a wall.
 type Display struct {
 	Layout       string  `yaml:"layout"`
@@ -498,6 +505,8 @@ type Display struct {
 	ShowSensitive bool `yaml:"show_sensitive"`
 	// QR shows a QR code of the wall's address in the call-to-action bar.
 	QR *bool `yaml:"qr"`
+	// OverlayPosition is where the overlay layout shows its post.
+	OverlayPosition string `yaml:"overlay_position"`
 	// TranslateTo are the languages the wall's posts are translated into
 	// (the first is the screens'; ?lang= picks another of them).
 	TranslateTo []string `yaml:"translate_to"`
@@ -622,6 +631,7 @@ func (c *Config) defaults() {
 		def(&w.Title, w.Slug)
 		def(&w.Moderation, "auto")
 		def(&w.Display.Layout, "grid")
+		def(&w.Display.OverlayPosition, "lower_third")
 		def(&w.Display.Theme, "dark")
 		def(&w.Display.Locale, "en")
 		if w.Display.MaxPosts == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -345,8 +346,8 @@ func (s *console) setDisplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := DisplayOverride{Layout: f["layout"], Theme: f["theme"]}
-	if o.Layout != "" && o.Layout != "grid" && o.Layout != "spotlight" && o.Layout != "ticker" {
-		jsonError(w, http.StatusBadRequest, "layout must be grid, spotlight or ticker")
+	if o.Layout != "" && !slices.Contains(config.Layouts, o.Layout) {
+		jsonError(w, http.StatusBadRequest, "layout must be one of "+strings.Join(config.Layouts, ", "))
 		return
 	}
 	if o.Theme != "" && o.Theme != "dark" && o.Theme != "light" {

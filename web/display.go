@@ -169,6 +169,8 @@ type DisplaySettings struct {
 	SponsorEverySeconds int           `json:"sponsor_every_seconds,omitempty"`
 	Title               string        `json:"title"`
 	Locale              string        `json:"locale"`
+	// OverlayPosition is where the overlay layout shows its post.
+	OverlayPosition string `json:"overlay_position,omitempty"`
 	// TranslateTo are the languages the wall's posts are translated into:
 	// a screen shows the first, or the one its ?lang= names.
 	TranslateTo []string `json:"translate_to,omitempty"`
@@ -196,7 +198,7 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
 		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale,
-		TranslateTo: d.TranslateTo}
+		TranslateTo: d.TranslateTo, OverlayPosition: d.OverlayPosition}
 }
 
 // ConfigEvent is the data of a config event for a wall.

@@ -25,11 +25,19 @@
   }
 
   // --- settings (at load, and on every config event) ---
+  // A screen may ask for its own layout (?layout=overlay for a broadcast
+  // mixer's browser source): it keeps it whatever the wall's is.
+  var ownLayout = (function () {
+    var l = new URLSearchParams(location.search).get("layout");
+    return ["grid", "spotlight", "ticker", "overlay"].indexOf(l) >= 0 ? l : "";
+  })();
   function apply(s) {
     // The page's own words come with the page: a new language reloads it.
     if (s.locale && root.lang && s.locale !== root.lang) { location.reload(); return; }
     settings = s;
-    body.className = "layout-" + (s.layout || "grid");
+    if (ownLayout) settings.layout = ownLayout;
+    body.className = "layout-" + (s.layout || "grid") + " overlay-" + (s.overlay_position || "lower_third");
+    root.classList.toggle("overlay", s.layout === "overlay");
     root.classList.remove("theme-dark", "theme-light");
     root.classList.add("theme-" + (s.theme || "dark"));
     if (s.accent) root.style.setProperty("--accent", s.accent); else root.style.removeProperty("--accent");
@@ -307,10 +315,12 @@
   // --- layouts ---
   // grid: CSS does it all. spotlight: one post at a time, new posts first,
   // pinned posts and announcements twice as long. ticker: one line that
-  // scrolls; reduced motion shows one post at a time instead.
+  // scrolls; reduced motion shows one post at a time instead. overlay: the
+  // spotlight's turns, as a lower third (or a corner card) on a
+  // transparent page.
   var layout = (function () {
     var timer = null, queue = [], raf = null, offset = 0, last = 0;
-    function kind() { return settings.layout || "grid"; }
+    function kind() { var k = settings.layout || "grid"; return k === "overlay" ? "spotlight" : k; }
     function stop() {
       clearTimeout(timer); timer = null;
       if (raf) cancelAnimationFrame(raf);
