@@ -131,6 +131,8 @@ func TestErrors(t *testing.T) {
 		{"outbound wall", "outbound:\n  - name: cms\n    url: \"https://cms.example/hook\"\n    secret: \"${S}\"\n    walls: [nope]\n" + good, 5, `no wall "nope"`, "slug"},
 		{"outbound name twice", "outbound:\n  - {name: cms, url: \"https://a.example/\", secret: \"${S}\"}\n  - {name: cms, url: \"https://b.example/\", secret: \"${S}\"}\n" + good, 3, "is taken by another endpoint", "own name"},
 		{"uploads bad size", strings.Replace(good, "type: demo", "type: uploads\n    max_pixels: 20000", 1), 9, "max_pixels", "1600"},
+		{"overlay position", good + "    display: {layout: overlay, overlay_position: top}\n", 13, `"top" is not an overlay position`, "lower_third or corner"},
+		{"layout", good + "    display: {layout: masonry}\n", 13, `"masonry" is not a layout`, "grid, spotlight, ticker, overlay"},
 		{"not yaml", "walls: [\n", 1, "not valid YAML", "indentation"},
 		{"wrong shape", "walls: {slug: x}\n", 1, "walls: expected a list", "list"},
 		{"no walls", "sources: []\n", 1, "no walls are defined", "add a wall"},
