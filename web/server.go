@@ -173,6 +173,7 @@ func (s *Server) NoteScreens(ctx context.Context, every time.Duration) {
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
+	r.HandleFunc("/walls/sw.js", serviceWorker).Methods(http.MethodGet, http.MethodHead)
 	s.monitor.routes(r)
 	s.pages.routes(r)
 	s.api.routes(r)
@@ -197,6 +198,19 @@ func (s *Server) Handler() http.Handler {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
 	return s.monitor.count(secure(s.withClient(s.guard(r))))
+}
+
+// serviceWorker serves the screens' service worker, whose scope is
+// /walls/ (see static/sw.js); never cached, so a new one reaches screens.
+func serviceWorker(w http.ResponseWriter, r *http.Request) {
+	b, err := templates.FS.ReadFile("static/sw.js")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(b)
 }
 
 // csp is the Content-Security-Policy of every page: nothing runs or loads

@@ -260,6 +260,7 @@
   function add(p, animate) {
     var old = byId.get(p.id);
     var card = render(p);
+    card._post = p;
     if (old) {
       if (old.classList.contains("current")) card.classList.add("current");
       old.replaceWith(card);
@@ -271,6 +272,7 @@
     if (!old) layout.added(card);
     trim();
     empty.hidden = byId.size > 0;
+    keep();
   }
 
   function remove(id) {
@@ -285,11 +287,43 @@
     if (!card) return;
     byId.delete(id);
     layout.removed(card);
+    keep();
     if (reduceMotion) { card.remove(); } else {
       card.classList.add("leave");
       setTimeout(function () { card.remove(); }, 400);
     }
     empty.hidden = byId.size > 0;
+  }
+
+  // --- a screen that reloads offline ---
+  // The page keeps the posts it shows (at most max_posts, in localStorage)
+  // and the service worker keeps the page, its files and the pictures: a
+  // screen that reloads while the network or the server is away shows the
+  // wall as it was, with the reconnecting mark. When the server answers,
+  // its backfill takes over: a kept post it sends again is replaced, one
+  // it does not send (removed meanwhile) goes at its ready event.
+  var storeKey = "wallcast:" + slug, keepTimer = null;
+  function keep() {
+    if (keepTimer || embed) return;
+    keepTimer = setTimeout(function () {
+      keepTimer = null;
+      var posts = Array.prototype.map.call(list.querySelectorAll("article.post"), function (c) { return c._post; })
+        .filter(Boolean).slice(0, settings.max_posts || 60);
+      try { localStorage.setItem(storeKey, JSON.stringify({ posts: posts })); } catch (e) { /* full or off: nothing kept */ }
+    }, 1000);
+  }
+  function restore() {
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { /* nothing kept */ }
+    if (!kept || !kept.posts) return;
+    kept.posts.slice().reverse().forEach(function (p) { add(p, false); var c = byId.get(p.id); if (c) c.classList.add("kept"); });
+  }
+  // forgetKept removes the kept posts the server's backfill did not bring.
+  function forgetKept() {
+    list.querySelectorAll("article.post.kept").forEach(function (c) { remove(c.dataset.id); });
+  }
+  if (!embed && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/walls/sw.js", { scope: "/walls/" }).catch(function () { /* http on a LAN address: no offline copy */ });
   }
 
   // Old posts leave the page: a screen left alone for days keeps a bounded DOM.
@@ -627,7 +661,7 @@
     on("announce", announce);
     on("reset", function () { waiting = []; clear(); });
     on("config", function (s) { apply(s); });
-    on("ready", function () {}); // the backfill is in: its id is the resume point
+    on("ready", forgetKept); // the backfill is in: its id is the resume point
     on("screen", function (d) { screenToken = d.token || ""; }); // this stream's token for sponsor showings
     src.onopen = function () { retryDelay = 1000; setOnline(true); };
     src.onerror = function () {
@@ -651,6 +685,7 @@
   }
 
   apply(settings);
+  restore();
   connect();
   live();
   armSponsors();
