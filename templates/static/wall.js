@@ -268,7 +268,7 @@
       if (animate) flip(function () { place(card); }); else place(card); // a backfill does not move
     }
     byId.set(p.id, card);
-    if (animate && !old && !reduceMotion) card.classList.add("enter");
+    if (animate && !old) card.classList.add("enter"); // a slide in, or with reduced motion a fade
     if (!old) layout.added(card);
     trim();
     empty.hidden = byId.size > 0;
@@ -288,10 +288,8 @@
     byId.delete(id);
     layout.removed(card);
     keep();
-    if (reduceMotion) { card.remove(); } else {
-      card.classList.add("leave");
-      setTimeout(function () { card.remove(); }, 400);
-    }
+    card.classList.add("leave"); // a shrink, or with reduced motion a fade
+    setTimeout(function () { card.remove(); }, 400);
     empty.hidden = byId.size > 0;
   }
 
