@@ -507,6 +507,9 @@ type Display struct {
 	QR *bool `yaml:"qr"`
 	// OverlayPosition is where the overlay layout shows its post.
 	OverlayPosition string `yaml:"overlay_position"`
+	// Columns is the grid's number of columns (0: as many as the screen's
+	// width holds, 22rem each at least).
+	Columns int `yaml:"columns"`
 	// TranslateTo are the languages the wall's posts are translated into
 	// (the first is the screens'; ?lang= picks another of them).
 	TranslateTo []string `yaml:"translate_to"`

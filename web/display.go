@@ -171,6 +171,8 @@ type DisplaySettings struct {
 	Locale              string        `json:"locale"`
 	// OverlayPosition is where the overlay layout shows its post.
 	OverlayPosition string `json:"overlay_position,omitempty"`
+	// Columns is the grid's number of columns (0: as the width holds).
+	Columns int `json:"columns,omitempty"`
 	// TranslateTo are the languages the wall's posts are translated into:
 	// a screen shows the first, or the one its ?lang= names.
 	TranslateTo []string `json:"translate_to,omitempty"`
@@ -198,7 +200,7 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
 		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale,
-		TranslateTo: d.TranslateTo, OverlayPosition: d.OverlayPosition}
+		TranslateTo: d.TranslateTo, OverlayPosition: d.OverlayPosition, Columns: d.Columns}
 }
 
 // ConfigEvent is the data of a config event for a wall.

@@ -54,6 +54,7 @@
     byId.forEach(function (card) { card.classList.toggle("reveal", !!s.show_sensitive); });
     trim();
     layout.restart();
+    masonry();
   }
   // --- the room's posts from phones: the QR code leads to the form with
   // the current room code, and the code is written out to type in ---
@@ -236,25 +237,61 @@
     var first = list.firstChild;
     while (first && first.classList.contains("pinned")) first = first.nextSibling;
     list.insertBefore(card, first);
+    masonry();
   }
 
-  // flip runs a change to the grid and moves the cards already there to
-  // their new places smoothly, instead of jumping.
-  function flip(change) {
-    if (reduceMotion || (settings.layout || "grid") !== "grid") { change(); return; }
-    var cards = Array.prototype.slice.call(list.children, 0, 80);
-    var before = cards.map(function (c) { return c.getBoundingClientRect(); });
-    change();
-    cards.forEach(function (c, i) {
-      var a = before[i], b = c.getBoundingClientRect();
-      var dx = a.left - b.left, dy = a.top - b.top;
-      if (!dx && !dy) return;
-      c.style.transition = "none";
-      c.style.transform = "translate(" + dx + "px, " + dy + "px)";
-      requestAnimationFrame(function () {
-        requestAnimationFrame(function () { c.style.transition = "transform .5s ease"; c.style.transform = ""; });
-      });
+  // --- the grid: masonry in reading order ---
+  // Cards go one by one, newest first (pinned ones before), into the
+  // column whose bottom is highest, the leftmost on a tie: the newest is
+  // top left, the top row reads left to right, and no column has a hole
+  // taller than the gap between cards. Cards are placed absolutely; a
+  // change moves the others to their new places with a transition
+  // (a fade, without moving, when motion is reduced). The columns follow
+  // the screen's width, or display.columns.
+  var masonryFrame = 0;
+  function masonry() {
+    if (masonryFrame) return;
+    masonryFrame = requestAnimationFrame(function () { masonryFrame = 0; placeAll(); });
+  }
+  function placeAll() {
+    var grid = (settings.layout || "grid") === "grid";
+    var cards = Array.prototype.filter.call(list.children, function (c) { return c.matches("article.post") && !c.classList.contains("leave"); });
+    if (!grid) {
+      list.style.height = "";
+      list.classList.remove("masonry");
+      cards.forEach(function (c) { c.style.left = c.style.top = c.style.width = ""; });
+      return;
+    }
+    list.classList.add("masonry");
+    var cs = getComputedStyle(list);
+    var width = list.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    var gap = parseFloat(cs.rowGap) || 16;
+    var min = parseFloat(getComputedStyle(document.documentElement).fontSize) * (embed ? 18 : 22);
+    var n = settings.columns > 0 ? settings.columns : Math.max(1, Math.floor((width + gap) / (min + gap)));
+    var colW = (width - gap * (n - 1)) / n;
+    cards.forEach(function (c) { c.style.width = colW + "px"; });
+    var heights = cards.map(function (c) { return c.offsetHeight; }); // one layout for all reads
+    var cols = [];
+    for (var i = 0; i < n; i++) cols.push(0);
+    cards.forEach(function (c, k) {
+      var col = 0;
+      for (var j = 1; j < n; j++) if (cols[j] < cols[col] - 0.5) col = j;
+      c.style.left = (parseFloat(cs.paddingLeft) + col * (colW + gap)) + "px";
+      c.style.top = (parseFloat(cs.paddingTop) + cols[col]) + "px";
+      cols[col] += heights[k] + gap;
     });
+    list.style.height = (Math.max.apply(null, cols) + parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom)) + "px";
+  }
+  // A card whose height changes (a picture loads, a translation comes)
+  // moves the cards under it.
+  var resized = window.ResizeObserver ? new ResizeObserver(function () { masonry(); }) : null;
+  window.addEventListener("resize", masonry);
+
+  // flip runs a change to the grid; the masonry moves the cards already
+  // there to their new places smoothly, instead of jumping.
+  function flip(change) {
+    change();
+    masonry();
   }
 
   function add(p, animate) {
@@ -268,6 +305,8 @@
       if (animate) flip(function () { place(card); }); else place(card); // a backfill does not move
     }
     byId.set(p.id, card);
+    if (resized) resized.observe(card);
+    masonry();
     if (animate && !old) card.classList.add("enter"); // a slide in, or with reduced motion a fade
     if (!old) layout.added(card);
     trim();
@@ -289,6 +328,8 @@
     layout.removed(card);
     keep();
     card.classList.add("leave"); // a shrink, or with reduced motion a fade
+    if (resized) resized.unobserve(card);
+    masonry();
     setTimeout(function () { card.remove(); }, 400);
     empty.hidden = byId.size > 0;
   }
@@ -332,7 +373,9 @@
       if (byId.get(cards[i].dataset.id) !== cards[i]) continue;
       byId.delete(cards[i].dataset.id);
       layout.removed(cards[i]);
+      if (resized) resized.unobserve(cards[i]);
       cards[i].remove();
+      masonry();
     }
   }
 
