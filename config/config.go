@@ -507,6 +507,9 @@ type Display struct {
 	QR *bool `yaml:"qr"`
 	// OverlayPosition is where the overlay layout shows its post.
 	OverlayPosition string `yaml:"overlay_position"`
+	// ImageSeconds is how long a carousel (a post with more than four
+	// pictures) shows each.
+	ImageSeconds int `yaml:"image_seconds"`
 	// Columns is the grid's number of columns (0: as many as the screen's
 	// width holds, 22rem each at least).
 	Columns int `yaml:"columns"`
@@ -635,6 +638,9 @@ func (c *Config) defaults() {
 		def(&w.Moderation, "auto")
 		def(&w.Display.Layout, "grid")
 		def(&w.Display.OverlayPosition, "lower_third")
+		if w.Display.ImageSeconds == 0 {
+			w.Display.ImageSeconds = 4
+		}
 		def(&w.Display.Theme, "dark")
 		def(&w.Display.Locale, "en")
 		if w.Display.MaxPosts == 0 {

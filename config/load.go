@@ -617,6 +617,7 @@ func (p *parser) wall(c *Config, i int, walls, sources map[string]int) {
 func (p *parser) display(d *Display, at string) {
 	p.oneOf(at+".layout", d.Layout, Layouts, "a layout", "use "+strings.Join(Layouts, ", "))
 	p.oneOf(at+".overlay_position", d.OverlayPosition, OverlayPositions, "an overlay position", "use lower_third or corner")
+	between(p, at+".image_seconds", d.ImageSeconds, 1, 60, "use a number of seconds from 1 to 60")
 	between(p, at+".columns", d.Columns, 0, 12, "use 0 (as many as the screen holds) or a number of columns up to 12")
 	p.oneOf(at+".theme", d.Theme, []string{"dark", "light"}, "a theme", "use dark or light")
 	between(p, at+".max_posts", d.MaxPosts, 1, 500, "use a number from 1 to 500")

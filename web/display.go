@@ -173,6 +173,8 @@ type DisplaySettings struct {
 	OverlayPosition string `json:"overlay_position,omitempty"`
 	// Columns is the grid's number of columns (0: as the width holds).
 	Columns int `json:"columns,omitempty"`
+	// ImageSeconds is how long a carousel shows each picture.
+	ImageSeconds int `json:"image_seconds,omitempty"`
 	// TranslateTo are the languages the wall's posts are translated into:
 	// a screen shows the first, or the one its ?lang= names.
 	TranslateTo []string `json:"translate_to,omitempty"`
@@ -200,7 +202,7 @@ func displaySettings(wc *config.Wall) DisplaySettings {
 	return DisplaySettings{Sponsors: cards, SponsorEveryPosts: d.SponsorEveryPosts, SponsorEverySeconds: d.SponsorEverySeconds, Layout: d.Layout, Theme: d.Theme, MaxPosts: d.MaxPosts, CallToAction: d.CallToAction,
 		Accent: d.Accent, FontScale: d.FontScale, ShowSensitive: d.ShowSensitive, QR: d.ShowQR(),
 		SpotlightSeconds: d.SpotlightSeconds, RecycleAfter: int(d.RecycleAfter.D().Seconds()), Title: wc.Title, Locale: d.Locale,
-		TranslateTo: d.TranslateTo, OverlayPosition: d.OverlayPosition, Columns: d.Columns}
+		TranslateTo: d.TranslateTo, OverlayPosition: d.OverlayPosition, Columns: d.Columns, ImageSeconds: d.ImageSeconds}
 }
 
 // ConfigEvent is the data of a config event for a wall.

@@ -132,9 +132,32 @@
       node.alt = m.alt || "";
     }
     hideOnError(node, box);
+    if (node.tagName === "VIDEO" && playing) playing.observe(node);
     box.appendChild(node);
     return box;
   }
+
+  // Videos play only while they are on the screen (muted, looped, never
+  // with sound), and not at all with reduced motion.
+  var playing = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (e.isIntersecting && !reduceMotion) { var p = e.target.play(); if (p && p.catch) p.catch(function () {}); } else e.target.pause();
+    });
+  }) : null;
+
+  // Carousels show their pictures in turn, every display.image_seconds.
+  setInterval(function () {
+    list.querySelectorAll(".gallery.carousel").forEach(function (g) {
+      var items = g.querySelectorAll(".media");
+      if (!items.length) return;
+      var at = Array.prototype.findIndex.call(items, function (m) { return m.classList.contains("on"); });
+      items[Math.max(at, 0)].classList.remove("on");
+      var next = (at + 1) % items.length;
+      items[next].classList.add("on");
+      var count = g.querySelector(".count");
+      if (count) count.textContent = (next + 1) + "/" + items.length;
+    });
+  }, (settings.image_seconds || 4) * 1000);
 
   // Hashtags in plain text (not already links) are highlighted.
   function highlight(node) {
@@ -225,8 +248,10 @@
     }
     var shown = (p.media || []).filter(function (m) { return !m.hidden; }); // a moderator may hide one
     if (shown.length) {
-      var gallery = el("div", "gallery n" + Math.min(shown.length, 4));
-      shown.slice(0, 4).forEach(function (m) { gallery.appendChild(media(m)); });
+      // Up to four tiled; more take turns in a carousel, every one shown.
+      var gallery = el("div", "gallery n" + Math.min(shown.length, 4) + (shown.length > 4 ? " carousel" : ""));
+      shown.forEach(function (m, i) { var b = media(m); if (i === 0) b.classList.add("on"); gallery.appendChild(b); });
+      if (shown.length > 4) gallery.appendChild(el("span", "count", "1/" + shown.length));
       holder.appendChild(gallery);
     }
     return card;
