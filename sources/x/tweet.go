@@ -74,6 +74,13 @@ type includes struct {
 		URL             string `json:"url"`
 		PreviewImageURL string `json:"preview_image_url"`
 		AltText         string `json:"alt_text"`
+		// Variants are a video's files: MP4s at several bit rates and an
+		// HLS playlist.
+		Variants []struct {
+			BitRate     int    `json:"bit_rate"`
+			ContentType string `json:"content_type"`
+			URL         string `json:"url"`
+		} `json:"variants"`
 	} `json:"media"`
 }
 
@@ -121,9 +128,20 @@ func post(t tweet, inc includes) wall.Post {
 			case "photo":
 				p.Media = append(p.Media, wall.Media{Type: "image", URL: m.URL, Alt: m.AltText})
 			case "video", "animated_gif":
-				// Video files come as variants behind the API; the wall
-				// shows the preview frame.
-				p.Media = append(p.Media, wall.Media{Type: "image", URL: m.PreviewImageURL, Alt: m.AltText})
+				// The MP4 of the highest bit rate plays on every screen
+				// (HLS does not in every browser); without one, the
+				// preview frame.
+				best, rate := "", -1
+				for _, v := range m.Variants {
+					if v.ContentType == "video/mp4" && v.BitRate > rate {
+						best, rate = v.URL, v.BitRate
+					}
+				}
+				typ := map[string]string{"video": "video", "animated_gif": "gifv"}[m.Type]
+				if best == "" {
+					typ, best = "image", m.PreviewImageURL
+				}
+				p.Media = append(p.Media, wall.Media{Type: typ, URL: best, Preview: m.PreviewImageURL, Alt: m.AltText})
 			}
 		}
 	}

@@ -61,7 +61,7 @@ var fields = url.Values{
 	"tweet.fields": {"created_at,lang,possibly_sensitive,entities,referenced_tweets,attachments,author_id"},
 	"expansions":   {"author_id,attachments.media_keys"},
 	"user.fields":  {"name,username,profile_image_url"},
-	"media.fields": {"url,preview_image_url,type,alt_text"},
+	"media.fields": {"url,preview_image_url,type,alt_text,variants"},
 }
 
 type cursor struct {

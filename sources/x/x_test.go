@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,5 +273,32 @@ func TestOversizedStreamLineDropsTheConnection(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the source kept reading an endless line")
+	}
+}
+
+// TestVideoVariants: a video shows its MP4 of the highest bit rate (not
+// the HLS playlist), a GIF its MP4 as a looping gifv, each with its
+// preview frame as the poster.
+func TestVideoVariants(t *testing.T) {
+	b, err := os.ReadFile("testdata/video.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m message
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	p := post(*m.Data, m.Includes)
+	if len(p.Media) != 2 {
+		t.Fatalf("media %+v", p.Media)
+	}
+	if v := p.Media[0]; v.Type != "video" || !strings.HasSuffix(v.URL, "/1280x720/high.mp4?tag=12") || !strings.HasSuffix(v.Preview, "/demo.jpg") || v.Alt != "The live demo" {
+		t.Fatalf("video %+v", v)
+	}
+	if g := p.Media[1]; g.Type != "gifv" || g.URL != "https://video.twimg.com/tweet_video/party.mp4" || g.Preview == "" {
+		t.Fatalf("gif %+v", g)
+	}
+	if strings.Contains(p.HTML, "t.co/vid1") || strings.Contains(p.HTML, "t.co/gif1") {
+		t.Fatalf("the media links stay in the text: %s", p.HTML)
 	}
 }
