@@ -291,6 +291,31 @@ type post struct {
 			} `json:"source"`
 		} `json:"images"`
 	} `json:"preview"`
+	// A gallery: its items in order, each a key of media_metadata.
+	IsGallery   bool `json:"is_gallery"`
+	GalleryData *struct {
+		Items []struct {
+			MediaID string `json:"media_id"`
+			Caption string `json:"caption"`
+		} `json:"items"`
+	} `json:"gallery_data"`
+	MediaMetadata map[string]struct {
+		Status string `json:"status"` // valid, or failed/unprocessed
+		E      string `json:"e"`      // Image, AnimatedImage
+		S      struct {
+			U   string `json:"u"`   // an image
+			MP4 string `json:"mp4"` // an animated one
+		} `json:"s"`
+	} `json:"media_metadata"`
+	// A video hosted by Reddit: its MP4 without sound (fallback_url) plays
+	// everywhere; a wall never plays sound.
+	IsVideo     bool `json:"is_video"`
+	SecureMedia *struct {
+		RedditVideo *struct {
+			FallbackURL string `json:"fallback_url"`
+			IsGIF       bool   `json:"is_gif"`
+		} `json:"reddit_video"`
+	} `json:"secure_media"`
 }
 
 func (p post) toPost() wall.Post {
@@ -317,8 +342,35 @@ func (p post) toPost() wall.Post {
 	}
 	fmt.Fprintf(&b, "<p>%s · %d points</p>", html.EscapeString(p.SubredditNamePrefixed), p.Score)
 	out.HTML = b.String()
+	preview := ""
 	if p.Preview != nil && len(p.Preview.Images) > 0 {
-		out.Media = []wall.Media{{Type: "image", URL: html.UnescapeString(p.Preview.Images[0].Source.URL), Alt: p.Title}}
+		preview = html.UnescapeString(p.Preview.Images[0].Source.URL)
+	}
+	switch {
+	case p.IsGallery && p.GalleryData != nil:
+		for _, it := range p.GalleryData.Items {
+			m, ok := p.MediaMetadata[it.MediaID]
+			if !ok || m.Status != "valid" {
+				continue
+			}
+			alt := it.Caption
+			if alt == "" {
+				alt = p.Title
+			}
+			if m.E == "AnimatedImage" && m.S.MP4 != "" {
+				out.Media = append(out.Media, wall.Media{Type: "gifv", URL: html.UnescapeString(m.S.MP4), Alt: alt})
+			} else if m.S.U != "" {
+				out.Media = append(out.Media, wall.Media{Type: "image", URL: html.UnescapeString(m.S.U), Alt: alt})
+			}
+		}
+	case p.IsVideo && p.SecureMedia != nil && p.SecureMedia.RedditVideo != nil && p.SecureMedia.RedditVideo.FallbackURL != "":
+		typ := "video"
+		if p.SecureMedia.RedditVideo.IsGIF {
+			typ = "gifv"
+		}
+		out.Media = []wall.Media{{Type: typ, URL: html.UnescapeString(p.SecureMedia.RedditVideo.FallbackURL), Preview: preview, Alt: p.Title}}
+	case preview != "":
+		out.Media = []wall.Media{{Type: "image", URL: preview, Alt: p.Title}}
 	}
 	return out
 }

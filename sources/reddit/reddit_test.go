@@ -219,3 +219,26 @@ func TestReanchorsWhenTheAnchorIsGone(t *testing.T) {
 		t.Errorf("cursor = %s", items[2].Cursor)
 	}
 }
+
+// TestGalleryAndVideo: a gallery brings every valid picture in its order
+// (an animated one as its MP4, captions as alt texts, a failed one left
+// out), a Reddit video its MP4 with the preview as poster.
+func TestGalleryAndVideo(t *testing.T) {
+	b, err := os.ReadFile("testdata/media.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l listing
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	g := l.Data.Children[0].Data.toPost()
+	if len(g.Media) != 5 || g.Media[0].Alt != "The queue for coffee" || g.Media[1].Alt != "Photos from the hallway track" ||
+		g.Media[0].URL != "https://preview.redd.it/abc1.jpg?width=4032&format=pjpg&auto=webp&s=1a" || g.Media[2].Type != "gifv" || !strings.Contains(g.Media[2].URL, "format=mp4") {
+		t.Fatalf("gallery %+v", g.Media)
+	}
+	v := l.Data.Children[1].Data.toPost()
+	if len(v.Media) != 1 || v.Media[0].Type != "video" || v.Media[0].URL != "https://v.redd.it/k3yn0t3/DASH_720.mp4?source=fallback" || !strings.HasPrefix(v.Media[0].Preview, "https://external-preview.redd.it/") {
+		t.Fatalf("video %+v", v.Media)
+	}
+}
