@@ -22,18 +22,26 @@ import (
 // the card readable with its other picture.
 func TestBrowserAllMedia(t *testing.T) {
 	t.Setenv("WALLCAST_TEST_HOOK_SECRET", hookSecret)
-	img := image.NewRGBA(image.Rect(0, 0, 8, 6))
-	for i := range img.Pix {
-		img.Pix[i] = 200
+	// Each picture a colour of its own, so a screenshot shows them apart.
+	picture := func(name string) []byte {
+		img := image.NewRGBA(image.Rect(0, 0, 320, 200))
+		h := 0
+		for _, c := range name {
+			h = h*31 + int(c)
+		}
+		for i := 0; i < len(img.Pix); i += 4 {
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = uint8(h*53), uint8(h*97), uint8(h*193), 255
+		}
+		var b bytes.Buffer
+		pngcodec.Encode(&b, img)
+		return b.Bytes()
 	}
-	var pic bytes.Buffer
-	pngcodec.Encode(&pic, img)
 	stop := make(chan struct{})
 	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/img/"):
 			w.Header().Set("Content-Type", "image/png")
-			w.Write(pic.Bytes())
+			w.Write(picture(r.URL.Path))
 		case r.URL.Path == "/slow.mp4": // a video still loading
 			select {
 			case <-r.Context().Done():
@@ -70,6 +78,7 @@ walls:
 		`{"id":"six","author":{"name":"A"},"text":"six #devconf","media":[` + imgs(6) + `]}`,
 		`{"id":"two","author":{"name":"B"},"text":"two #devconf","media":[` + imgs(2) + `]}`,
 		`{"id":"broken","author":{"name":"C"},"text":"broken video #devconf","media":[{"type":"video","url":"` + media.URL + `/gone.mp4"},` + imgs(1) + `]}`,
+		`{"id":"hls","author":{"name":"E"},"text":"a video this browser cannot play #devconf","media":[{"type":"video","url":"` + media.URL + `/gone.m3u8","preview":"` + media.URL + `/img/still.png"}]}`,
 		`{"id":"video","author":{"name":"D"},"text":"a video #devconf","media":[{"type":"video","url":"` + media.URL + `/slow.mp4","preview":"` + media.URL + `/img/poster.png"}]}`,
 	} {
 		if resp, err := pushBody(http.DefaultClient, a.Addr(), body); err != nil || resp.StatusCode != 200 {
@@ -81,7 +90,7 @@ walls:
 		t.Fatal(err)
 	}
 	card := func(id string) string { return fmt.Sprintf(`document.querySelector('[data-id="hook:%s"]')`, id) }
-	waitJS(t, ctx, `!!`+card("six")+` && !!`+card("two")+` && !!`+card("broken")+` && !!`+card("video"), 10*time.Second)
+	waitJS(t, ctx, `!!`+card("six")+` && !!`+card("two")+` && !!`+card("broken")+` && !!`+card("video")+` && !!`+card("hls"), 10*time.Second)
 
 	// Six: all there, one shown at a time, taking turns.
 	waitJS(t, ctx, card("six")+`.querySelectorAll(".gallery.carousel .media").length === 6 && `+
@@ -94,13 +103,21 @@ walls:
 	waitJS(t, ctx, `Array.prototype.filter.call(`+card("two")+`.querySelectorAll(".gallery.n2 .media"), function (m) { return m.offsetParent !== null; }).length === 2`, 5*time.Second)
 
 	// A video that cannot load goes; the card keeps its text and picture.
-	waitJS(t, ctx, card("broken")+`.querySelectorAll("video").length === 0 && `+card("broken")+`.querySelectorAll(".media img").length === 1 && `+
+	waitJS(t, ctx, card("broken")+`.querySelectorAll("video").length === 0 && `+card("broken")+`.querySelectorAll(".gallery.n1 .media img").length === 1 && `+
 		card("broken")+`.textContent.includes("broken video")`, 10*time.Second)
+
+	// One this browser cannot play leaves its poster frame.
+	waitJS(t, ctx, card("hls")+`.querySelectorAll("video").length === 0 && !!`+card("hls")+`.querySelector('.media img[src$="/img/still.png"]')`, 10*time.Second)
 
 	// A video: muted, looped, inline, with its poster, never with sound.
 	ok := evalJS[bool](t, ctx, `(function(){ var v = `+card("video")+`.querySelector("video");
 		return !!v && v.muted && v.loop && v.playsInline && v.poster.endsWith("/img/poster.png") && !v.controls; })()`)
 	if !ok {
 		t.Fatal("the video is not muted, looped and inline with its poster")
+	}
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(dir, "media-1920x1080.png"), png, 0o644)
+		}
 	}
 }

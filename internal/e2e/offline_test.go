@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,7 +20,7 @@ func TestBrowserOfflineReload(t *testing.T) {
 	e := newBrowserEnv(t, "https://news.example")
 	e.feed.add(5)
 	url := "http://" + e.addr + "/walls/devconf"
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, cards+` === 5 && !!navigator.serviceWorker.controller`, 15*time.Second)
@@ -42,6 +44,11 @@ func TestBrowserOfflineReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, cards+` === 5 && !document.getElementById("status").hidden && document.getElementById("status").textContent !== ""`, 15*time.Second)
+	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(dir, "offline-1920x1080.png"), png, 0o644)
+		}
+	}
 
 	e.start()
 	if err := chromedp.Do(ctx, network(false)); err != nil {

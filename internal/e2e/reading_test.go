@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,12 @@ func TestBrowserReading(t *testing.T) {
 				row += fmt.Sprintf(" %.0f px, %.1f:1 |", v[1], v[0])
 			}
 			table = append(table, row)
+			if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" && layout == "spotlight" && theme == "light" {
+				waitJS(t, ctx, `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`, 5*time.Second)
+				if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+					os.WriteFile(filepath.Join(dir, "spotlight-light-1920x1080.png"), png, 0o644)
+				}
+			}
 		}
 	}
 	t.Logf("\n| layout | theme | post text | hashtag | name | time |\n|---|---|---|---|---|---|\n%s", strings.Join(table, "\n"))

@@ -155,7 +155,7 @@ func TestJetstream(t *testing.T) {
 	if len(p.Media) != 1 || p.Media[0].URL != "https://cdn.bsky.app/img/feed_fullsize/plain/did:plc:anaaaaaaaaaaaaaaaaaaaaaa/bafkreihstage@jpeg" || p.Media[0].Alt != "The stage" {
 		t.Errorf("media = %+v", p.Media)
 	}
-	if m := items[1].Post.Media; len(m) != 1 || !strings.HasSuffix(m[0].URL, "/bafkreivideo/thumbnail.jpg") {
+	if m := items[1].Post.Media; len(m) != 1 || m[0].Type != "video" || !strings.HasSuffix(m[0].URL, "/bafkreivideo/playlist.m3u8") || !strings.HasSuffix(m[0].Preview, "/bafkreivideo/thumbnail.jpg") {
 		t.Errorf("video = %+v", m)
 	}
 	if items[1].Post.Author.Name != "bo.bsky.example" {

@@ -129,10 +129,10 @@ func (s *Source) media(did string, e *embed) []wall.Media {
 			}
 		}
 	case e.Video != nil && e.Video.Ref.Link != "":
-		// The video itself is HLS, which a plain <video> cannot play in
-		// every browser; the wall shows its poster frame.
-		thumb := s.cfg.Video + "/watch/" + url.PathEscape(did) + "/" + url.PathEscape(e.Video.Ref.Link) + "/thumbnail.jpg"
-		out = append(out, wall.Media{Type: "image", URL: thumb, Alt: e.Alt})
+		// Bluesky serves its videos as HLS only: screens whose browser
+		// plays HLS play it, the others keep the poster frame.
+		base := s.cfg.Video + "/watch/" + url.PathEscape(did) + "/" + url.PathEscape(e.Video.Ref.Link)
+		out = append(out, wall.Media{Type: "video", URL: base + "/playlist.m3u8", Preview: base + "/thumbnail.jpg", Alt: e.Alt})
 	case e.External != nil && e.External.Thumb != nil && e.External.Thumb.Ref.Link != "":
 		out = append(out, wall.Media{Type: "image", URL: cdn("feed_thumbnail", e.External.Thumb.Ref.Link), Alt: e.External.Title})
 	case e.Media != nil:

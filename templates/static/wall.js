@@ -112,7 +112,19 @@
     return (name || "?").trim().split(/\s+/).slice(0, 2).map(function (w) { return w.charAt(0); }).join("").toUpperCase();
   }
 
-  function hideOnError(node, what) { node.addEventListener("error", function () { what.remove(); }); }
+  // hideOnError takes out what shows a picture that fails to load; a
+  // gallery left with fewer tiles lays them out again.
+  function hideOnError(node, what) {
+    node.addEventListener("error", function () {
+      var gallery = what.parentNode;
+      what.remove();
+      if (gallery && gallery.classList && gallery.classList.contains("gallery") && !gallery.classList.contains("carousel")) {
+        var n = gallery.querySelectorAll(".media").length;
+        gallery.className = "gallery n" + Math.min(n, 4);
+        if (!n) gallery.remove();
+      }
+    });
+  }
 
   function media(m) {
     var box = el("div", m.blur ? "media blur" : "media");
@@ -131,7 +143,19 @@
       node.src = m.preview && m.type !== "image" ? m.preview : (m.url || m.preview);
       node.alt = m.alt || "";
     }
-    hideOnError(node, box);
+    if (node.tagName === "VIDEO" && m.preview) {
+      // A video that cannot play here (a format this browser lacks)
+      // leaves its poster frame.
+      node.addEventListener("error", function () {
+        if (playing) playing.unobserve(node);
+        var still = document.createElement("img");
+        still.alt = m.alt || ""; still.src = m.preview;
+        hideOnError(still, box);
+        node.replaceWith(still);
+      });
+    } else {
+      hideOnError(node, box);
+    }
     if (node.tagName === "VIDEO" && playing) playing.observe(node);
     box.appendChild(node);
     return box;
