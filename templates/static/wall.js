@@ -384,31 +384,39 @@
   }
 
   // --- a screen that reloads offline ---
-  // The page keeps the posts it shows (at most max_posts, in localStorage)
-  // and the service worker keeps the page, its files and the pictures: a
-  // screen that reloads while the network or the server is away shows the
-  // wall as it was, with the reconnecting mark. When the server answers,
-  // its backfill takes over: a kept post it sends again is replaced, one
-  // it does not send (removed meanwhile) goes at its ready event.
-  var storeKey = "wallcast:" + slug, keepTimer = null;
+  // The page keeps what it shows (the posts, at most max_posts, and the
+  // announcements, show, poll and room code) with the id of the last
+  // event it applied, in localStorage; the service worker keeps the page,
+  // its files and the pictures. A screen that reloads while the network
+  // or the server is away shows the wall as it was, with the reconnecting
+  // mark, and when the server answers it resumes from that id: the events
+  // since, from the server's log (or a reset and a backfill when the log
+  // no longer reaches back), none twice, none missed. While the show is
+  // paused nothing is kept (the events held back are not shown yet).
+  var storeKey = "wallcast:" + slug, keepTimer = null, kept = { anns: {} };
   function keep() {
     if (keepTimer || embed) return;
     keepTimer = setTimeout(function () {
       keepTimer = null;
+      if (paused || !lastId) return;
       var posts = Array.prototype.map.call(list.querySelectorAll("article.post"), function (c) { return c._post; })
         .filter(Boolean).slice(0, settings.max_posts || 60);
-      try { localStorage.setItem(storeKey, JSON.stringify({ posts: posts })); } catch (e) { /* full or off: nothing kept */ }
+      var anns = Object.keys(kept.anns).map(function (k) { return kept.anns[k]; });
+      try {
+        localStorage.setItem(storeKey, JSON.stringify({ lastId: lastId, posts: posts, show: kept.show, poll: kept.poll, room: roomNow, anns: anns }));
+      } catch (e) { /* full or off: nothing kept */ }
     }, 1000);
   }
   function restore() {
-    var kept = null;
-    try { kept = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { /* nothing kept */ }
-    if (!kept || !kept.posts) return;
-    kept.posts.slice().reverse().forEach(function (p) { add(p, false); var c = byId.get(p.id); if (c) c.classList.add("kept"); });
-  }
-  // forgetKept removes the kept posts the server's backfill did not bring.
-  function forgetKept() {
-    list.querySelectorAll("article.post.kept").forEach(function (c) { remove(c.dataset.id); });
+    var k = null;
+    try { k = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { /* nothing kept */ }
+    if (!k || !k.posts || !k.lastId) return;
+    k.posts.slice().reverse().forEach(function (p) { add(p, false); });
+    (k.anns || []).forEach(announce);
+    if (k.poll) poll(k.poll);
+    if (k.room) room(k.room);
+    if (k.show) show(k.show);
+    lastId = String(k.lastId);
   }
   if (!embed && "serviceWorker" in navigator) {
     navigator.serviceWorker.register("/walls/sw.js", { scope: "/walls/" }).catch(function () { /* http on a LAN address: no offline copy */ });
@@ -532,11 +540,14 @@
   // --- announcements ---
   var annTimers = {};
   function endAnnouncement(id) {
+    delete kept.anns[id];
+    keep();
     Array.prototype.forEach.call(announcements.children, function (c) { if (c.dataset.id === id) c.remove(); });
     clearLater(annTimers[id]);
   }
   function announce(a) {
     endAnnouncement(a.id);
+    if (!a.ended) { kept.anns[a.id] = a; keep(); }
     if (a.ended) return;
     var left = a.expires_at ? new Date(a.expires_at).getTime() - Date.now() : Infinity;
     if (left <= 0) return;
@@ -631,6 +642,8 @@
   document.body.appendChild(pollBox);
   var pollTimer = null;
   function poll(p) {
+    kept.poll = p.closed ? null : p;
+    keep();
     clearLater(pollTimer);
     var total = 0;
     (p.options || []).forEach(function (o) { total += o.votes || 0; });
@@ -679,6 +692,8 @@
     return function (d, live) { if (paused) waiting.push(function () { fn(d, live); }); else fn(d, live); };
   }
   function show(s) {
+    kept.show = s.step ? Object.assign({}, s, { step: 0 }) : s;
+    keep();
     if (s.paused && !paused) { paused = true; body.classList.add("paused"); layout.pause(); }
     if (!s.paused && paused) {
       paused = false; body.classList.remove("paused");
@@ -751,7 +766,7 @@
     on("announce", announce);
     on("reset", function () { waiting = []; clear(); });
     on("config", function (s) { apply(s); });
-    on("ready", forgetKept); // the backfill is in: its id is the resume point
+    on("ready", function () { keep(); }); // the backfill is in: its id is the resume point
     on("screen", function (d) { screenToken = d.token || ""; }); // this stream's token for sponsor showings
     src.onopen = function () { retryDelay = 1000; setOnline(true); };
     src.onerror = function () {
