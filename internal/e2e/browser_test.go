@@ -69,6 +69,23 @@ func waitJS(t *testing.T, ctx context.Context, expr string, within time.Duration
 	}
 }
 
+// still is true in a page once no finite animation runs.
+const still = `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`
+
+// keepScreenshot writes a screenshot of the page as name under
+// $WALLCAST_SCREENSHOTS, once nothing moves; without it, nothing.
+func keepScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("WALLCAST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	waitJS(t, ctx, still, 10*time.Second)
+	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
+}
+
 func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))

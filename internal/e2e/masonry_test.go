@@ -73,7 +73,6 @@ func TestBrowserMasonry(t *testing.T) {
 	if err := e.a.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	still := `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`
 	for _, vp := range []struct{ w, h int64 }{{1920, 1080}, {3840, 2160}} {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(vp.w, vp.h), chromedp.Navigate("http://"+e.addr+"/walls/devconf")); err != nil {
 			t.Fatal(err)
@@ -90,10 +89,8 @@ func TestBrowserMasonry(t *testing.T) {
 		if m[4] != 1 || m[0] < 2 {
 			t.Errorf("%d×%d: the newest posts are not the top row in order (%v columns)", vp.w, vp.h, m[0])
 		}
-		if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" && vp.w == 1920 {
-			if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-				os.WriteFile(filepath.Join(dir, "grid-masonry-1920x1080.png"), png, 0o644)
-			}
+		if vp.w == 1920 {
+			keepScreenshot(t, ctx, "grid-masonry-1920x1080.png")
 		}
 	}
 

@@ -115,9 +115,5 @@ walls:
 	if !ok {
 		t.Fatal("the video is not muted, looped and inline with its poster")
 	}
-	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
-		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-			os.WriteFile(filepath.Join(dir, "media-1920x1080.png"), png, 0o644)
-		}
-	}
+	keepScreenshot(t, ctx, "media-1920x1080.png")
 }

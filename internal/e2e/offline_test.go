@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,11 +42,7 @@ func TestBrowserOfflineReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, cards+` === 5 && !document.getElementById("status").hidden && document.getElementById("status").textContent !== ""`, 15*time.Second)
-	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
-		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-			os.WriteFile(filepath.Join(dir, "offline-1920x1080.png"), png, 0o644)
-		}
-	}
+	keepScreenshot(t, ctx, "offline-1920x1080.png")
 
 	e.start()
 	if err := chromedp.Do(ctx, network(false)); err != nil {

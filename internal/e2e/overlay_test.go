@@ -33,7 +33,6 @@ func TestBrowserOverlay(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), transparent, chromedp.Navigate("http://"+e.addr+"/walls/devconf?layout=overlay")); err != nil {
 		t.Fatal(err)
 	}
-	still := `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`
 	waitJS(t, ctx, `document.body.classList.contains("layout-overlay") && document.querySelectorAll("#posts article.post").length === 3 && !!document.querySelector("#posts article.post.current") && `+still, 10*time.Second)
 
 	shot := func(name string) (image.Image, [4]float64) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,11 +72,8 @@ func TestBrowserReading(t *testing.T) {
 				row += fmt.Sprintf(" %.0f px, %.1f:1 |", v[1], v[0])
 			}
 			table = append(table, row)
-			if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" && layout == "spotlight" && theme == "light" {
-				waitJS(t, ctx, `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`, 5*time.Second)
-				if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-					os.WriteFile(filepath.Join(dir, "spotlight-light-1920x1080.png"), png, 0o644)
-				}
+			if layout == "spotlight" && theme == "light" {
+				keepScreenshot(t, ctx, "spotlight-light-1920x1080.png")
 			}
 		}
 	}

@@ -71,11 +71,7 @@ func TestBrowserPostFromAPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, phone, `document.getElementById("left").value === "264"`, 5*time.Second)
-	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
-		if png, err := chromedp.Run(phone, chromedp.CaptureScreenshot()); err == nil {
-			os.WriteFile(filepath.Join(dir, "post-390x844.png"), png, 0o644)
-		}
-	}
+	keepScreenshot(t, phone, "post-390x844.png")
 	if err := chromedp.Do(phone, chromedp.Click(chromedp.CSS("#send"))); err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +95,7 @@ func TestBrowserPostFromAPhone(t *testing.T) {
 		if (!c) return false; var img = c.querySelector("img.media, .media img, img:not(.avatar img)");
 		return c.querySelector(".name").textContent === "Ana" && c.querySelector(".handle").textContent === "" &&
 			c.textContent.includes("Hello from row 3") && !!img && img.complete && img.naturalWidth > 0; })()`, 10*time.Second)
-	if dir := os.Getenv("WALLCAST_SCREENSHOTS"); dir != "" {
-		waitJS(t, screen, `document.getAnimations().filter(function(a){return a.playState==="running" && a.effect && a.effect.getTiming().iterations !== Infinity}).length === 0`, 10*time.Second)
-		if png, err := chromedp.Run(screen, chromedp.CaptureScreenshot()); err == nil {
-			os.WriteFile(filepath.Join(dir, "room-code-1920x1080.png"), png, 0o644)
-		}
-	}
+	keepScreenshot(t, screen, "room-code-1920x1080.png")
 	src := evalJS[string](t, screen, `(function(){ var imgs = document.querySelectorAll('article.post[data-network="upload"] img');
 		for (var i = 0; i < imgs.length; i++) if (imgs[i].src.indexOf("/media/") >= 0) return imgs[i].src; return ""; })()`)
 	resp, err := http.Get(src)
