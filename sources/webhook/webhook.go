@@ -218,7 +218,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every item was checked before the first is handed over: a bad batch
 	// writes nothing.
-	if err := deliver(r.Context(), emit, items, s.commitWait); err != nil {
+	if err := upstream.Deliver(r.Context(), emit, items, s.commitWait); err != nil {
 		s.log.Warn("webhook: not committed", "items", len(items), "err", err)
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "not stored: try again later", http.StatusServiceUnavailable)
@@ -229,39 +229,6 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("webhook: accepted", "items", len(items))
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"accepted":%d}`+"\n", len(items))
-}
-
-// errNotCommitted is a push whose posts were not on disk within CommitWait.
-var errNotCommitted = errors.New("not committed in time")
-
-// deliver hands items to ingest and returns once every one is committed.
-func deliver(ctx context.Context, emit wall.Emit, items []wall.Item, wait time.Duration) error {
-	if emit == nil {
-		return errors.New("the source is not running")
-	}
-	acks := make(chan error, len(items))
-	for i := range items {
-		it := items[i]
-		it.Ack = func(err error) { acks <- err }
-		if err := emit(ctx, it); err != nil {
-			return err
-		}
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for range items {
-		select {
-		case err := <-acks:
-			if err != nil {
-				return err
-			}
-		case <-timer.C:
-			return errNotCommitted
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // ReplayWindow is how old a signed request may be.
