@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wallcast/wallcast/media"
+	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -255,24 +256,7 @@ func (s *Source) deliver(ctx context.Context, it wall.Item) error {
 	s.mu.Lock()
 	emit := s.emit
 	s.mu.Unlock()
-	if emit == nil {
-		return errors.New("the source is not running")
-	}
-	acked := make(chan error, 1)
-	it.Ack = func(err error) { acked <- err }
-	if err := emit(ctx, it); err != nil {
-		return err
-	}
-	timer := time.NewTimer(s.CommitWait)
-	defer timer.Stop()
-	select {
-	case err := <-acked:
-		return err
-	case <-timer.C:
-		return errors.New("not committed in time")
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return upstream.Deliver(ctx, emit, []wall.Item{it}, s.CommitWait)
 }
 
 // mac is the HMAC-SHA256 of msg under the install's key, in hex.
