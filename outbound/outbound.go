@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/config"
+	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -302,8 +302,7 @@ func (d *Dispatcher) deliver(ctx context.Context, s *sender, log *slog.Logger, e
 		}
 		// Full jitter over an exponential backoff; the receiver's
 		// Retry-After when it gives one.
-		back := min(time.Second<<min(attempt-1, 20), d.MaxBackoff)
-		back = time.Duration(rand.Int64N(int64(back))) + time.Millisecond
+		back := upstream.Backoff(time.Second, d.MaxBackoff, attempt-1) + time.Millisecond
 		if wait > 0 {
 			back = min(wait, time.Hour)
 		}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -122,13 +121,7 @@ func (r *run) set(f func(h *wall.SourceHealth)) {
 // backoff is exponential with full jitter: a random wait in [0, base*2^n],
 // capped, so a fleet of restarting sources does not hit an upstream at once.
 func (s *Supervisor) backoff(attempt int) time.Duration {
-	ceil := s.MaxDelay
-	if attempt < 30 {
-		if d := s.BaseDelay << attempt; d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	return time.Duration(rand.Int64N(int64(ceil) + 1))
+	return upstream.Backoff(s.BaseDelay, s.MaxDelay, attempt)
 }
 
 func (s *Supervisor) loop(ctx context.Context, r *run) {

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/wallcast/wallcast/wall"
@@ -40,4 +41,17 @@ func Deliver(ctx context.Context, emit wall.Emit, items []wall.Item, wait time.D
 		}
 	}
 	return nil
+}
+
+// Backoff is exponential with full jitter: a random wait in [0,
+// base*2^attempt], at most max, so many clients retrying do not come back
+// at once.
+func Backoff(base, max time.Duration, attempt int) time.Duration {
+	ceil := max
+	if attempt < 30 {
+		if d := base << attempt; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }
