@@ -283,6 +283,13 @@ type Settings interface {
 // wrong, and the fix.
 type Problem struct{ Key, Msg, Fix string }
 
+// Feeder is the settings of a source that names the walls it posts to
+// itself (the uploads source's walls): loading adds the source to those
+// walls' sources, as if each wall named it.
+type Feeder interface {
+	Feeds() []string
+}
+
 // SourceType is what config needs of a source type. The sources registry
 // hands config the table: config itself knows no type.
 type SourceType struct {

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,7 @@ func TestErrors(t *testing.T) {
 		{"outbound event", "outbound:\n  - name: cms\n    url: \"https://cms.example/hook\"\n    secret: \"${S}\"\n    events: [shown, liked]\n" + good, 5, `"liked" is not an event Wallcast sends`, "approved, rejected"},
 		{"outbound wall", "outbound:\n  - name: cms\n    url: \"https://cms.example/hook\"\n    secret: \"${S}\"\n    walls: [nope]\n" + good, 5, `no wall "nope"`, "slug"},
 		{"outbound name twice", "outbound:\n  - {name: cms, url: \"https://a.example/\", secret: \"${S}\"}\n  - {name: cms, url: \"https://b.example/\", secret: \"${S}\"}\n" + good, 3, "is taken by another endpoint", "own name"},
+		{"uploads to an unknown wall", strings.Replace(good, "type: demo", "type: uploads\n    walls: [devconf, stage]", 1), 9, `sources[1].walls[1]: no wall "stage"`, "slug"},
 		{"uploads bad size", strings.Replace(good, "type: demo", "type: uploads\n    max_pixels: 20000", 1), 9, "max_pixels", "1600"},
 		{"overlay position", good + "    display: {layout: overlay, overlay_position: top}\n", 13, `"top" is not an overlay position`, "lower_third or corner"},
 		{"layout", good + "    display: {layout: masonry}\n", 13, `"masonry" is not a layout`, "grid, spotlight, ticker, overlay"},
@@ -252,5 +254,24 @@ func TestOwnFiles(t *testing.T) {
 	}
 	if got[0].Display.Sponsors[1].Image != "/etc/shadow" {
 		t.Error("OwnFiles changed its input")
+	}
+}
+
+// TestUploadsWalls: an uploads source that names its walls feeds them, as
+// if each wall named it; a wall fed only by it needs no hashtags.
+func TestUploadsWalls(t *testing.T) {
+	yaml := good + `  - slug: hall
+    sources: []
+`
+	yaml = strings.Replace(yaml, "  - name: demo\n    type: demo\n", "  - name: demo\n    type: demo\n  - name: phones\n    type: uploads\n    walls: [devconf, hall]\n", 1)
+	c, err := config.Parse("conf.yaml", []byte(yaml), env(nil), sources.ConfigTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Wall("devconf").Sources; !slices.Equal(got, []string{"blog", "demo", "phones"}) {
+		t.Fatalf("devconf sources %v", got)
+	}
+	if got := c.Wall("hall").Sources; !slices.Equal(got, []string{"phones"}) {
+		t.Fatalf("hall sources %v", got)
 	}
 }

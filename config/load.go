@@ -133,6 +133,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool), types T
 		s.AllPosts = s.AllPosts || st.AllPosts
 	}
 	c.defaults()
+	p.feeds(&c)
 	p.validate(&c)
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
@@ -426,6 +427,28 @@ func (p *parser) validate(c *Config) {
 	}
 	if len(c.Walls) == 0 {
 		p.add(p.line("walls"), "no walls are defined", "add a wall under walls: with a slug, hashtags and sources")
+	}
+}
+
+// feeds adds each source that names the walls it posts to (a Feeder, such
+// as uploads' walls) to those walls' sources.
+func (p *parser) feeds(c *Config) {
+	for i, src := range c.Sources {
+		f, ok := src.Settings.(Feeder)
+		if !ok {
+			continue
+		}
+		for j, slug := range f.Feeds() {
+			w := c.Wall(slug)
+			if w == nil {
+				at := fmt.Sprintf("sources[%d].walls[%d]", i, j)
+				p.add(p.line(at), fmt.Sprintf("%s: no wall %q", at, slug), "use the slug of a wall of this file")
+				continue
+			}
+			if !slices.Contains(w.Sources, src.Name) {
+				w.Sources = append(w.Sources, src.Name)
+			}
+		}
 	}
 }
 

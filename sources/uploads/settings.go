@@ -11,6 +11,9 @@ import (
 
 // Settings are the keys of an uploads source.
 type Settings struct {
+	// Walls are the walls it posts to (walls may also name it in their
+	// sources).
+	Walls         []string        `yaml:"walls"`
 	MaxPhotoBytes int64           `yaml:"max_photo_bytes"`
 	MaxPixels     int             `yaml:"max_pixels"` // the longest side after resizing
 	MaxText       int             `yaml:"max_text"`   // characters
@@ -21,6 +24,9 @@ type Settings struct {
 	AskName       *bool           `yaml:"ask_name"`
 	ConsentText   string          `yaml:"consent_text"`
 }
+
+// Feeds are the walls the source names itself (config.Feeder).
+func (s *Settings) Feeds() []string { return s.Walls }
 
 // Defaults fills what was left out.
 func (s *Settings) Defaults() {
