@@ -90,4 +90,25 @@ func TestBrowserOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.body.classList.contains("layout-grid") && !document.documentElement.classList.contains("overlay")`, 5*time.Second)
+	// The corner card: top right, inside the frame, the page see-through.
+	cfg, _ := os.ReadFile(filepath.Join(e.dir, "config.yaml"))
+	os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(strings.Replace(string(cfg), "display: {layout: grid,", "display: {layout: overlay, overlay_position: corner,", 1)), 0o600)
+	if err := e.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(http.MethodPost, base+"/admin/api/walls/devconf/show", strings.NewReader(`{"action": "unfeature"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", token)
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("http://%s/walls/devconf", e.addr))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.body.classList.contains("overlay-corner") && document.getElementById("feature").hidden && !!document.querySelector("#posts article.post.current") && `+still, 10*time.Second)
+	img, r = shot("overlay-corner-1920x1080.png")
+	if r[0] < 1920/2 || r[1] > 1080/3 || r[2] > 1920 || alpha(img, 5, 1070) != 0 || alpha(img, (r[0]+r[2])/2, (r[1]+r[3])/2) != 255 {
+		t.Fatalf("corner card at %v: not a see-through page with a card top right", r)
+	}
+
 }
