@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -29,7 +30,11 @@ func TestReadOnlyDiskPauses(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-store.tried
+	// The pipeline records the failure just after the store refused.
 	since, err := p.Failing()
+	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline); since, err = p.Failing() {
+		time.Sleep(time.Millisecond)
+	}
 	if err == nil || since.IsZero() || storage.Problem(err) != "the database is read-only" {
 		t.Fatalf("failing = %v, %v (%q)", since, err, storage.Problem(err))
 	}
