@@ -12,6 +12,7 @@ import (
 	"github.com/wallcast/wallcast/sources/mastodon"
 	"github.com/wallcast/wallcast/sources/reddit"
 	"github.com/wallcast/wallcast/sources/rss"
+	"github.com/wallcast/wallcast/sources/twitch"
 	"github.com/wallcast/wallcast/sources/uploads"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
@@ -37,6 +38,7 @@ var Types = map[string]Type{
 	"bluesky":  {Settings: func() config.Settings { return &bluesky.Settings{} }, Open: bluesky.Open},
 	"reddit":   {Settings: func() config.Settings { return &reddit.Settings{} }, Open: reddit.Open},
 	"x":        {Settings: func() config.Settings { return &x.Settings{} }, Open: x.Open, StallTimeout: x.StallTimeout},
+	"twitch":   {Settings: func() config.Settings { return &twitch.Settings{} }, Open: twitch.Open, StallTimeout: twitch.StallTimeout, AllPosts: true},
 	"webhook":  {Settings: func() config.Settings { return &webhook.Settings{} }, Open: webhook.Open},
 	"uploads":  {Settings: func() config.Settings { return &uploads.Settings{} }, Open: uploads.Open, AllPosts: true},
 }

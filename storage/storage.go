@@ -233,7 +233,11 @@ func (a *applier) apply(w wall.Write) error {
 			return err
 		}
 	case wall.ItemDelete:
-		if w.Item.Erase {
+		if w.Item.Sweep {
+			if err := a.sweep(w.Source, p); err != nil {
+				return err
+			}
+		} else if w.Item.Erase {
 			if err := a.erasePost(w.Source, p); err != nil {
 				return err
 			}
@@ -393,6 +397,41 @@ func (a *applier) deletePost(source string, p wall.Post, ifKnown bool) error {
 	rows.Close()
 	for _, w := range walls {
 		if err := a.setStatus(w, p.ID, wall.StatusRemoved, "deleted upstream", wall.EventRemove); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweep deletes every post of source whose native id starts with
+// p.NativeID and, when p.Author.Handle is set, that author wrote.
+func (a *applier) sweep(source string, p wall.Post) error {
+	prefix := wall.PostID(source, p.NativeID)
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT id, data FROM posts WHERE id >= ? AND id < ? AND deleted = 0`, prefix, prefix+"\xff")
+	if err != nil {
+		return fmt.Errorf("sweep %s: %w", prefix, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id, data string
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return fmt.Errorf("sweep %s: %w", prefix, err)
+		}
+		if p.Author.Handle != "" {
+			var q wall.Post
+			if json.Unmarshal([]byte(data), &q) != nil || !strings.EqualFold(q.Author.Handle, p.Author.Handle) {
+				continue
+			}
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sweep %s: %w", prefix, err)
+	}
+	for _, id := range ids {
+		if err := a.deletePost(source, wall.Post{ID: id}, true); err != nil {
 			return err
 		}
 	}

@@ -294,3 +294,39 @@ func TestSnapshotsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A sweep removes a chat user's messages in one channel (a ban), or the
+// whole channel's (a chat cleared), and nothing else.
+func TestSweepByAuthorAndChannel(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "w.db"))
+	mk := func(source, id, handle string) wall.Write {
+		p := post(source, id, "hi "+id)
+		p.Author.Handle = handle
+		return write(source, p, "w")
+	}
+	apply(t, db, mk("tw", "devconf/1", "troll"), mk("tw", "devconf/2", "fan"), mk("tw", "devconf/3", "Troll"),
+		mk("tw", "other/4", "troll"), mk("yt", "devconf/5", "troll"), mk("tw", "devconf0/6", "troll"))
+	removed := func(ev []wall.Event) []string {
+		var out []string
+		for _, e := range ev {
+			if e.Type == wall.EventRemove {
+				var q struct{ ID string }
+				json.Unmarshal(e.Data, &q)
+				out = append(out, q.ID)
+			}
+		}
+		return out
+	}
+	ban := wall.Write{Source: "tw", Item: wall.Item{Kind: wall.ItemDelete, Sweep: true, Post: wall.Post{NativeID: "devconf/", Author: wall.Author{Handle: "troll"}}}}
+	if got := removed(apply(t, db, ban)); fmt.Sprint(got) != "[tw:devconf/1 tw:devconf/3]" {
+		t.Fatalf("ban removed %v", got)
+	}
+	clear := wall.Write{Source: "tw", Item: wall.Item{Kind: wall.ItemDelete, Sweep: true, Post: wall.Post{NativeID: "devconf/"}}}
+	if got := removed(apply(t, db, clear)); fmt.Sprint(got) != "[tw:devconf/2]" {
+		t.Fatalf("clear removed %v", got)
+	}
+	snap, _ := db.Snapshot(context.Background(), "w", 10)
+	if len(snap.Posts) != 3 {
+		t.Fatalf("%d posts left, want other/4, yt's and devconf0/6", len(snap.Posts))
+	}
+}

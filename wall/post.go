@@ -83,6 +83,7 @@ var networks = map[string]bool{
 	"mastodon": true, "bluesky": true, "x": true, "reddit": true, "rss": true,
 	"instagram": true, "facebook": true, "web": true, "demo": true,
 	"upload": true, // sent from a phone in the room
+	"twitch": true, "youtube": true, "peertube": true,
 }
 
 // Network returns n when it is one of the networks Wallcast knows, and
@@ -135,6 +136,11 @@ type Item struct {
 	// not its text, its media, nor its copies in the walls' logs (the
 	// sender of an upload took it back).
 	Erase bool
+	// Sweep makes a delete one of many: every post of the source whose
+	// native id starts with Post.NativeID and, when Post.Author.Handle is
+	// set, that author wrote (a chat's moderator cleared a user's
+	// messages, or the whole channel's).
+	Sweep bool
 	// Walls, when set, limits the item to these walls (a network that
 	// matched it against per-wall rules, like X's filtered stream).
 	Walls []string

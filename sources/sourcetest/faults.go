@@ -24,6 +24,10 @@ type Feed struct {
 	mu    sync.Mutex
 	times []time.Time
 	added chan struct{} // closed and replaced at each Publish
+	// For live networks: the connections each post was written to, and
+	// the connections the fake saw die.
+	sentOn map[int][]any
+	dead   map[any]bool
 }
 
 // NewFeed returns an empty feed.
@@ -88,6 +92,41 @@ func (f *Feed) Beyond(n int) <-chan struct{} {
 	return f.added
 }
 
+// Sent records, for the fake of a live network (a chat with no history),
+// that post i was written to connection conn.
+func (f *Feed) Sent(conn any, i int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sentOn == nil {
+		f.sentOn = map[int][]any{}
+	}
+	f.sentOn[i] = append(f.sentOn[i], conn)
+}
+
+// Dropped records that the fake saw conn fail: what was written to it
+// alone may be lost, as it is on the real network.
+func (f *Feed) Dropped(conn any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dead == nil {
+		f.dead = map[any]bool{}
+	}
+	f.dead[conn] = true
+}
+
+// owed reports whether post i went out on a connection still up: a live
+// network's adapter must then have it.
+func (f *Feed) owed(i int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.sentOn[i] {
+		if !f.dead[c] {
+			return true
+		}
+	}
+	return false
+}
+
 // FaultText is the text of post i: a marker the proxy finds, and a letter
 // of two bytes for it to cut in half.
 func FaultText(i int) string { return fmt.Sprintf("wallcast-fault-%d café", i) }
@@ -106,6 +145,15 @@ type Network struct {
 	Stall time.Duration
 	// Skip names faults that do not apply, with the reason.
 	Skip map[string]string
+	// Live marks a network with no history (a chat): what was said while
+	// the adapter was away cannot be fetched again. Its fake records with
+	// Feed.Sent and Feed.Dropped what went out on which connection; the
+	// matrix then asks for every post written to a connection that stayed
+	// up, none twice, posts to go on arriving after the fault, and the
+	// source's health to say it was away (AwayNote, a part of its note)
+	// whenever a post was lost after it had first joined.
+	Live     bool
+	AwayNote string
 }
 
 // Fault is one row of the matrix.
@@ -134,6 +182,10 @@ var Faults = []Fault{
 type Outcome struct {
 	Struck     bool          // the fault happened (a cut needs its bytes)
 	Missed     []int         // posts never emitted
+	Lost       []int         // of a live network: missed, and never written to a connection that stayed up
+	Note       string        // the source's health note at the end
+	Back       bool          // a live network's posts went on arriving after the fault
+	Away       bool          // a live network lost posts after it had joined (not only before)
 	Duplicates int           // emits of a post beyond its first
 	Took       time.Duration // until the last post arrived
 }
@@ -152,9 +204,18 @@ func RunFaults(t *testing.T, n Network) {
 			}
 			t.Parallel()
 			o := runFault(t, n, f)
-			t.Logf("fault matrix: %s: struck=%v missed=%d duplicates=%d took=%v", t.Name(), o.Struck, len(o.Missed), o.Duplicates, o.Took.Round(10*time.Millisecond))
-			if len(o.Missed) > 0 {
-				t.Errorf("posts never emitted: %v", o.Missed)
+			t.Logf("fault matrix: %s: struck=%v missed=%d duplicates=%d took=%v", t.Name(), o.Struck, len(o.Missed)-len(o.Lost), o.Duplicates, o.Took.Round(10*time.Millisecond))
+			if len(o.Lost) > 0 {
+				t.Logf("fault matrix: %s: live, lost while away: %v; health: %q", t.Name(), o.Lost, o.Note)
+				if o.Away && !strings.Contains(o.Note, n.AwayNote) {
+					t.Errorf("posts were lost but the health note %q does not say so (%q)", o.Note, n.AwayNote)
+				}
+			}
+			if !o.Back {
+				t.Errorf("the newest post never arrived: the adapter did not come back")
+			}
+			if len(o.Missed) > len(o.Lost) {
+				t.Errorf("posts never emitted: %v (of which lost while away: %v)", o.Missed, o.Lost)
 			}
 			if o.Duplicates > 0 {
 				t.Errorf("%d posts emitted more than once", o.Duplicates)
@@ -204,6 +265,7 @@ func runFault(t *testing.T, n Network, f Fault) Outcome {
 
 	var mu sync.Mutex
 	seen := map[int]int{}
+	var first, newest int // the first and the newest post that arrived
 	got := make(chan struct{}, 1)
 	emit := func(ctx context.Context, it wall.Item) error {
 		if it.Kind != wall.ItemPost {
@@ -216,6 +278,10 @@ func runFault(t *testing.T, n Network, f Fault) Outcome {
 		i, _ := strconv.Atoi(m[1])
 		mu.Lock()
 		seen[i]++
+		newest = max(newest, i)
+		if first == 0 {
+			first = i
+		}
 		mu.Unlock()
 		select {
 		case got <- struct{}{}:
@@ -229,8 +295,23 @@ func runFault(t *testing.T, n Network, f Fault) Outcome {
 	defer func() { cancel(); sup.Wait() }()
 	start := time.Now()
 	sup.Start(ctx, supervisor.Spec{Name: "faulty", Type: "test", Source: src, Sub: n.Sub, Emit: emit, Stall: n.Stall})
+	// A live network goes on publishing after Posts until the newest post
+	// arrives: the adapter is back.
+	published := make(chan int, 1)
 	go func() {
-		for range Posts {
+		defer close(published)
+		for i := 1; ; i++ {
+			if i > Posts {
+				if !n.Live {
+					return
+				}
+				mu.Lock()
+				back := newest >= Posts
+				mu.Unlock()
+				if back || i > 20*Posts {
+					return
+				}
+			}
 			if upstream.Sleep(ctx, 60*time.Millisecond) != nil {
 				return
 			}
@@ -239,16 +320,29 @@ func runFault(t *testing.T, n Network, f Fault) Outcome {
 	}()
 
 	complete := func() bool {
+		select {
+		case <-published:
+		default:
+			return false
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		return len(seen) == Posts
+		for i := 1; i <= feed.Len(); i++ {
+			if seen[i] == 0 && (!n.Live || feed.owed(i)) {
+				return false
+			}
+		}
+		return true
 	}
 	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	var took time.Duration
 wait:
 	for !complete() {
 		select {
 		case <-got:
+		case <-tick.C:
 		case <-deadline:
 			break wait
 		}
@@ -259,11 +353,19 @@ wait:
 	mu.Lock()
 	defer mu.Unlock()
 	o := Outcome{Struck: proxy.Struck() > 0 || f.DNS > 0, Took: took}
-	for i := 1; i <= Posts; i++ {
+	for i := 1; i <= feed.Len(); i++ {
 		if seen[i] == 0 {
 			o.Missed = append(o.Missed, i)
+			if n.Live && !feed.owed(i) {
+				o.Lost = append(o.Lost, i)
+				o.Away = o.Away || i > first // lost after the source had joined
+			}
 		}
 		o.Duplicates += max(seen[i]-1, 0)
+	}
+	o.Back = !n.Live || newest >= Posts
+	if h := sup.Health(); len(h) > 0 {
+		o.Note = h[0].Note
 	}
 	return o
 }
