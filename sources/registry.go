@@ -17,6 +17,7 @@ import (
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sources/webhook"
 	"github.com/wallcast/wallcast/sources/x"
+	"github.com/wallcast/wallcast/sources/youtube"
 	"github.com/wallcast/wallcast/wall"
 )
 
@@ -38,6 +39,7 @@ var Types = map[string]Type{
 	"bluesky":  {Settings: func() config.Settings { return &bluesky.Settings{} }, Open: bluesky.Open},
 	"reddit":   {Settings: func() config.Settings { return &reddit.Settings{} }, Open: reddit.Open},
 	"x":        {Settings: func() config.Settings { return &x.Settings{} }, Open: x.Open, StallTimeout: x.StallTimeout},
+	"youtube":  {Settings: func() config.Settings { return &youtube.Settings{} }, Open: youtube.Open, AllPosts: true},
 	"twitch":   {Settings: func() config.Settings { return &twitch.Settings{} }, Open: twitch.Open, StallTimeout: twitch.StallTimeout, AllPosts: true},
 	"webhook":  {Settings: func() config.Settings { return &webhook.Settings{} }, Open: webhook.Open},
 	"uploads":  {Settings: func() config.Settings { return &uploads.Settings{} }, Open: uploads.Open, AllPosts: true},
