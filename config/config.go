@@ -262,6 +262,9 @@ type Source struct {
 	AllPosts bool `yaml:"all_posts"`
 	// StallTimeout restarts a streaming source that sent no bytes for this long.
 	StallTimeout Duration `yaml:"stall_timeout"`
+	// People is set when the source follows people (its settings are a
+	// PeopleFollower that says so), not hashtags.
+	People bool `yaml:"-"`
 
 	// Settings holds the keys of the source's type.
 	Settings Settings `yaml:"-"`
@@ -288,6 +291,13 @@ type Problem struct{ Key, Msg, Fix string }
 // walls' sources, as if each wall named it.
 type Feeder interface {
 	Feeds() []string
+}
+
+// PeopleFollower is the settings of a source that can follow people (a
+// list, accounts) rather than hashtags; walls then take what it brings
+// by their match key.
+type PeopleFollower interface {
+	FollowsPeople() bool
 }
 
 // SourceType is what config needs of a source type. The sources registry
@@ -324,10 +334,14 @@ func CheckInterval(d Duration, least time.Duration) []Problem {
 
 // Wall is one wall: what it shows and how.
 type Wall struct {
-	Slug         string   `yaml:"slug"`
-	Title        string   `yaml:"title"`
-	Hashtags     []string `yaml:"hashtags"`
-	Keywords     []string `yaml:"keywords"`
+	Slug     string   `yaml:"slug"`
+	Title    string   `yaml:"title"`
+	Hashtags []string `yaml:"hashtags"`
+	Keywords []string `yaml:"keywords"`
+	// Match says what the wall takes from sources that follow people (a
+	// list, accounts): "all" they post, or (the default) only the posts
+	// with the wall's hashtags or keywords; a wall with none takes all.
+	Match        string   `yaml:"match"`
 	Sources      []string `yaml:"sources"`
 	Moderation   string   `yaml:"moderation"`
 	Filters      Filters  `yaml:"filters"`

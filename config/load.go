@@ -131,6 +131,9 @@ func parse(file string, data []byte, lookup func(string) (string, bool), types T
 			s.StallTimeout = Duration(st.StallTimeout)
 		}
 		s.AllPosts = s.AllPosts || st.AllPosts
+		if pf, ok := s.Settings.(PeopleFollower); ok {
+			s.People = pf.FollowsPeople()
+		}
 	}
 	c.defaults()
 	p.feeds(&c)
@@ -595,7 +598,13 @@ func (p *parser) wall(c *Config, i int, walls, sources map[string]int) {
 	w := &c.Walls[i]
 	at := fmt.Sprintf("walls[%d]", i)
 	p.unique(walls, i, "walls", "slug", w.Slug, "wall", "a short name used in its URL, such as devconf")
-	takesAll := slices.ContainsFunc(w.Sources, func(name string) bool { src := c.Source(name); return src != nil && src.AllPosts })
+	takesAll := slices.ContainsFunc(w.Sources, func(name string) bool {
+		src := c.Source(name)
+		return src != nil && (src.AllPosts || src.People)
+	})
+	if w.Match != "" && w.Match != "all" && w.Match != "hashtags" {
+		p.add(p.line(at+".match"), fmt.Sprintf("%s.match: %q is not a match", at, w.Match), "write match: all (everything its people sources bring) or match: hashtags (only posts with the wall's hashtags)")
+	}
 	if len(nonEmpty(w.Hashtags)) == 0 && len(nonEmpty(w.Keywords)) == 0 && !takesAll {
 		p.add(p.line(at+".hashtags"), at+": the wall has no hashtags and no keywords, so no post would reach it", "add hashtags: [yourevent] or keywords: [\"your event\"]")
 	}

@@ -123,8 +123,9 @@ func NewRouter(c *config.Config, extra ...wall.Rule) *Router {
 		for _, l := range w.Filters.Languages {
 			ru.langs[langKey(l)] = true
 		}
+		everything := w.Match == "all" || (len(ru.tags) == 0 && len(ru.keywords) == 0)
 		for _, s := range w.Sources {
-			if src := c.Source(s); src != nil && src.AllPosts {
+			if src := c.Source(s); src != nil && (src.AllPosts || (src.People && everything)) {
 				ru.allFrom[s] = true
 			}
 			r.bySource[s] = append(r.bySource[s], ru)

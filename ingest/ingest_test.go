@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -382,6 +383,39 @@ func TestUnknownNetworkBecomesWeb(t *testing.T) {
 		w, _ := p.prepare("masto", wall.Item{Kind: wall.ItemPost, Post: wall.Post{NativeID: "1", Network: in, Tags: []string{"devconf"}, Text: "hi"}})
 		if got := w.Item.Post.Network; got != want {
 			t.Errorf("network %q stored as %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A source that follows people: a wall with no hashtags, or match: all,
+// takes everything it brings; a wall with hashtags only what has them.
+func TestRoutePeople(t *testing.T) {
+	r := NewRouter(testConfig(t, `
+sources:
+  - {name: speakers, type: mastodon, instance: "https://m.example", accounts: ["@ana@m.example"]}
+walls:
+  - {slug: people, sources: [speakers]}
+  - {slug: tagged, hashtags: [devconf], sources: [speakers]}
+  - {slug: everything, hashtags: [devconf], match: all, sources: [speakers]}
+`))
+	for _, tc := range []struct {
+		tags []string
+		want string
+	}{
+		{nil, "[everything people]"},
+		{[]string{"DevConf"}, "[everything people tagged]"},
+	} {
+		p := wall.Post{Text: "hello", Tags: tc.tags, Author: wall.Author{Handle: "@ana@m.example"}}
+		if !r.wants("speakers", &p) {
+			t.Errorf("%v: not wanted", tc.tags)
+		}
+		var got []string
+		for _, tg := range r.Route("speakers", &p) {
+			got = append(got, tg.Wall)
+		}
+		slices.Sort(got)
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("%v: walls %v, want %s", tc.tags, got, tc.want)
 		}
 	}
 }

@@ -34,6 +34,11 @@ type Config struct {
 	IncludeReplies bool
 	IncludeBoosts  bool
 	UserAgent      string
+	// Lists and Accounts make the source follow people instead of
+	// hashtags: the list timelines of the token's user (by list id), and
+	// the statuses of accounts ("user@instance").
+	Lists    []string
+	Accounts []string
 }
 
 // Source follows hashtags on one server.
@@ -44,8 +49,106 @@ type Source struct {
 	host   string
 
 	mu     sync.Mutex
-	since  map[string]string // tag -> newest status id stored
+	since  map[string]string // timeline key -> newest status id stored
+	ids    map[string]string // account "user@instance" -> its id on this server
 	recent *upstream.Recent  // ids emitted lately, across reconnects
+}
+
+// timeline is one thing the source follows: a hashtag, a list, an account.
+type timeline struct {
+	key    string     // in the cursor: the tag, "list:ID" or "@user@instance"
+	label  string     // for logs and errors
+	path   string     // the REST timeline, newest first
+	query  url.Values // what the REST timeline and the stream add
+	stream string     // the streaming endpoint ("": none, poll)
+}
+
+// timelines are what the source follows: its people, else the hashtags.
+func (s *Source) timelines(ctx context.Context, hashtags []string) ([]timeline, error) {
+	var out []timeline
+	for _, id := range s.cfg.Lists {
+		out = append(out, timeline{key: "list:" + id, label: "list " + id, path: "/api/v1/timelines/list/" + url.PathEscape(id),
+			query: url.Values{"list": {id}}, stream: "/api/v1/streaming/list"})
+	}
+	for _, acct := range s.cfg.Accounts {
+		acct = strings.TrimPrefix(acct, "@")
+		id, err := s.lookup(ctx, acct)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, timeline{key: "@" + acct, label: "@" + acct, path: "/api/v1/accounts/" + url.PathEscape(id) + "/statuses",
+			query: url.Values{"exclude_reblogs": {strconv.FormatBool(!s.cfg.IncludeBoosts)}}})
+	}
+	if len(s.cfg.Lists)+len(s.cfg.Accounts) > 0 {
+		return out, nil
+	}
+	for _, tag := range hashtags {
+		tl := timeline{key: tag, label: "#" + tag, path: "/api/v1/timelines/tag/" + url.PathEscape(tag),
+			query: url.Values{"tag": {tag}}, stream: "/api/v1/streaming/hashtag"}
+		if s.cfg.LocalOnly {
+			tl.query.Set("local", "true")
+			tl.stream += "/local"
+		}
+		out = append(out, tl)
+	}
+	return out, nil
+}
+
+// lookup finds an account's id on this server, once.
+func (s *Source) lookup(ctx context.Context, acct string) (string, error) {
+	s.mu.Lock()
+	id, ok := s.ids[acct]
+	s.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	var a struct {
+		ID string `json:"id"`
+	}
+	u := s.cfg.Instance + "/api/v1/accounts/lookup?" + url.Values{"acct": {acct}}.Encode()
+	body, _, err := s.getJSON(ctx, u, "@"+acct)
+	var se *upstream.StatusError
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		return "", upstream.Permanent(fmt.Errorf("mastodon %s: no account @%s on %s: check accounts", s.cfg.Name, acct, s.host))
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" {
+		return "", fmt.Errorf("mastodon %s: account @%s: not an account: %v", s.cfg.Name, acct, err)
+	}
+	s.mu.Lock()
+	if s.ids == nil {
+		s.ids = map[string]string{}
+	}
+	s.ids[acct] = a.ID
+	s.mu.Unlock()
+	return a.ID, nil
+}
+
+// getJSON fetches one REST answer with a deadline and stall detection.
+func (s *Source) getJSON(ctx context.Context, u, what string) ([]byte, http.Header, error) {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mastodon %s: %w", s.cfg.Name, err)
+	}
+	s.authorize(req)
+	defer upstream.Arm(ctx)()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mastodon %s: %s: %w", s.cfg.Name, what, err)
+	}
+	defer resp.Body.Close()
+	if err := s.checkStatus(resp); err != nil {
+		return nil, nil, fmt.Errorf("mastodon %s: %s: %w", s.cfg.Name, what, err)
+	}
+	body, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("mastodon %s: %s: %w", s.cfg.Name, what, err)
+	}
+	return body, resp.Header, nil
 }
 
 // New returns a mastodon source.
@@ -87,17 +190,21 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		}
 	}
 	s.mu.Unlock()
-	if len(sub.Hashtags) == 0 {
+	tls, err := s.timelines(ctx, sub.Hashtags)
+	if err != nil {
+		return err
+	}
+	if len(tls) == 0 {
 		return upstream.Permanent(fmt.Errorf("mastodon %s: no hashtags to follow", s.cfg.Name))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	for _, tag := range sub.Hashtags {
+	for _, tl := range tls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.follow(ctx, tag, emit); err != nil {
+			if err := s.follow(ctx, tl, emit); err != nil {
 				cancel(err)
 			}
 		}()
@@ -109,26 +216,26 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	return nil
 }
 
-// follow fills the gap for one tag, then streams it (or polls it).
-func (s *Source) follow(ctx context.Context, tag string, emit wall.Emit) error {
-	if err := s.fill(ctx, tag, emit); err != nil {
+// follow fills the gap for one timeline, then streams it (or polls it).
+func (s *Source) follow(ctx context.Context, tl timeline, emit wall.Emit) error {
+	if err := s.fill(ctx, tl, emit); err != nil {
 		return err
 	}
-	if s.cfg.Stream {
-		err := s.stream(ctx, tag, emit)
+	if s.cfg.Stream && tl.stream != "" {
+		err := s.stream(ctx, tl, emit)
 		var se *upstream.StatusError
 		switch {
 		case err == nil || ctx.Err() != nil:
 			return nil
 		case errors.As(err, &se) && s.cfg.AccessToken == "" && (se.Code == 401 || se.Code == 403):
-			s.log.Warn("mastodon: the server refuses streaming without a user token; polling instead", "tag", tag, "every", s.cfg.PollInterval)
+			s.log.Warn("mastodon: the server refuses streaming without a user token; polling instead", "timeline", tl.label, "every", s.cfg.PollInterval)
 		case errors.As(err, &se) && (se.Code == 404 || se.Code == 410 || se.Code == 501):
-			s.log.Warn("mastodon: streaming is not available on this server; polling instead", "tag", tag, "status", se.Code)
+			s.log.Warn("mastodon: streaming is not available on this server; polling instead", "timeline", tl.label, "status", se.Code)
 		default:
 			return err
 		}
 	}
-	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.fill(ctx, tag, emit) })
+	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.fill(ctx, tl, emit) })
 }
 
 func (s *Source) authorize(req *http.Request) {
@@ -163,59 +270,39 @@ func untilReset(v string) (time.Duration, bool) {
 	return max(time.Until(t), 0), true
 }
 
-// fill fetches the statuses newer than the last one stored for this tag,
-// page by page (40 each), and emits them oldest first. With nothing stored
-// yet it fetches the newest page, so a new wall starts with recent posts.
-func (s *Source) fill(ctx context.Context, tag string, emit wall.Emit) error {
+// fill fetches the statuses newer than the last one stored for this
+// timeline, page by page (40 each), and emits them oldest first. With
+// nothing stored yet it fetches the newest page, so a new wall starts with
+// recent posts.
+func (s *Source) fill(ctx context.Context, tl timeline, emit wall.Emit) error {
 	for page := 0; page < 25; page++ {
-		since := s.sinceOf(tag)
+		since := s.sinceOf(tl.key)
 		q := url.Values{"limit": {"40"}}
 		if since != "" {
 			q.Set("min_id", since)
 		}
-		if s.cfg.LocalOnly {
-			q.Set("local", "true")
+		for k, v := range tl.query {
+			if k != "tag" && k != "list" {
+				q[k] = v
+			}
 		}
-		u := fmt.Sprintf("%s/api/v1/timelines/tag/%s?%s", s.cfg.Instance, url.PathEscape(tag), q.Encode())
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+		body, header, err := s.getJSON(ctx, s.cfg.Instance+tl.path+"?"+q.Encode(), "timeline "+tl.label)
 		if err != nil {
-			cancel()
-			return fmt.Errorf("mastodon %s: %w", s.cfg.Name, err)
-		}
-		s.authorize(req)
-		disarm := upstream.Arm(ctx)
-		resp, err := s.client.Do(req)
-		if err != nil {
-			disarm()
-			cancel()
-			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
-		}
-		if err := s.checkStatus(resp); err != nil {
-			disarm()
-			cancel()
-			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
-		}
-		body, err := upstream.ReadBody(upstream.AliveReader(ctx, resp.Body))
-		resp.Body.Close()
-		disarm()
-		cancel()
-		if err != nil {
-			return fmt.Errorf("mastodon %s: timeline #%s: %w", s.cfg.Name, tag, err)
+			return err
 		}
 		var statuses []json.RawMessage
 		if err := json.Unmarshal(body, &statuses); err != nil {
-			return fmt.Errorf("mastodon %s: timeline #%s: not a list of statuses: %w", s.cfg.Name, tag, err)
+			return fmt.Errorf("mastodon %s: timeline %s: not a list of statuses: %w", s.cfg.Name, tl.label, err)
 		}
 		// The page comes newest first.
 		for i := len(statuses) - 1; i >= 0; i-- {
-			if err := s.emitStatus(ctx, tag, wall.ItemPost, statuses[i], emit); err != nil {
+			if err := s.emitStatus(ctx, tl.key, wall.ItemPost, statuses[i], emit); err != nil {
 				return err
 			}
 		}
 		// Slow down before the budget is spent, not after.
-		if rem, err := strconv.Atoi(resp.Header.Get("X-RateLimit-Remaining")); err == nil && rem <= 1 {
-			if d, ok := untilReset(resp.Header.Get("X-RateLimit-Reset")); ok {
+		if rem, err := strconv.Atoi(header.Get("X-RateLimit-Remaining")); err == nil && rem <= 1 {
+			if d, ok := untilReset(header.Get("X-RateLimit-Reset")); ok {
 				s.log.Info("mastodon: rate limit nearly spent, waiting for reset", "in", d.Round(time.Second))
 				if err := upstream.Sleep(ctx, d); err != nil {
 					return nil
@@ -229,13 +316,15 @@ func (s *Source) fill(ctx context.Context, tag string, emit wall.Emit) error {
 	return nil
 }
 
-// stream follows the hashtag's streaming timeline until it ends.
-func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
-	path := "/api/v1/streaming/hashtag"
-	if s.cfg.LocalOnly {
-		path += "/local"
+// stream follows the timeline's stream until it ends.
+func (s *Source) stream(ctx context.Context, tl timeline, emit wall.Emit) error {
+	q := url.Values{}
+	for k, v := range tl.query {
+		if k == "tag" || k == "list" {
+			q[k] = v
+		}
 	}
-	u := s.cfg.Instance + path + "?" + url.Values{"tag": {tag}}.Encode()
+	u := s.cfg.Instance + tl.stream + "?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("mastodon %s: %w", s.cfg.Name, err)
@@ -245,17 +334,17 @@ func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("mastodon %s: stream #%s: %w", s.cfg.Name, tag, err)
+		return fmt.Errorf("mastodon %s: stream %s: %w", s.cfg.Name, tl.label, err)
 	}
 	defer resp.Body.Close()
 	if err := s.checkStatus(resp); err != nil {
-		return fmt.Errorf("mastodon %s: stream #%s: %w", s.cfg.Name, tag, err)
+		return fmt.Errorf("mastodon %s: stream %s: %w", s.cfg.Name, tl.label, err)
 	}
 	upstream.SetState(ctx, wall.StateConnected)
 	defer upstream.Arm(ctx)() // Mastodon sends ":thump" every 15 s
 	// The stream sends only what comes after it opened: fill what was
 	// posted between the last fill and now (repeats are skipped).
-	if err := s.fill(ctx, tag, emit); err != nil {
+	if err := s.fill(ctx, tl, emit); err != nil {
 		return err
 	}
 	r := sse.NewReader(upstream.AliveReader(ctx, resp.Body))
@@ -265,13 +354,13 @@ func (s *Source) stream(ctx context.Context, tag string, emit wall.Emit) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("mastodon %s: stream #%s ended: %w", s.cfg.Name, tag, err)
+			return fmt.Errorf("mastodon %s: stream %s ended: %w", s.cfg.Name, tl.label, err)
 		}
 		switch ev.Type {
 		case "update":
-			err = s.emitStatus(ctx, tag, wall.ItemPost, json.RawMessage(ev.Data), emit)
+			err = s.emitStatus(ctx, tl.key, wall.ItemPost, json.RawMessage(ev.Data), emit)
 		case "status.update":
-			err = s.emitStatus(ctx, tag, wall.ItemUpdate, json.RawMessage(ev.Data), emit)
+			err = s.emitStatus(ctx, tl.key, wall.ItemUpdate, json.RawMessage(ev.Data), emit)
 		case "delete":
 			id := strings.Trim(strings.TrimSpace(ev.Data), `"`)
 			if id != "" {

@@ -2,6 +2,7 @@ package mastodon
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/wallcast/wallcast/config"
@@ -19,7 +20,19 @@ type Settings struct {
 	IncludeReplies bool            `yaml:"include_replies"`
 	IncludeBoosts  bool            `yaml:"include_boosts"`
 	UserAgent      string          `yaml:"user_agent"`
+	// Lists (ids of the token user's lists) and Accounts ("@user@server")
+	// make the source follow people instead of hashtags.
+	Lists    []string `yaml:"lists"`
+	Accounts []string `yaml:"accounts"`
 }
+
+// FollowsPeople says the source follows lists or accounts.
+func (s *Settings) FollowsPeople() bool { return len(s.Lists)+len(s.Accounts) > 0 }
+
+var (
+	listID = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+	acct   = regexp.MustCompile(`^@?[A-Za-z0-9_.-]{1,64}(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$`)
+)
 
 // Defaults fills what was left out.
 func (s *Settings) Defaults() {
@@ -43,6 +56,19 @@ func (s *Settings) Check() []config.Problem {
 	if s.Mode != "stream" && s.Mode != "poll" {
 		out = append(out, config.Problem{Key: "mode", Msg: fmt.Sprintf("%q is not a mode", s.Mode), Fix: "use stream (with automatic fallback to polling) or poll"})
 	}
+	for i, id := range s.Lists {
+		if !listID.MatchString(id) {
+			out = append(out, config.Problem{Key: fmt.Sprintf("lists[%d]", i), Msg: fmt.Sprintf("%q is not a list id", id), Fix: "write the number at the end of the list's address (…/lists/42)"})
+		}
+	}
+	if len(s.Lists) > 0 && s.AccessToken == "" {
+		out = append(out, config.Problem{Key: "lists", Msg: "a list is private to its owner: following it needs their access token", Fix: `add access_token: "${MASTODON_TOKEN}" of the list's owner (scope read:lists and read:statuses)`})
+	}
+	for i, a := range s.Accounts {
+		if !acct.MatchString(a) {
+			out = append(out, config.Problem{Key: fmt.Sprintf("accounts[%d]", i), Msg: fmt.Sprintf("%q is not an account", a), Fix: `write "@user@server", as the account's profile shows it`})
+		}
+	}
 	if s.PollInterval.D() < time.Second {
 		out = append(out, config.Problem{Key: "poll_interval", Msg: "must be at least 1s", Fix: `write a duration such as "30s"`})
 	}
@@ -55,6 +81,6 @@ func Open(src config.Source, env upstream.Env) (wall.Source, error) {
 	return New(Config{
 		Name: src.Name, Instance: s.Instance, AccessToken: s.AccessToken, Stream: s.Mode != "poll",
 		PollInterval: s.PollInterval.D(), LocalOnly: s.LocalOnly, IncludeReplies: s.IncludeReplies,
-		IncludeBoosts: s.IncludeBoosts, UserAgent: s.UserAgent,
+		IncludeBoosts: s.IncludeBoosts, UserAgent: s.UserAgent, Lists: s.Lists, Accounts: s.Accounts,
 	}, env.Client, env.Log), nil
 }
