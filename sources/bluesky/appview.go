@@ -294,9 +294,13 @@ type postView struct {
 	Record record  `json:"record"`
 }
 
-// backfill fills a new wall with recent posts from search, which needs an
-// authenticated session. Without credentials it does nothing.
-func (s *Source) backfill(ctx context.Context, sub wall.Subscription, emit wall.Emit) error {
+// backfill fills a new wall with recent posts: a people source's from
+// their feeds, others' from search, which needs an authenticated session
+// (without credentials it does nothing).
+func (s *Source) backfill(ctx context.Context, sub wall.Subscription, dids []string, emit wall.Emit) error {
+	if len(dids) > 0 {
+		return s.authorFeeds(ctx, dids, emit)
+	}
 	if s.cfg.Identifier == "" || s.cfg.AppPassword == "" {
 		s.log.Info("bluesky: no identifier/app_password: the wall starts from live posts only")
 		return nil

@@ -51,6 +51,12 @@ type Config struct {
 	Rewind time.Duration
 	// CursorEvery is how often the position is saved when nothing matches.
 	CursorEvery time.Duration
+	// Accounts (handles or DIDs) make the source follow people: Jetstream
+	// sends only their posts (wantedDids). Handles are resolved to DIDs
+	// at the start and again every ResolveEvery, or at once when one of
+	// the accounts changes its handle.
+	Accounts     []string
+	ResolveEvery time.Duration
 }
 
 // Source follows Jetstream.
@@ -62,6 +68,7 @@ type Source struct {
 	profiles *profileCache
 	session  session
 	recent   *upstream.Recent // posts emitted lately, across reconnects
+	moved    chan struct{}    // an account of ours changed its handle
 }
 
 // New returns a bluesky source.
@@ -90,7 +97,10 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	if cfg.CursorEvery == 0 {
 		cfg.CursorEvery = 5 * time.Second
 	}
-	s := &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096)}
+	if cfg.ResolveEvery == 0 {
+		cfg.ResolveEvery = 10 * time.Minute
+	}
+	s := &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096), moved: make(chan struct{}, 1)}
 	s.profiles = newProfileCache(time.Hour)
 	return s
 }
@@ -122,6 +132,14 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		}
 	}
 	m := newMatcher(sub.Hashtags, sub.Keywords)
+	var dids []string
+	if len(s.cfg.Accounts) > 0 {
+		var err error
+		if dids, err = s.resolveAccounts(ctx); err != nil {
+			return err
+		}
+		m = &matcher{all: true}
+	}
 	if cur.TimeUS == 0 {
 		// A new wall: start from now, and fill in recent posts by search.
 		cur.TimeUS = time.Now().UnixMicro()
@@ -129,7 +147,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		if err := emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: string(c)}); err != nil {
 			return err
 		}
-		if err := s.backfill(ctx, sub, emit); err != nil {
+		if err := s.backfill(ctx, sub, dids, emit); err != nil {
 			s.log.Warn("bluesky: search backfill failed; live posts only", "err", err)
 		}
 	}
@@ -137,6 +155,9 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	i := int(s.host.Load()) % len(s.cfg.Jetstream)
 	host := s.cfg.Jetstream[i]
 	q := url.Values{"wantedCollections": {"app.bsky.feed.post"}}
+	if len(dids) > 0 {
+		q["wantedDids"] = dids
+	}
 	q.Set("cursor", strconv.FormatInt(cur.TimeUS-s.cfg.Rewind.Microseconds(), 10))
 	u := host + "?" + q.Encode()
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -178,6 +199,15 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			cancelRun(err)
 		}
 	}()
+	if dids != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.watchHandles(ctx, dids); err != nil {
+				cancelRun(err)
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		s.ping(ctx, conn)
@@ -258,14 +288,22 @@ func position(timeUS int64) string {
 }
 
 var (
-	deleteOp = []byte(`"delete"`)
-	postColl = []byte(`"app.bsky.feed.post"`)
+	identityKind = []byte(`"kind":"identity"`)
+	deleteOp     = []byte(`"delete"`)
+	postColl     = []byte(`"app.bsky.feed.post"`)
 )
 
 // handle looks at one message. Posts no wall wants are dropped before they
 // are decoded: the firehose carries hundreds per second.
 func (s *Source) handle(data []byte, m *matcher) (pending, int64, bool) {
 	isDelete := bytes.Contains(data, deleteOp)
+	if m.all && bytes.Contains(data, identityKind) {
+		select { // one of our accounts changed its handle: resolve again
+		case s.moved <- struct{}{}:
+		default:
+		}
+		return pending{}, timeOf(data), false
+	}
 	if !isDelete && !m.mayMatch(data) {
 		return pending{}, timeOf(data), false
 	}
@@ -327,6 +365,7 @@ type matcher struct {
 	keywords []string
 	needles  [][]byte // lower-case ASCII fragments one of which a wanted post must contain
 	exact    bool     // false: some wanted term is not ASCII, so decode everything
+	all      bool     // following people: Jetstream sends only theirs, take every post
 }
 
 func newMatcher(tags, keywords []string) *matcher {
@@ -360,7 +399,7 @@ func newMatcher(tags, keywords []string) *matcher {
 // mayMatch is the cheap test on raw bytes: a wanted post contains one of
 // the needles, in any ASCII case.
 func (m *matcher) mayMatch(data []byte) bool {
-	if !m.exact {
+	if m.all || !m.exact {
 		return true
 	}
 	if !bytes.Contains(data, postColl) {
@@ -423,6 +462,9 @@ func equalFold(a, lower []byte) bool {
 
 // match is the exact test on a decoded record.
 func (m *matcher) match(r *record) bool {
+	if m.all {
+		return true
+	}
 	for _, t := range r.hashtags() {
 		if m.tags[match.Tag(t)] {
 			return true

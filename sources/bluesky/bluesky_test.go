@@ -275,7 +275,7 @@ func TestNewWallBackfillsFromSearch(t *testing.T) {
 		t.Errorf("backfill = %+v / %+v", items[1].Post, items[2].Post)
 	}
 	// A second run reuses the session: no second login.
-	s.backfill(context.Background(), wall.Subscription{Hashtags: []string{"devconf"}}, func(context.Context, wall.Item) error { return nil })
+	s.backfill(context.Background(), wall.Subscription{Hashtags: []string{"devconf"}}, nil, func(context.Context, wall.Item) error { return nil })
 	if logins != 1 || searches != 2 {
 		t.Errorf("logins = %d searches = %d", logins, searches)
 	}
