@@ -32,6 +32,9 @@ type Config struct {
 	Stream       bool   // false: poll recent search only
 	PollInterval time.Duration
 	UserAgent    string
+	// Accounts (handles, without @) make the source follow people: each
+	// wall's rule is from: them instead of its hashtags.
+	Accounts []string
 }
 
 // Source follows X.
@@ -121,7 +124,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 			s.mu.Unlock()
 		}
 	}
-	rules := Rules(sub.Walls)
+	rules := Rules(sub.Walls, s.cfg.Accounts...)
 	if len(rules) == 0 {
 		return upstream.Permanent(fmt.Errorf("x %s: no wall gives hashtags or keywords to follow", s.cfg.Name))
 	}
@@ -160,17 +163,24 @@ type Rule struct {
 
 const tagPrefix = "wallcast:"
 
-// Rules builds the rules the walls want: their hashtags and keywords ORed,
-// without retweets or replies when the wall hides them.
-func Rules(walls []wall.WallWants) []Rule {
+// Rules builds the rules the walls want: their hashtags and keywords ORed
+// (or, for a source that follows accounts, from: each of them; which of
+// their posts a wall shows is its match), without retweets or replies
+// when the wall hides them.
+func Rules(walls []wall.WallWants, accounts ...string) []Rule {
 	var out []Rule
 	for _, w := range walls {
 		var terms []string
-		for _, h := range w.Hashtags {
-			terms = append(terms, "#"+h)
+		for _, a := range accounts {
+			terms = append(terms, "from:"+strings.TrimPrefix(a, "@"))
 		}
-		for _, k := range w.Keywords {
-			terms = append(terms, strconv.Quote(k))
+		if len(accounts) == 0 {
+			for _, h := range w.Hashtags {
+				terms = append(terms, "#"+h)
+			}
+			for _, k := range w.Keywords {
+				terms = append(terms, strconv.Quote(k))
+			}
 		}
 		if len(terms) == 0 {
 			continue

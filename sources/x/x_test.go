@@ -80,6 +80,11 @@ func TestRules(t *testing.T) {
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("rules = %+v", got)
 	}
+	// A source that follows people: from: them, whatever the wall's tags.
+	got = Rules(walls[:1], "@speaker_one", "host")
+	if len(got) != 1 || got[0].Value != `(from:host OR from:speaker_one) -is:retweet` || got[0].Tag != "wallcast:devconf" {
+		t.Errorf("people rules = %+v", got)
+	}
 }
 
 // TestStreamReconcileAndGapFill: rules reconciled (stale and changed ones
