@@ -210,7 +210,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	}
 	go func() {
 		defer wg.Done()
-		s.ping(ctx, conn)
+		upstream.Ping(ctx, 20*time.Second, conn.Ping) // a pong is a sign of life when the filtered stream is quiet
 	}()
 	err = s.read(ctx, conn, m, en)
 	cancelRun(err)
@@ -223,25 +223,6 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		return nil
 	}
 	return err
-}
-
-// ping sends a WebSocket ping every 20 s; a pong counts as a sign of life
-// when the filtered stream is quiet.
-func (s *Source) ping(ctx context.Context, conn *websocket.Conn) {
-	t := time.NewTicker(20 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if conn.Ping(pctx) == nil {
-				upstream.Alive(ctx)
-			}
-			cancel()
-		}
-	}
 }
 
 // read is the hot loop: every post of the network passes here.

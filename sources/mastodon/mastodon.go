@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/sse"
 	"github.com/wallcast/wallcast/wall"
@@ -39,6 +40,8 @@ type Config struct {
 	// the statuses of accounts ("user@instance").
 	Lists    []string
 	Accounts []string
+	// Ping is how often a WebSocket stream is pinged (default 20s).
+	Ping time.Duration
 }
 
 // Source follows hashtags on one server.
@@ -61,6 +64,7 @@ type timeline struct {
 	path   string     // the REST timeline, newest first
 	query  url.Values // what the REST timeline and the stream add
 	stream string     // the streaming endpoint ("": none, poll)
+	ws     string     // the stream's name on the WebSocket API
 }
 
 // timelines are what the source follows: its people, else the hashtags.
@@ -68,7 +72,7 @@ func (s *Source) timelines(ctx context.Context, hashtags []string) ([]timeline, 
 	var out []timeline
 	for _, id := range s.cfg.Lists {
 		out = append(out, timeline{key: "list:" + id, label: "list " + id, path: "/api/v1/timelines/list/" + url.PathEscape(id),
-			query: url.Values{"list": {id}}, stream: "/api/v1/streaming/list"})
+			query: url.Values{"list": {id}}, stream: "/api/v1/streaming/list", ws: "list"})
 	}
 	for _, acct := range s.cfg.Accounts {
 		acct = strings.TrimPrefix(acct, "@")
@@ -84,10 +88,11 @@ func (s *Source) timelines(ctx context.Context, hashtags []string) ([]timeline, 
 	}
 	for _, tag := range hashtags {
 		tl := timeline{key: tag, label: "#" + tag, path: "/api/v1/timelines/tag/" + url.PathEscape(tag),
-			query: url.Values{"tag": {tag}}, stream: "/api/v1/streaming/hashtag"}
+			query: url.Values{"tag": {tag}}, stream: "/api/v1/streaming/hashtag", ws: "hashtag"}
 		if s.cfg.LocalOnly {
 			tl.query.Set("local", "true")
 			tl.stream += "/local"
+			tl.ws += ":local"
 		}
 		out = append(out, tl)
 	}
@@ -157,6 +162,9 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 		client = upstream.NewClient()
 	}
 	cfg.Instance = strings.TrimRight(cfg.Instance, "/")
+	if cfg.Ping <= 0 {
+		cfg.Ping = 20 * time.Second
+	}
 	host := cfg.Instance
 	if u, err := url.Parse(cfg.Instance); err == nil {
 		host = u.Host
@@ -230,7 +238,17 @@ func (s *Source) follow(ctx context.Context, tl timeline, emit wall.Emit) error 
 		case errors.As(err, &se) && s.cfg.AccessToken == "" && (se.Code == 401 || se.Code == 403):
 			s.log.Warn("mastodon: the server refuses streaming without a user token; polling instead", "timeline", tl.label, "every", s.cfg.PollInterval)
 		case errors.As(err, &se) && (se.Code == 404 || se.Code == 410 || se.Code == 501):
-			s.log.Warn("mastodon: streaming is not available on this server; polling instead", "timeline", tl.label, "status", se.Code)
+			// Akkoma, Pleroma, GoToSocial and the Misskey family stream
+			// over the WebSocket API only.
+			err = s.wsStream(ctx, tl, emit)
+			switch {
+			case err == nil || ctx.Err() != nil:
+				return nil
+			case errors.As(err, &se):
+				s.log.Warn("mastodon: streaming is not available on this server; polling instead", "timeline", tl.label, "status", se.Code)
+			default:
+				return err
+			}
 		default:
 			return err
 		}
@@ -257,6 +275,9 @@ func (s *Source) checkStatus(resp *http.Response) error {
 	var pe *upstream.PermanentError
 	if errors.As(err, &pe) && s.cfg.AccessToken != "" {
 		return upstream.Permanent(fmt.Errorf("%w: the access token was refused; it needs the read:statuses scope (Preferences → Development → your application)", err))
+	}
+	if errors.As(err, &pe) && resp.StatusCode == http.StatusUnauthorized {
+		return upstream.Permanent(fmt.Errorf("%w: this server shows its timelines only to its users (GoToSocial does): add access_token of an account there, scope read", err))
 	}
 	return err
 }
@@ -294,6 +315,9 @@ func (s *Source) fill(ctx context.Context, tl timeline, emit wall.Emit) error {
 		if err := json.Unmarshal(body, &statuses); err != nil {
 			return fmt.Errorf("mastodon %s: timeline %s: not a list of statuses: %w", s.cfg.Name, tl.label, err)
 		}
+		if since != "" {
+			statuses = newerThan(statuses, since)
+		}
 		// The page comes newest first.
 		for i := len(statuses) - 1; i >= 0; i-- {
 			if err := s.emitStatus(ctx, tl.key, wall.ItemPost, statuses[i], emit); err != nil {
@@ -310,7 +334,7 @@ func (s *Source) fill(ctx context.Context, tl timeline, emit wall.Emit) error {
 			}
 		}
 		if since == "" || len(statuses) < 40 {
-			return nil
+			return nil // the last page; or a server that ignores min_id (older Pixelfed) gave nothing new
 		}
 	}
 	return nil
@@ -410,4 +434,89 @@ func (s *Source) emitStatus(ctx context.Context, tag string, kind wall.ItemKind,
 	}
 	s.recent.Add(st.ID)
 	return nil
+}
+
+// wsStream follows the timeline over the WebSocket streaming API, which
+// every Mastodon-compatible server has: each message names its event and
+// carries the payload as a JSON string. A refused handshake is a
+// StatusError, so the caller can poll instead.
+func (s *Source) wsStream(ctx context.Context, tl timeline, emit wall.Emit) error {
+	q := url.Values{"stream": {tl.ws}}
+	for k, v := range tl.query {
+		if k == "tag" || k == "list" {
+			q[k] = v
+		}
+	}
+	if s.cfg.AccessToken != "" {
+		q.Set("access_token", s.cfg.AccessToken) // how the WebSocket API takes it; logs drop query strings
+	}
+	u := "ws" + strings.TrimPrefix(s.cfg.Instance, "http") + "/api/v1/streaming?" + q.Encode()
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: s.client, HTTPHeader: http.Header{"User-Agent": {s.cfg.UserAgent}}})
+	cancel()
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			return &upstream.StatusError{Code: resp.StatusCode}
+		}
+		return fmt.Errorf("mastodon %s: websocket stream %s: %w", s.cfg.Name, tl.label, err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+	upstream.SetState(ctx, wall.StateConnected, "WebSocket streaming")
+	defer upstream.Arm(ctx)()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go upstream.Ping(ctx, s.cfg.Ping, conn.Ping)
+	if err := s.fill(ctx, tl, emit); err != nil {
+		return err
+	}
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("mastodon %s: websocket stream %s ended: %w", s.cfg.Name, tl.label, err)
+		}
+		upstream.Alive(ctx)
+		var m struct {
+			Event   string `json:"event"`
+			Payload string `json:"payload"`
+			Error   string `json:"error"`
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			s.log.Warn("mastodon: malformed stream message skipped", "bytes", len(data))
+			continue
+		}
+		switch {
+		case m.Error != "":
+			// GoToSocial answers a stream it does not have with an error.
+			return &upstream.StatusError{Code: http.StatusNotImplemented, Body: m.Error}
+		case m.Event == "update":
+			err = s.emitStatus(ctx, tl.key, wall.ItemPost, json.RawMessage(m.Payload), emit)
+		case m.Event == "status.update":
+			err = s.emitStatus(ctx, tl.key, wall.ItemUpdate, json.RawMessage(m.Payload), emit)
+		case m.Event == "delete" && m.Payload != "":
+			err = emit(ctx, wall.Item{Kind: wall.ItemDelete, Post: wall.Post{NativeID: m.Payload}})
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// newerThan keeps the statuses newer than since: a server that ignores
+// min_id answers with its newest page, and what was read before is not
+// read again.
+func newerThan(statuses []json.RawMessage, since string) []json.RawMessage {
+	out := statuses[:0]
+	for _, raw := range statuses {
+		var st struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &st) != nil || st.ID == "" || upstream.NewerID(st.ID, since) {
+			out = append(out, raw) // a malformed one is logged by emitStatus
+		}
+	}
+	return out
 }

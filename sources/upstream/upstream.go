@@ -312,3 +312,23 @@ func (r *Recent) Add(id string) {
 	r.order = append(r.order, id)
 	r.set[id] = struct{}{}
 }
+
+// Ping calls ping every d until ctx ends; each answer is a sign of life,
+// so a quiet stream (a WebSocket whose server sends only what matches)
+// is not taken for a dead one.
+func Ping(ctx context.Context, every time.Duration, ping func(context.Context) error) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if ping(pctx) == nil {
+				Alive(ctx)
+			}
+			cancel()
+		}
+	}
+}
