@@ -10,6 +10,7 @@ import (
 	"github.com/wallcast/wallcast/sources/bluesky"
 	"github.com/wallcast/wallcast/sources/demo"
 	"github.com/wallcast/wallcast/sources/mastodon"
+	"github.com/wallcast/wallcast/sources/peertube"
 	"github.com/wallcast/wallcast/sources/reddit"
 	"github.com/wallcast/wallcast/sources/rss"
 	"github.com/wallcast/wallcast/sources/twitch"
@@ -37,6 +38,7 @@ var Types = map[string]Type{
 	"rss":      {Settings: func() config.Settings { return &rss.Settings{} }, Open: rss.Open},
 	"mastodon": {Settings: func() config.Settings { return &mastodon.Settings{} }, Open: mastodon.Open},
 	"bluesky":  {Settings: func() config.Settings { return &bluesky.Settings{} }, Open: bluesky.Open},
+	"peertube": {Settings: func() config.Settings { return &peertube.Settings{} }, Open: peertube.Open},
 	"reddit":   {Settings: func() config.Settings { return &reddit.Settings{} }, Open: reddit.Open},
 	"x":        {Settings: func() config.Settings { return &x.Settings{} }, Open: x.Open, StallTimeout: x.StallTimeout},
 	"youtube":  {Settings: func() config.Settings { return &youtube.Settings{} }, Open: youtube.Open, AllPosts: true},
