@@ -11,16 +11,17 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wallcast/wallcast/sources/sourcetest"
+	"github.com/wallcast/wallcast/sources/twitch/twitchtest"
 	"github.com/wallcast/wallcast/wall"
 )
 
 // liveChat is the fake chat saying the feed's posts as they come, to the
 // connections joined at that moment: like Twitch, it has no history.
-func liveChat(t testing.TB, feed *sourcetest.Feed) http.Handler {
-	f := newFakeChat(t)
-	f.joined = make(chan *websocket.Conn, 100)
-	f.onClose = func(c *websocket.Conn) { feed.Dropped(c) }
-	f.onJoin = func(ctx context.Context, c *websocket.Conn) {
+func liveChat(feed *sourcetest.Feed) http.Handler {
+	f := twitchtest.New()
+	f.Joined = make(chan *websocket.Conn, 100)
+	f.OnClose = func(c *websocket.Conn) { feed.Dropped(c) }
+	f.OnJoin = func(ctx context.Context, c *websocket.Conn) {
 		n := feed.Len()
 		for {
 			select {
@@ -48,7 +49,7 @@ func liveChat(t testing.TB, feed *sourcetest.Feed) http.Handler {
 // for everything else, nothing twice, and the stretch in the health note.
 func TestFaults(t *testing.T) {
 	sourcetest.RunFaults(t, sourcetest.Network{
-		Upstream: func(f *sourcetest.Feed) http.Handler { return liveChat(t, f) },
+		Upstream: func(f *sourcetest.Feed) http.Handler { return liveChat(f) },
 		Open: func(base string, client *http.Client) wall.Source {
 			return New(Config{Name: "tw", Channels: []string{"devconf"}, Server: "ws" + strings.TrimPrefix(base, "http"), Ping: 200 * time.Millisecond}, client, sourcetest.Quiet)
 		},

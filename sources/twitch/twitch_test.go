@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wallcast/wallcast/sources/sourcetest"
+	"github.com/wallcast/wallcast/sources/twitch/twitchtest"
 	"github.com/wallcast/wallcast/sources/upstream"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -51,7 +52,7 @@ func (c *collect) wait(t *testing.T, n int) []wall.Item {
 	}
 }
 
-func start(t *testing.T, f *fakeChat, cfg Config) (*Source, chan error, *collect) {
+func start(t *testing.T, f *twitchtest.Chat, cfg Config) (*Source, chan error, *collect) {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -69,13 +70,13 @@ func start(t *testing.T, f *fakeChat, cfg Config) (*Source, chan error, *collect
 }
 
 func TestChatBecomesPosts(t *testing.T) {
-	f := newFakeChat(t)
+	f := twitchtest.New()
 	_, _, c := start(t, f, Config{})
-	<-f.joined
-	f.send(strings.Split(strings.TrimRight(string(sourcetest.Fixture(t, "chat.irc")), "\r\n"), "\r\n")...)
+	<-f.Joined
+	f.Send(strings.Split(strings.TrimRight(string(sourcetest.Fixture(t, "chat.irc")), "\r\n"), "\r\n")...)
 	items := c.wait(t, 9)
 
-	sent := strings.Join(f.lines(), "\n")
+	sent := strings.Join(f.Lines(), "\n")
 	if !regexp.MustCompile(`(?m)^CAP REQ :twitch.tv/tags twitch.tv/commands\nNICK justinfan\d+\nJOIN #devconf,#speakers$`).MatchString(sent) {
 		t.Errorf("handshake:\n%s", sent)
 	}
@@ -123,18 +124,18 @@ func TestChatBecomesPosts(t *testing.T) {
 }
 
 func TestPingReconnectAndLogin(t *testing.T) {
-	f := newFakeChat(t)
+	f := twitchtest.New()
 	_, done, _ := start(t, f, Config{})
-	<-f.joined
-	f.send("PING :tmi.twitch.tv")
+	<-f.Joined
+	f.Send("PING :tmi.twitch.tv")
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(strings.Join(f.lines(), "\n"), "PONG :tmi.twitch.tv") {
+	for !strings.Contains(strings.Join(f.Lines(), "\n"), "PONG :tmi.twitch.tv") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no PONG: %q", f.lines())
+			t.Fatalf("no PONG: %q", f.Lines())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	f.send(":tmi.twitch.tv RECONNECT")
+	f.Send(":tmi.twitch.tv RECONNECT")
 	err := <-done
 	var ra *upstream.RetryAfterError
 	if !errors.As(err, &ra) || !ra.Exact || ra.After != 0 || !errors.Is(err, errReconnect) {
@@ -143,8 +144,8 @@ func TestPingReconnectAndLogin(t *testing.T) {
 	done <- nil // for the cleanup
 
 	// A user with a token the server refuses: stopped until fixed.
-	g := newFakeChat(t)
-	g.token = "good"
+	g := twitchtest.New()
+	g.Token = "good"
 	_, done2, _ := start(t, g, Config{Username: "WallBot", OAuthToken: "oauth:bad"})
 	err = <-done2
 	done2 <- nil
@@ -152,7 +153,7 @@ func TestPingReconnectAndLogin(t *testing.T) {
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "oauth_token") {
 		t.Fatalf("refused login: %v", err)
 	}
-	if l := strings.Join(g.lines(), "\n"); !strings.Contains(l, "PASS oauth:bad\nNICK wallbot") {
+	if l := strings.Join(g.Lines(), "\n"); !strings.Contains(l, "PASS oauth:bad\nNICK wallbot") {
 		t.Errorf("login lines: %q", l)
 	}
 	if strings.Contains(err.Error(), "bad") {
@@ -162,13 +163,13 @@ func TestPingReconnectAndLogin(t *testing.T) {
 
 // The source pings on its own; the answer keeps a quiet chat alive.
 func TestOwnPing(t *testing.T) {
-	f := newFakeChat(t)
+	f := twitchtest.New()
 	start(t, f, Config{Ping: 20 * time.Millisecond})
-	<-f.joined
+	<-f.Joined
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(strings.Join(f.lines(), "\n"), "PING :wallcast") {
+	for !strings.Contains(strings.Join(f.Lines(), "\n"), "PING :wallcast") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no PING from the source: %q", f.lines())
+			t.Fatalf("no PING from the source: %q", f.Lines())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

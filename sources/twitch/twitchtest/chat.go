@@ -1,44 +1,48 @@
-package twitch
+// Package twitchtest is a fake of Twitch chat for tests: the IRC lines
+// over WebSocket that Twitch documents.
+package twitchtest
 
 import (
 	"context"
 	"net/http"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/coder/websocket"
 )
 
-// fakeChat speaks Twitch chat over WebSocket as Twitch documents it: the
+// Chat speaks Twitch chat over WebSocket as Twitch documents it: the
 // capability handshake, the welcome numerics, JOIN with NAMES and
 // ROOMSTATE, PING/PONG, lines batched into messages with CRLF.
-type fakeChat struct {
-	t     testing.TB
-	token string // the oauth token it accepts ("": any)
+type Chat struct {
+	// Token is the oauth token it accepts ("": any).
+	Token string
 
-	mu     sync.Mutex
-	got    []string // lines from clients
-	conns  []*websocket.Conn
-	joined chan *websocket.Conn
-	// onJoin, when set, runs on its own for each joined connection.
-	onJoin func(ctx context.Context, c *websocket.Conn)
-	// onClose, when set, is told when a connection's reading ends.
-	onClose func(c *websocket.Conn)
+	mu    sync.Mutex
+	got   []string // lines from clients
+	conns []*websocket.Conn
+	// Joined gets each connection that joined its channels.
+	Joined chan *websocket.Conn
+	// OnJoin, when set, runs on its own for each joined connection.
+	OnJoin func(ctx context.Context, c *websocket.Conn)
+	// OnClose, when set, is told when a connection's reading ends.
+	OnClose func(c *websocket.Conn)
 }
 
-func newFakeChat(t testing.TB) *fakeChat {
-	return &fakeChat{t: t, joined: make(chan *websocket.Conn, 16)}
+// New returns a fake chat.
+func New() *Chat {
+	return &Chat{Joined: make(chan *websocket.Conn, 100)}
 }
 
-func (f *fakeChat) lines() []string {
+// Lines is what clients sent, line by line.
+func (f *Chat) Lines() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.got...)
 }
 
-// send writes lines to every joined connection, as one message.
-func (f *fakeChat) send(lines ...string) {
+// Send writes lines to every joined connection, as one message.
+func (f *Chat) Send(lines ...string) {
 	f.mu.Lock()
 	conns := append([]*websocket.Conn(nil), f.conns...)
 	f.mu.Unlock()
@@ -47,7 +51,8 @@ func (f *fakeChat) send(lines ...string) {
 	}
 }
 
-func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP accepts a WebSocket and plays Twitch.
+func (f *Chat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -55,8 +60,8 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if f.onClose != nil {
-		defer f.onClose(c)
+	if f.OnClose != nil {
+		defer f.OnClose(c)
 	}
 	write := func(lines ...string) error {
 		return c.Write(ctx, websocket.MessageText, []byte(strings.Join(lines, "\r\n")+"\r\n"))
@@ -79,7 +84,7 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				pass = arg
 			case "NICK":
 				nick = arg
-				if f.token != "" && pass != "oauth:"+f.token {
+				if f.Token != "" && pass != "oauth:"+f.Token {
 					write(":tmi.twitch.tv NOTICE * :Login authentication failed")
 					return
 				}
@@ -97,9 +102,9 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.mu.Lock()
 				f.conns = append(f.conns, c)
 				f.mu.Unlock()
-				f.joined <- c
-				if f.onJoin != nil {
-					go f.onJoin(ctx, c)
+				f.Joined <- c
+				if f.OnJoin != nil {
+					go f.OnJoin(ctx, c)
 				}
 			case "PING":
 				write(":tmi.twitch.tv PONG tmi.twitch.tv " + arg)
