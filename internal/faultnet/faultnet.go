@@ -46,6 +46,11 @@ type Fault struct {
 	// Conns is how many connections, from the first, the fault hits (0:
 	// every one). Latency and Bandwidth hit every connection regardless.
 	Conns int
+	// Once makes an At fault strike one time only, on whichever
+	// connection reaches its byte first (a client whose first connection
+	// is not the one that carries the posts, like a WebSocket beside a
+	// REST fill).
+	Once bool
 }
 
 // Proxy forwards connections to a target through a fault.
@@ -55,6 +60,7 @@ type Proxy struct {
 	fault  Fault
 	conns  atomic.Int32
 	struck atomic.Int32
+	once   atomic.Bool // an Once fault has struck
 	mu     sync.Mutex
 	open   map[net.Conn]struct{}
 	closed bool
@@ -208,7 +214,7 @@ func (p *Proxy) pipe(dst, src net.Conn, frozen <-chan struct{}, at func([]byte) 
 			if at != nil {
 				base := len(seen)
 				seen = append(seen, chunk...)
-				if i := at(seen); i >= 0 && i < len(seen) {
+				if i := at(seen); i >= 0 && i < len(seen) && (!p.fault.Once || p.once.CompareAndSwap(false, true)) {
 					chunk, struck = seen[base:max(i, base)], true
 				}
 			}

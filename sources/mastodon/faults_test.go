@@ -9,6 +9,8 @@ import (
 
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/wallcast/wallcast/sources/sourcetest"
 	"github.com/wallcast/wallcast/wall"
 )
@@ -16,7 +18,11 @@ import (
 // liveServer is a Mastodon server whose #devconf timeline grows: REST
 // pages by min_id, and a hashtag stream that sends what is published
 // while it is open, with ":thump" heartbeats as Mastodon sends them.
-type liveServer struct{ feed *sourcetest.Feed }
+// With ws, it streams over the WebSocket API only (as Akkoma does).
+type liveServer struct {
+	feed *sourcetest.Feed
+	ws   bool
+}
 
 func liveStatus(feed *sourcetest.Feed, i int) []byte {
 	b, _ := json.Marshal(map[string]any{
@@ -32,7 +38,7 @@ func liveStatus(feed *sourcetest.Feed, i int) []byte {
 
 func (l liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/api/v1/timelines/tag/devconf":
+	case "/api/v1/timelines/tag/devconf", "/api/v1/timelines/list/42":
 		n := l.feed.Len()
 		from := 1
 		if id, err := strconv.Atoi(r.URL.Query().Get("min_id")); err == nil {
@@ -52,8 +58,36 @@ func (l liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-RateLimit-Remaining", "299")
 		w.Header().Set("X-RateLimit-Reset", time.Now().Add(5*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
 		json.NewEncoder(w).Encode(page)
-	case "/api/v1/streaming/hashtag":
-		if r.URL.Query().Get("tag") != "devconf" {
+	case "/api/v1/streaming":
+		if !l.ws {
+			http.NotFound(w, r)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := c.CloseRead(r.Context())
+		for sent := l.feed.Len(); ; {
+			for n := l.feed.Len(); sent < n; sent++ {
+				payload, _ := json.Marshal(string(liveStatus(l.feed, sent+1)))
+				if c.Write(ctx, websocket.MessageText, []byte(`{"stream":["hashtag","devconf"],"event":"update","payload":`+string(payload)+`}`)) != nil {
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.feed.Beyond(sent):
+			}
+		}
+	case "/api/v1/streaming/hashtag", "/api/v1/streaming/list":
+		if l.ws || (r.URL.Query().Get("tag") != "devconf" && r.URL.Query().Get("list") != "42") {
+			http.NotFound(w, r)
+			return
+		}
+		if false {
 			http.Error(w, `{"error":"No such tag"}`, http.StatusBadRequest)
 			return
 		}
@@ -89,16 +123,25 @@ func (l liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestFaults: between Mastodon and the adapter, every fault of the matrix;
 // the stream recovers by itself and the timeline fills what it missed.
 func TestFaults(t *testing.T) {
-	for _, mode := range []string{"stream", "poll"} {
+	for _, mode := range []string{"stream", "poll", "websocket", "list"} {
 		t.Run(mode, func(t *testing.T) {
-			sourcetest.RunFaults(t, sourcetest.Network{
-				Upstream: func(f *sourcetest.Feed) http.Handler { return liveServer{f} },
+			n := sourcetest.Network{
+				Upstream: func(f *sourcetest.Feed) http.Handler { return liveServer{feed: f, ws: mode == "websocket"} },
 				Open: func(base string, client *http.Client) wall.Source {
-					return New(Config{Name: "masto", Instance: base, Stream: mode == "stream", PollInterval: 50 * time.Millisecond, UserAgent: "test"}, client, sourcetest.Quiet)
+					cfg := Config{Name: "masto", Instance: base, Stream: mode != "poll", PollInterval: 50 * time.Millisecond, UserAgent: "test", Ping: 200 * time.Millisecond}
+					if mode == "list" {
+						cfg.Lists, cfg.AccessToken = []string{"42"}, "tok"
+					}
+					return New(cfg, client, sourcetest.Quiet)
 				},
 				Sub:   wall.Subscription{Hashtags: []string{"devconf"}},
 				Stall: time.Second,
-			})
+			}
+			if mode == "websocket" {
+				n.Skip = map[string]string{"cut mid-chunk": "a WebSocket has frames, not chunks"}
+				n.StrikeAnyConn = true // the posts come on the WebSocket, the second connection
+			}
+			sourcetest.RunFaults(t, n)
 		})
 	}
 }

@@ -154,6 +154,10 @@ type Network struct {
 	// whenever a post was lost after it had first joined.
 	Live     bool
 	AwayNote string
+	// StrikeAnyConn makes a fault strike the first connection that carries
+	// its bytes, not only the first connection: for an adapter whose posts
+	// come on a second connection (a WebSocket opened after a REST fill).
+	StrikeAnyConn bool
 }
 
 // Fault is one row of the matrix.
@@ -259,6 +263,9 @@ func Faulty(t testing.TB, h http.Handler, f Fault) (base string, client *http.Cl
 }
 
 func runFault(t *testing.T, n Network, f Fault) Outcome {
+	if n.StrikeAnyConn && f.Proxy.At != nil {
+		f.Proxy.Conns, f.Proxy.Once = 0, true
+	}
 	feed := NewFeed()
 	base, client, proxy := Faulty(t, n.Upstream(feed), f)
 	src := n.Open(base, client)
