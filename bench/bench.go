@@ -50,6 +50,16 @@ type Options struct {
 	// PerSource is how many screens connect from one source address.
 	PerSource int
 	Grace     time.Duration // how long to wait for the last posts to arrive
+	// Procs is how many processes of this tool share the screens (one
+	// process holds only as many sockets as its open-file limit).
+	Procs int
+	// Child, RunID, Posts and Offset make this run a share of another
+	// process's: it opens Subscribers screens, the Offset-th on of the
+	// run's, and reports to the parent through Child.
+	Child  *ChildLink
+	RunID  string
+	Posts  int
+	Offset int
 	// Uploads is a burst of that many posts from phones, all at once,
 	// halfway through the run, to the wall's form (0: none); each has a
 	// photo of UploadWidth×UploadHeight.
@@ -106,7 +116,7 @@ type screen struct {
 	ready   bool
 	dropped atomic.Bool // the server closed the stream during the run
 	closing atomic.Bool // we are closing it: the run is over
-	lat     []time.Duration
+	url     int         // which of the servers it reads
 }
 
 // Run does one measurement and prints a report to out.
@@ -142,21 +152,46 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	res.RSSBefore = sum(pids, settle)
 
 	// The run's posts have ids only it uses, so screens can tell them apart.
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	sent := newSendTimes(int(o.Rate*o.Duration.Seconds()) + 16)
+	run := o.RunID
+	if run == "" {
+		run = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	posts := int(o.Rate*o.Duration.Seconds()) + 16
+	if o.Posts > 0 {
+		posts = o.Posts
+	}
+	sent := newSendTimes(posts)
 
 	from := strings.Join(o.Sources, ", ")
 	if from == "" {
 		from = "the system's choice of address"
 	}
-	fmt.Fprintf(out, "opening %d screens on %s /walls/%s/events from %s (%d each at most) …\n", o.Subscribers, strings.Join(urls, ", "), o.Wall, from, o.PerSource)
-	screens := make([]*screen, o.Subscribers)
+	// With Procs, other processes of this tool read a share of the
+	// screens each (one process holds only so many sockets).
+	local := o.Subscribers
+	var kids []*child
+	if o.Procs > 1 && o.Child == nil {
+		share := (o.Subscribers + o.Procs - 1) / o.Procs
+		local = min(share, o.Subscribers)
+		for off := local; off < o.Subscribers; off += share {
+			k, err := startChild(ctx, o, run, posts, off, min(share, o.Subscribers-off))
+			if err != nil {
+				return res, err
+			}
+			defer k.stop()
+			kids = append(kids, k)
+		}
+	}
+	if o.Child == nil {
+		fmt.Fprintf(out, "opening %d screens on %s /walls/%s/events from %s (%d each at most) in %d processes …\n", o.Subscribers, strings.Join(urls, ", "), o.Wall, from, o.PerSource, 1+len(kids))
+	}
+	screens := make([]*screen, local)
 	var wg sync.WaitGroup
-	ready := make(chan error, o.Subscribers)
+	ready := make(chan error, len(screens))
 	done := make(chan struct{})
 	readers := make([]*reader, max(runtime.GOMAXPROCS(0), 1))
 	for i := range readers {
-		r, err := newReader(run, sent, ready, len(screens))
+		r, err := newReader(run, ready, len(screens), len(urls))
 		if err != nil {
 			return res, fmt.Errorf("bench: %w", err)
 		}
@@ -175,14 +210,16 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 	}()
 	for i := range screens {
-		src := o.Sources[(i/o.PerSource)%len(o.Sources)]
-		s, err := dial(ctx, hosts[i%len(hosts)], src, o.Wall, len(sent.at))
+		g := i + o.Offset // the screen's place among all the run's screens
+		src := o.Sources[(g/o.PerSource)%len(o.Sources)]
+		s, err := dial(ctx, hosts[g%len(hosts)], src, o.Wall, posts)
 		if err != nil {
-			return res, fmt.Errorf("bench: screen %d: %w", i, err)
+			return res, fmt.Errorf("bench: screen %d: %w", g, err)
 		}
+		s.url = g % len(hosts)
 		screens[i] = s
 		if err := readers[i%len(readers)].add(int32(i), s); err != nil {
-			return res, fmt.Errorf("bench: screen %d: %w", i, err)
+			return res, fmt.Errorf("bench: screen %d: %w", g, err)
 		}
 	}
 
@@ -191,12 +228,39 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 			return res, err
 		}
 	}
+	for _, k := range kids {
+		if err := k.ready(); err != nil {
+			return res, err
+		}
+	}
 	res.Connected = o.Subscribers
+	if o.Child != nil {
+		// A share of another process's run: its screens are open; read
+		// until it says how many posts went out, then answer.
+		n, err := o.Child.wait()
+		if err != nil {
+			return res, err
+		}
+		waitComplete(screens, n, o.Grace)
+		for _, s := range screens {
+			s.closing.Store(true)
+		}
+		close(done)
+		wg.Wait()
+		return res, o.Child.answer(tally(screens, readers, n, len(urls)))
+	}
 	res.RSSPeak = sum(pids, rss)
 	res.RSSAfter = sum(pids, settle)
 	fmt.Fprintf(out, "%d screens connected\n", o.Subscribers)
 
-	cpu0, tool0 := sum(pids, cpuTime), cpuTime(os.Getpid())
+	tool := func() time.Duration {
+		t := cpuTime(os.Getpid())
+		for _, k := range kids {
+			t += cpuTime(k.pid())
+		}
+		return t
+	}
+	cpu0, tool0 := sum(pids, cpuTime), tool()
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	tick := time.NewTicker(interval)
@@ -234,49 +298,54 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	tick.Stop()
 	res.Published = n
-	// Wait until every screen has every post, or the grace time is over.
-	deadline := time.Now().Add(o.Grace)
-	for time.Now().Before(deadline) {
-		if complete(screens, n) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	for _, k := range kids {
+		k.done(n)
 	}
+	// Wait until every screen has every post, or the grace time is over.
+	waitComplete(screens, n, o.Grace)
 	if o.Uploads > 0 {
 		b := <-bursting
 		res.Burst = &b
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = sum(pids, cpuTime) - cpu0
-	res.ToolCPU = cpuTime(os.Getpid()) - tool0
+	res.ToolCPU = tool() - tool0
 	for _, s := range screens {
 		s.closing.Store(true)
 	}
 	close(done)
 	wg.Wait()
-	var all []time.Duration
-	per := make([][]time.Duration, len(urls))
-	for i, s := range screens {
-		all = append(all, s.lat...)
-		per[i%len(urls)] = append(per[i%len(urls)], s.lat...)
-		s.close()
-		got := s.count()
-		res.Deliveries += int64(got)
-		res.Lost += int64(n - got)
-		if s.dropped.Load() {
-			res.Dropped++
+	t := tally(screens, readers, n, len(urls))
+	for _, k := range kids {
+		kt, err := k.result()
+		if err != nil {
+			return res, err
 		}
+		t.add(kt)
 	}
-	res.P50, res.P90, res.P99, res.Max = quantiles(all)
+	res.Deliveries, res.Lost, res.Dropped = t.Deliveries, t.Lost, t.Dropped
+	all := newHistogram()
+	for _, h := range t.Hist {
+		all.merge(h)
+	}
+	res.P50, res.P90, res.P99, res.Max = all.quantiles()
 	if len(urls) > 1 {
 		for i, v := range urls {
 			l := Latency{URL: v}
-			l.P50, l.P90, l.P99, l.Max = quantiles(per[i])
+			l.P50, l.P90, l.P99, l.Max = t.Hist[i].quantiles()
 			res.PerURL = append(res.PerURL, l)
 		}
 	}
 	report(out, o, res)
 	return res, nil
+}
+
+// waitComplete waits until every screen has n posts, or grace is over.
+func waitComplete(screens []*screen, n int, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) && !complete(screens, n) {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func complete(screens []*screen, n int) bool {
@@ -344,12 +413,15 @@ type reader struct {
 	readerSys
 	screens []atomic.Pointer[screen] // by id
 	prefix  []byte
-	sent    *sendTimes
 	ready   chan<- error
+	hist    []*histogram // latencies, by server
 }
 
-func newReader(run string, sent *sendTimes, ready chan<- error, n int) (*reader, error) {
-	r := &reader{screens: make([]atomic.Pointer[screen], n), prefix: []byte(`"id":"bench:bench-` + run + "-"), sent: sent, ready: ready}
+func newReader(run string, ready chan<- error, n, servers int) (*reader, error) {
+	r := &reader{screens: make([]atomic.Pointer[screen], n), prefix: []byte(`"id":"bench:bench-` + run + "-"), ready: ready}
+	for range servers {
+		r.hist = append(r.hist, newHistogram())
+	}
 	return r, r.init()
 }
 
@@ -398,13 +470,20 @@ func (r *reader) line(s *screen, line []byte, at time.Time) {
 	if i < 0 {
 		return
 	}
+	// The id is bench-RUN-N-SENT: the post's number and when it was
+	// sent (unix ns), so any process reading it knows the latency.
 	num := line[i+len(r.prefix):]
 	k := bytes.IndexByte(num, '"')
 	if k < 0 {
 		return
 	}
-	n, err := strconv.Atoi(string(num[:k]))
-	if err != nil || n < 0 || n/64 >= len(s.got) {
+	seq, at0, ok := bytes.Cut(num[:k], []byte("-"))
+	n, err := strconv.Atoi(string(seq))
+	if err != nil || !ok || n < 0 || n/64 >= len(s.got) {
+		return
+	}
+	sent, err := strconv.ParseInt(string(at0), 10, 64)
+	if err != nil {
 		return
 	}
 	if s.got[n/64]&(1<<(n%64)) != 0 {
@@ -412,9 +491,7 @@ func (r *reader) line(s *screen, line []byte, at time.Time) {
 	}
 	s.got[n/64] |= 1 << (n % 64)
 	s.n.Add(1)
-	if t, ok := r.sent.get(n); ok {
-		s.lat = append(s.lat, at.Sub(t))
-	}
+	r.hist[s.url].add(at.Sub(time.Unix(0, sent)))
 }
 
 // sendTimes holds when each post was sent, read by every screen without
@@ -439,13 +516,14 @@ func (s *sendTimes) get(n int) (time.Time, bool) {
 
 // publish sends post n through the webhook, signed.
 func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) error {
-	body := fmt.Sprintf(`{"id":"bench-%s-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, n)
+	now := time.Now()
+	body := fmt.Sprintf(`{"id":"bench-%s-%d-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, now.UnixNano(), n)
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.PostURL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, ts, []byte(body)))
 	req.Header.Set("X-Wallcast-Timestamp", ts)
-	sent.set(n, time.Now())
+	sent.set(n, now)
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("bench: publish: %w", err)

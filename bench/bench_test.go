@@ -3,6 +3,7 @@ package bench
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAutoSources(t *testing.T) {
@@ -44,6 +45,29 @@ func TestAutoSources(t *testing.T) {
 		}
 		if s := strings.Join(got, ","); s != tc.want {
 			t.Errorf("AutoSources(%s, %d, %d) = %q, want %q", tc.host, tc.n, tc.per, s, tc.want)
+		}
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	h := newHistogram()
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	p50, p90, p99, mx := h.quantiles()
+	near := func(got, want time.Duration) bool { return got >= want && got-want <= 200*time.Microsecond }
+	if !near(p50, 501*time.Millisecond) || !near(p90, 901*time.Millisecond) || !near(p99, 991*time.Millisecond) || mx != time.Second {
+		t.Errorf("quantiles = %v %v %v %v", p50, p90, p99, mx)
+	}
+	o := newHistogram()
+	o.add(5 * time.Second)
+	h.merge(o)
+	if _, _, _, mx := h.quantiles(); mx != 5*time.Second || h.N != 1001 {
+		t.Errorf("merged: max %v, n %d", mx, h.N)
+	}
+	for _, d := range []time.Duration{0, 9 * time.Microsecond, 10 * time.Millisecond, 999 * time.Millisecond, time.Second, 59 * time.Second, time.Hour} {
+		if b := bucketOf(d); upper(b) < d && d < time.Minute {
+			t.Errorf("%v in bucket %d whose upper edge is %v", d, b, upper(b))
 		}
 	}
 }

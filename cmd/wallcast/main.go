@@ -330,6 +330,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	pids := fs.String("pid", "", "the server's process id, to measure its memory and CPU (from /proc); comma-separated ids are summed")
 	sources := fs.String("sources", "", "comma-separated local addresses to connect from, -per-source screens each (default: as many of 127.0.0.1, 127.0.0.2, … as the screens need, for a server on loopback)")
 	fs.IntVar(&o.PerSource, "per-source", 20000, "screens per source address")
+	fs.IntVar(&o.Procs, "procs", 1, "processes of this tool that share the screens (a process holds only as many sockets as its open-file limit: 4 for 60,000 screens where it is 20,000)")
+	fs.DurationVar(&o.Grace, "grace", 5*time.Second, "how long to wait for the last posts to arrive")
+	child := fs.Bool("child", false, "read a share of another bench process's screens (it starts these itself)")
+	fs.IntVar(&o.Offset, "offset", 0, "with -child: the place of the first screen among the run's")
+	fs.StringVar(&o.RunID, "run", "", "with -child: the run's id")
+	fs.IntVar(&o.Posts, "posts", 0, "with -child: the most posts the run publishes")
 	fs.IntVar(&o.Uploads, "uploads", 0, "a burst of this many posts from phones, all at once halfway through the run, to the wall's form (its uploads source must take them without a room code)")
 	fs.IntVar(&o.UploadWidth, "upload-width", 1600, "the width of the burst's photos (1600×1200: a phone's photo as the form makes it smaller in the browser)")
 	fs.IntVar(&o.UploadHeight, "upload-height", 1200, "the height of the burst's photos")
@@ -363,7 +369,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if _, err := bench.Run(ctx, o, stdout); err != nil {
+	out := stdout
+	if *child {
+		o.Child, out = &bench.ChildLink{In: bufio.NewReader(os.Stdin), Out: stdout}, io.Discard
+	}
+	if _, err := bench.Run(ctx, o, out); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
