@@ -75,6 +75,9 @@ type Engine struct {
 	// is when the last one happened (unix ns).
 	adopted   atomic.Int64
 	lastAdopt atomic.Int64
+	// relieve is the hub's Relieve: called when an adoption finds no
+	// descriptor left.
+	relieve func() int
 }
 
 func newEngine(timeout time.Duration) *Engine {
@@ -151,10 +154,25 @@ func (e *Engine) Adopt(nc net.Conn, wall string, pos uint64, skip int64, done fu
 		done = func() {}
 	}
 	fd, err := sockfd.Detach(nc)
+	// No descriptor left for the copy: screens that are gone make room
+	// (a venue's screens coming back while their old connections are
+	// half-open), within a few seconds.
+	for wait := time.Now().Add(5 * time.Second); (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && time.Now().Before(wait); {
+		if e.relieve != nil {
+			e.relieve()
+		}
+		time.Sleep(50 * time.Millisecond)
+		fd, err = sockfd.Detach(nc)
+	}
 	if err != nil {
+		nc.Close()
 		done()
 		return err
 	}
+	// A screen whose peer vanished (a venue's Wi-Fi restarted: no FIN,
+	// no reset) is closed once what was sent to it stays unacknowledged
+	// this long, and its descriptor freed for the screen coming back.
+	sockfd.SetUserTimeout(fd, DeadAfter)
 	r := e.ring(wall)
 	e.mu.Lock()
 	if e.closed {
@@ -454,6 +472,31 @@ func (e *Engine) flush(c *econn, snap *snapshot, buf []byte, frames []Frame) ([]
 // write is one non-blocking send(): it never waits for the socket.
 func (c *econn) write(b []byte) (int, error) { return sockfd.Send(c.fd, b) }
 
+// DeadAfter is how long what was sent to a screen may stay
+// unacknowledged before the kernel closes the connection.
+const DeadAfter = 20 * time.Second
+
+// ShedDead closes the screens whose peer looks gone (sockfd.Gone: data
+// unacknowledged through two retransmissions, nothing acknowledged for
+// quiet): under pressure (no descriptor or stream left for a screen coming
+// back), those are the connections of screens that are gone. It returns
+// how many it closed.
+func (e *Engine) ShedDead(quiet time.Duration) int {
+	e.mu.Lock()
+	defer e.mu.Unlock() // held: no descriptor is closed (and reused) while it is read
+	n := 0
+	for _, c := range e.conns {
+		if c.dead.Load() {
+			continue
+		}
+		if gone, err := sockfd.Gone(c.fd, quiet); err == nil && gone {
+			e.drop(c)
+			n++
+		}
+	}
+	return n
+}
+
 // pingAll puts a heartbeat into every wall's ring: one schedule for all.
 func (e *Engine) pingAll() {
 	e.mu.Lock()
@@ -506,3 +549,5 @@ func (e *Engine) close() {
 	}
 	syscall.Close(e.epfd)
 }
+
+func (e *Engine) setRelief(f func() int) { e.relieve = f }

@@ -57,6 +57,8 @@ type Hub struct {
 	stopOnce  sync.Once
 	eng       atomic.Pointer[Engine]
 	streams   atomic.Int64 // screens served by a goroutine (Serve)
+	relieved  atomic.Int64 // when Relieve last looked (unix ns)
+	shed      atomic.Int64 // screens Relieve closed
 }
 
 // Streams is how many screens' event streams are open: served by a
@@ -77,6 +79,7 @@ func (h *Hub) EnableEngine(timeout time.Duration) bool {
 	if e == nil {
 		return false
 	}
+	e.setRelief(h.Relieve)
 	h.eng.Store(e)
 	return true
 }

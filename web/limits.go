@@ -116,8 +116,16 @@ type slots struct {
 // retry of a few seconds plus jitter and an immediate end, because a
 // browser's EventSource gives up for good on any other status, and the
 // screen would stay dark.
-func (s *slots) open(w http.ResponseWriter, r *http.Request, cfg config.Server) (release func(), ok bool) {
+func (s *slots) open(w http.ResponseWriter, r *http.Request, cfg config.Server, relieve func() int) (release func(), ok bool) {
 	release, ok = s.streams.take(limitKey(ClientAddr(r)), cfg.MaxStreams, cfg.MaxStreamsPerClient)
+	if !ok && relieve != nil && relieve() > 0 {
+		// Screens that are gone make room: their slots come back as the
+		// engine closes them, within a few milliseconds.
+		for i := 0; i < 25 && !ok; i++ {
+			time.Sleep(20 * time.Millisecond)
+			release, ok = s.streams.take(limitKey(ClientAddr(r)), cfg.MaxStreams, cfg.MaxStreamsPerClient)
+		}
+	}
 	if ok {
 		return release, true
 	}

@@ -111,7 +111,7 @@ func publicEndpoints(es []wall.EndpointHealth) []byte {
 
 // stats is the server's own monitor stream.
 func (s *monitor) stats(w http.ResponseWriter, r *http.Request) {
-	release, ok := s.slots.open(w, r, s.Config().Server)
+	release, ok := s.slots.open(w, r, s.Config().Server, s.hub.Relieve)
 	if !ok {
 		return
 	}
@@ -161,6 +161,8 @@ func (s *monitor) register(reg *prometheus.Registry) {
 			func() float64 { return time.Since(s.start).Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_sse_refused_total", Help: "Event streams turned away by max_streams or max_streams_per_client."},
 			func() float64 { return float64(s.slots.refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_sse_shed_total", Help: "Screens closed because their peer was gone (half-open) when a screen coming back needed the room."},
+			func() float64 { return float64(s.hub.Shed()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wallcast_api_limited_total", Help: "Public API requests answered 429 by api_rate."},
 			func() float64 { return float64(s.api.limited.Load()) }),
 		healthCollector{s.health},

@@ -25,7 +25,7 @@ func (s *pages) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	release, ok := s.slots.open(w, r, s.Config().Server)
+	release, ok := s.slots.open(w, r, s.Config().Server, s.hub.Relieve)
 	if !ok {
 		return
 	}

@@ -213,7 +213,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 	a.addr = ln.Addr().String()
 	a.http = newHTTPServer(a.srv.Handler(), log)
 	a.served = make(chan error, 1)
-	go func() { a.served <- a.http.Serve(ln) }()
+	go func() { a.served <- a.http.Serve(fanout.ReliefListener(ln, a.hub.Relieve)) }()
 	log.Info("listening", "addr", a.addr, "base_url", cfg.Server.BaseURL, "walls", len(cfg.Walls))
 
 	bg, cancel := context.WithCancel(context.Background())

@@ -65,7 +65,7 @@ func StartEdge(cfg *config.Config, log *slog.Logger, tune ...Setting) (*Edge, er
 	e.addr = ln.Addr().String()
 	e.http = newHTTPServer(e.srv.Handler(), log)
 	e.served = make(chan error, 1)
-	go func() { e.served <- e.http.Serve(ln) }()
+	go func() { e.served <- e.http.Serve(fanout.ReliefListener(ln, e.hub.Relieve)) }()
 	bg, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.jobs.Go(func() { e.feed.Run(bg) })

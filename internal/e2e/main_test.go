@@ -191,7 +191,13 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startBinary runs the real binary and waits for its listen address.
 func startBinary(t *testing.T, cfgPath string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "-config", cfgPath)
+	return startCommand(t, exec.Command(binary, "-config", cfgPath))
+}
+
+// startCommand runs a command that starts wallcast and waits for its
+// listen address.
+func startCommand(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {

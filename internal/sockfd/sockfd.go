@@ -17,9 +17,15 @@ import (
 // Detach returns a file descriptor of its own for c's socket (non-blocking
 // and close-on-exec, like the connection's) and closes c, which takes the
 // socket out of the runtime's poller without shutting it down. The caller
-// owns the descriptor and must close it. On error c is closed too.
-func Detach(c net.Conn) (int, error) {
-	defer c.Close()
+// owns the descriptor and must close it. On error c is closed too, except
+// when the process has no descriptor left for the copy (EMFILE, ENFILE):
+// then c stays open, for the caller to make room and try again.
+func Detach(c net.Conn) (fd int, err error) {
+	defer func() {
+		if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+			c.Close()
+		}
+	}()
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return -1, errors.New("sockfd: the connection has no file descriptor")
@@ -28,17 +34,17 @@ func Detach(c net.Conn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	var fd uintptr
+	var dup uintptr
 	var errno syscall.Errno
 	if err := raw.Control(func(s uintptr) {
-		fd, _, errno = syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		dup, _, errno = syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
 	}); err != nil {
 		return -1, err
 	}
 	if errno != 0 {
 		return -1, errno
 	}
-	return int(fd), nil
+	return int(dup), nil
 }
 
 // Send is one non-blocking send(2) of b to the socket fd, retried only on
