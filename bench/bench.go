@@ -38,7 +38,8 @@ type Options struct {
 	Hook        string        // the webhook source the posts go through
 	Secret      string        // its secret
 	Subscribers int           // screens to open
-	Rate        float64       // posts per second
+	Rate        float64       // posts per second (requests, each of Batch posts)
+	Batch       int           // posts per request (0: 1)
 	Duration    time.Duration // how long to publish
 	PID         int           // the server's process id, for memory and CPU (0: not measured)
 	// PIDs are more processes measured with PID (memory and CPU summed).
@@ -156,7 +157,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if run == "" {
 		run = strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	posts := int(o.Rate*o.Duration.Seconds()) + 16
+	o.Batch = max(o.Batch, 1)
+	posts := (int(o.Rate*o.Duration.Seconds()) + 16) * o.Batch
 	if o.Posts > 0 {
 		posts = o.Posts
 	}
@@ -284,7 +286,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}()
 	}
 	n := 0
-	for time.Since(start) < o.Duration && n < len(sent.at) {
+	for time.Since(start) < o.Duration && (n+1)*o.Batch <= len(sent.at) {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
@@ -297,6 +299,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		n++
 	}
 	tick.Stop()
+	n *= o.Batch // posts, from requests
 	res.Published = n
 	for _, k := range kids {
 		k.done(n)
@@ -515,15 +518,26 @@ func (s *sendTimes) get(n int) (time.Time, bool) {
 }
 
 // publish sends post n through the webhook, signed.
+// publish sends request n through the webhook, signed: one post, or Batch
+// posts in a JSON array (numbered n*Batch on).
 func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) error {
 	now := time.Now()
-	body := fmt.Sprintf(`{"id":"bench-%s-%d-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, n, now.UnixNano(), n)
+	batch := max(o.Batch, 1)
+	items := make([]string, batch)
+	for k := range items {
+		id := n*batch + k
+		items[k] = fmt.Sprintf(`{"id":"bench-%s-%d-%d","author":{"name":"Wallcast bench"},"text":"Load test post %d #bench","network":"web"}`, run, id, now.UnixNano(), id)
+		sent.set(id, now)
+	}
+	body := items[0]
+	if batch > 1 {
+		body = "[" + strings.Join(items, ",") + "]"
+	}
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.PostURL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("X-Wallcast-Signature", webhook.Sign(o.Secret, ts, []byte(body)))
 	req.Header.Set("X-Wallcast-Timestamp", ts)
-	sent.set(n, now)
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("bench: publish: %w", err)
@@ -549,7 +563,7 @@ func report(out io.Writer, o Options, r Result) {
 			fmt.Fprintf(out, "tool CPU         %.2f s over the run (taken from the server when both share a machine)\n", r.ToolCPU.Seconds())
 		}
 	}
-	fmt.Fprintf(out, "published        %d posts at %.1f/s\n", r.Published, o.Rate)
+	fmt.Fprintf(out, "published        %d posts at %.1f/s\n", r.Published, o.Rate*float64(max(o.Batch, 1)))
 	fmt.Fprintf(out, "deliveries       %d (%.0f/s)\n", r.Deliveries, float64(r.Deliveries)/r.Elapsed.Seconds())
 	fmt.Fprintf(out, "latency          p50 %s  p90 %s  p99 %s  max %s  (publish request sent → event read by the screen)\n",
 		round(r.P50), round(r.P90), round(r.P99), round(r.Max))

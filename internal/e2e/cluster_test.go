@@ -836,6 +836,13 @@ func startNginx(t *testing.T, ingest string, edges ...string) (addr, dir string)
 	conf = strings.Replace(conf, "server 10.0.0.12:8080", "server "+edges[1], 1)
 	conf = strings.Replace(conf, "listen 80;", "listen "+addr+";", 1)
 	dir = t.TempDir()
+	runNginx(t, bin, dir, addr, conf)
+	return addr, dir
+}
+
+// runNginx runs nginx with a site in dir and waits until addr answers.
+func runNginx(t *testing.T, bin, dir, addr, site string) {
+	t.Helper()
 	main := fmt.Sprintf(`daemon off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -851,7 +858,7 @@ http {
     include %[1]s/site.conf;
 }
 `, dir)
-	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
 	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644)
 	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
 	var out strings.Builder
@@ -865,7 +872,7 @@ http {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr, dir
+			return
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))

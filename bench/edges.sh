@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Screens through edges, all on one machine: an ingest node with NATS
+# inside (bench/cluster.yaml), EDGES edges, and the load tool in as many
+# processes (one process holds only as many sockets as its open-file
+# limit). The figures in docs/deployment.md ("Edges at scale") come from:
+#
+#   go build -o /tmp/wallcast ./cmd/wallcast
+#   WALLCAST=/tmp/wallcast SCREENS=60000 RATE=1 DURATION=10m bench/edges.sh    # 60,000 screens, 4 edges
+#   WALLCAST=/tmp/wallcast SCREENS=30000 RATE=10 DURATION=60s bench/edges.sh   # a busy wall
+#   WALLCAST=/tmp/wallcast SCREENS=4 RATE=100 BATCH=50 DURATION=30s bench/edges.sh   # a firehose: 5,000 posts/s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${WALLCAST:-wallcast}
+SCREENS=${SCREENS:-60000} RATE=${RATE:-1} BATCH=${BATCH:-1} DURATION=${DURATION:-60s} EDGES=${EDGES:-4}
+export WALLCAST_BENCH_SECRET=${WALLCAST_BENCH_SECRET:-$(openssl rand -hex 16)}
+export WALLCAST_EDGE_PASSWORD=${WALLCAST_EDGE_PASSWORD:-$(openssl rand -hex 16)}
+dir=$(mktemp -d)
+WALLCAST_DB=$dir/b.db WALLCAST_NATS_DIR=$dir/nats "$W" -config bench/cluster.yaml 2>"$dir/ingest.log" &
+pids=($!)
+trap 'kill "${pids[@]}" 2>/dev/null; wait; rm -rf "$dir"' EXIT
+sleep 3
+urls="" edges=""
+for i in $(seq 1 "$EDGES"); do
+  "$W" edge -config bench/cluster.yaml -listen "127.0.0.1:$((8080 + i))" 2>"$dir/edge$i.log" &
+  pids+=($!)
+  urls="$urls${urls:+,}http://127.0.0.1:$((8080 + i))"
+  edges="$edges${edges:+,}$!"
+done
+sleep 4
+"$W" bench -url "$urls" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
+  -duration "$DURATION" -pid "$edges,${pids[0]}" -procs "$EDGES" -per-source 15000
