@@ -78,6 +78,7 @@ type Result struct {
 	Published                    int
 	Deliveries                   int64
 	Lost                         int64
+	Repeated                     int64 // posts a screen got more than once
 	CPU                          time.Duration // server user+system time while publishing
 	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
@@ -116,6 +117,7 @@ type screen struct {
 	n       atomic.Int64
 	ready   bool
 	dropped atomic.Bool // the server closed the stream during the run
+	repeats atomic.Int64
 	closing atomic.Bool // we are closing it: the run is over
 	url     int         // which of the servers it reads
 }
@@ -326,7 +328,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 		t.add(kt)
 	}
-	res.Deliveries, res.Lost, res.Dropped = t.Deliveries, t.Lost, t.Dropped
+	res.Deliveries, res.Lost, res.Dropped, res.Repeated = t.Deliveries, t.Lost, t.Dropped, t.Repeated
 	all := newHistogram()
 	for _, h := range t.Hist {
 		all.merge(h)
@@ -490,6 +492,7 @@ func (r *reader) line(s *screen, line []byte, at time.Time) {
 		return
 	}
 	if s.got[n/64]&(1<<(n%64)) != 0 {
+		s.repeats.Add(1) // the same post twice on one screen
 		return
 	}
 	s.got[n/64] |= 1 << (n % 64)
@@ -533,6 +536,20 @@ func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) erro
 	if batch > 1 {
 		body = "[" + strings.Join(items, ",") + "]"
 	}
+	// A node that is restarting answers nothing or 503: the same request
+	// again (the same ids: a post committed before the answer was lost is
+	// a repeat, stored once) until it is taken, for a minute at most.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := send(c, o, body)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func send(c *http.Client, o Options, body string) error {
 	req, _ := http.NewRequest(http.MethodPost, strings.TrimRight(o.PostURL, "/")+"/hooks/"+url.PathEscape(o.Hook), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
@@ -571,6 +588,7 @@ func report(out io.Writer, o Options, r Result) {
 		fmt.Fprintf(out, "  screens of %s: p50 %s  p90 %s  p99 %s  max %s\n", l.URL, round(l.P50), round(l.P90), round(l.P99), round(l.Max))
 	}
 	fmt.Fprintf(out, "lost             %d\n", r.Lost)
+	fmt.Fprintf(out, "repeated         %d\n", r.Repeated)
 	if b := r.Burst; b != nil {
 		fmt.Fprintf(out, "uploads          %d at once after %s, photos of %s (%d KiB): %d taken in %s; p50 %s  p99 %s  max %s; answers %v\n",
 			b.Sent, b.Started, b.Pixels, b.Bytes>>10, b.Taken, round(b.Elapsed), round(b.P50), round(b.P99), round(b.Max), b.Answers)

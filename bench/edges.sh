@@ -7,7 +7,9 @@
 #   go build -o /tmp/wallcast ./cmd/wallcast
 #   WALLCAST=/tmp/wallcast SCREENS=60000 RATE=1 DURATION=10m bench/edges.sh    # 60,000 screens, 4 edges
 #   WALLCAST=/tmp/wallcast SCREENS=30000 RATE=10 DURATION=60s bench/edges.sh   # a busy wall
-#   WALLCAST=/tmp/wallcast SCREENS=4 RATE=100 BATCH=50 DURATION=30s bench/edges.sh   # a firehose: 5,000 posts/s
+#   WALLCAST=/tmp/wallcast SCREENS=4 RATE=50 BATCH=100 DURATION=30s bench/edges.sh   # a firehose: 5,000 posts/s
+#   WALLCAST=/tmp/wallcast SCREENS=40 RATE=10 BATCH=100 DURATION=60s KILL_INGEST_AT=20s bench/edges.sh
+#       # 1,000 posts/s, the ingest node killed (SIGKILL) 20 s into the publishing and started again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WALLCAST:-wallcast}
@@ -15,9 +17,10 @@ SCREENS=${SCREENS:-60000} RATE=${RATE:-1} BATCH=${BATCH:-1} DURATION=${DURATION:
 export WALLCAST_BENCH_SECRET=${WALLCAST_BENCH_SECRET:-$(openssl rand -hex 16)}
 export WALLCAST_EDGE_PASSWORD=${WALLCAST_EDGE_PASSWORD:-$(openssl rand -hex 16)}
 dir=$(mktemp -d)
-WALLCAST_DB=$dir/b.db WALLCAST_NATS_DIR=$dir/nats "$W" -config bench/cluster.yaml 2>"$dir/ingest.log" &
-pids=($!)
-trap 'kill "${pids[@]}" 2>/dev/null; wait; rm -rf "$dir"' EXIT
+ingest() { WALLCAST_DB=$dir/b.db WALLCAST_NATS_DIR=$dir/nats "$W" -config bench/cluster.yaml 2>>"$dir/ingest.log" & echo $! >"$dir/ingest.pid"; }
+ingest
+pids=($(cat "$dir/ingest.pid"))
+trap 'kill "${pids[@]}" $(cat "$dir/ingest.pid") 2>/dev/null; wait; rm -rf "$dir"' EXIT
 sleep 3
 urls="" edges=""
 for i in $(seq 1 "$EDGES"); do
@@ -27,5 +30,14 @@ for i in $(seq 1 "$EDGES"); do
   edges="$edges${edges:+,}$!"
 done
 sleep 4
+if [ -n "${KILL_INGEST_AT:-}" ]; then
+  (
+    until grep -q "webhook: accepted" "$dir/ingest.log"; do sleep 0.2; done
+    sleep "$KILL_INGEST_AT"
+    kill -9 "$(cat "$dir/ingest.pid")"
+    echo "ingest node killed at $(date +%T.%N | cut -c1-12); starting it again" >&2
+    ingest
+  ) &
+fi
 "$W" bench -url "$urls" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
   -duration "$DURATION" -pid "$edges,${pids[0]}" -procs "$EDGES" -per-source 15000

@@ -16,6 +16,7 @@ import (
 // missing, the streams the server closed, and the latencies by server.
 type counts struct {
 	Deliveries, Lost int64
+	Repeated         int64
 	Dropped          int
 	Hist             []*histogram
 }
@@ -30,6 +31,7 @@ func tally(screens []*screen, readers []*reader, n, servers int) counts {
 		got := s.count()
 		c.Deliveries += int64(got)
 		c.Lost += int64(n - got)
+		c.Repeated += s.repeats.Load()
 		if s.dropped.Load() {
 			c.Dropped++
 		}
@@ -45,6 +47,7 @@ func tally(screens []*screen, readers []*reader, n, servers int) counts {
 func (c *counts) add(o counts) {
 	c.Deliveries += o.Deliveries
 	c.Lost += o.Lost
+	c.Repeated += o.Repeated
 	c.Dropped += o.Dropped
 	for i := range min(len(c.Hist), len(o.Hist)) {
 		c.Hist[i].merge(o.Hist[i])
