@@ -78,7 +78,7 @@ type Result struct {
 	Published                    int
 	Deliveries                   int64
 	Lost                         int64
-	Repeated                     int64 // posts a screen got more than once
+	Repeated                     int64         // posts a screen got more than once
 	CPU                          time.Duration // server user+system time while publishing
 	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
