@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,9 @@ type Options struct {
 	// PerSource is how many screens connect from one source address.
 	PerSource int
 	Grace     time.Duration // how long to wait for the last posts to arrive
+	// Reconnect makes a screen whose stream the server closes come back,
+	// as a browser does, to the next server with its Last-Event-ID.
+	Reconnect bool
 	// Procs is how many processes of this tool share the screens (one
 	// process holds only as many sockets as its open-file limit).
 	Procs int
@@ -79,6 +83,7 @@ type Result struct {
 	Deliveries                   int64
 	Lost                         int64
 	Repeated                     int64         // posts a screen got more than once
+	Moved                        int64         // streams the server closed that came back (Reconnect)
 	CPU                          time.Duration // server user+system time while publishing
 	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
@@ -120,6 +125,10 @@ type screen struct {
 	repeats atomic.Int64
 	closing atomic.Bool // we are closing it: the run is over
 	url     int         // which of the servers it reads
+	id      int32       // its place in its reader
+	lastID  []byte      // the id of the last whole event it read (kept with Reconnect)
+	nextID  []byte      // the id of the event being read
+	moves   atomic.Int64
 }
 
 // Run does one measurement and prints a report to out.
@@ -199,6 +208,25 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("bench: %w", err)
 		}
+		if o.Reconnect {
+			r.reconnect = func(sc *screen) {
+				// As EventSource: a moment later, to the next server (a
+				// load balancer's choice), from the last id read.
+				for try := 0; ctx.Err() == nil && !sc.closing.Load(); try++ {
+					time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+					sc.url = (sc.url + 1) % len(hosts)
+					g := int(sc.id) + o.Offset
+					sk, err := open(ctx, hosts[sc.url], o.Sources[(g/o.PerSource)%len(o.Sources)], o.Wall, string(sc.lastID))
+					if err != nil {
+						continue
+					}
+					sc.sock, sc.partial = sk, nil
+					if r.add(sc.id, sc) == nil {
+						return
+					}
+				}
+			}
+		}
 		readers[i] = r
 		wg.Add(1)
 		go func() {
@@ -220,7 +248,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("bench: screen %d: %w", g, err)
 		}
-		s.url = g % len(hosts)
+		s.url, s.id = g%len(hosts), int32(i)
 		screens[i] = s
 		if err := readers[i%len(readers)].add(int32(i), s); err != nil {
 			return res, fmt.Errorf("bench: screen %d: %w", g, err)
@@ -328,7 +356,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 		t.add(kt)
 	}
-	res.Deliveries, res.Lost, res.Dropped, res.Repeated = t.Deliveries, t.Lost, t.Dropped, t.Repeated
+	res.Deliveries, res.Lost, res.Dropped, res.Repeated, res.Moved = t.Deliveries, t.Lost, t.Dropped, t.Repeated, t.Moved
 	all := newHistogram()
 	for _, h := range t.Hist {
 		all.merge(h)
@@ -390,24 +418,33 @@ func AutoSources(host string, n, per int) ([]string, error) {
 
 // dial opens one screen from a source address and sends the request.
 func dial(ctx context.Context, host, src, wall string, posts int) (*screen, error) {
+	sk, err := open(ctx, host, src, wall, "")
+	if err != nil {
+		return nil, err
+	}
+	return &screen{sock: sk, got: make([]uint64, posts/64+1)}, nil
+}
+
+// open connects a screen's stream (from the Last-Event-ID lastID, if any).
+func open(ctx context.Context, host, src, wall, lastID string) (sock, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 	}
 	c, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return nil, err
+		return sock{}, err
 	}
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(c, "GET /walls/%s/events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: wallcast-bench\r\n\r\n", url.PathEscape(wall), host); err != nil {
+	resume := ""
+	if lastID != "" {
+		resume = "Last-Event-ID: " + lastID + "\r\n"
+	}
+	if _, err := fmt.Fprintf(c, "GET /walls/%s/events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: wallcast-bench\r\n%s\r\n", url.PathEscape(wall), host, resume); err != nil {
 		c.Close()
-		return nil, err
+		return sock{}, err
 	}
-	sk, err := detach(c)
-	if err != nil {
-		return nil, err
-	}
-	return &screen{sock: sk, got: make([]uint64, posts/64+1)}, nil
+	return detach(c)
 }
 
 func (s *screen) count() int { return int(s.n.Load()) }
@@ -420,6 +457,10 @@ type reader struct {
 	prefix  []byte
 	ready   chan<- error
 	hist    []*histogram // latencies, by server
+	// reconnect, when set, is how a screen whose stream the server closed
+	// comes back: as a browser's EventSource, to the next server, with
+	// its Last-Event-ID.
+	reconnect func(s *screen)
 }
 
 func newReader(run string, ready chan<- error, n, servers int) (*reader, error) {
@@ -453,9 +494,16 @@ func (r *reader) closed(s *screen) {
 		s.ready = true
 		r.ready <- errors.New("bench: a stream closed before it started")
 	}
-	if !s.closing.Load() {
-		s.dropped.Store(true)
+	if s.closing.Load() {
+		return
 	}
+	if r.reconnect != nil {
+		s.close()
+		s.moves.Add(1)
+		go r.reconnect(s)
+		return
+	}
+	s.dropped.Store(true)
 }
 
 func (r *reader) line(s *screen, line []byte, at time.Time) {
@@ -470,6 +518,19 @@ func (r *reader) line(s *screen, line []byte, at time.Time) {
 			r.ready <- nil
 		}
 		return
+	}
+	if r.reconnect != nil {
+		// As EventSource: an event's id counts once the event is whole
+		// (its blank line), not when its id line arrives: a stream cut
+		// inside an event resumes before it.
+		switch {
+		case bytes.HasPrefix(line, []byte("id: ")):
+			s.nextID = append(s.nextID[:0], line[4:]...)
+		case len(line) == 0 || (len(line) == 1 && line[0] == '\r'):
+			if len(s.nextID) > 0 {
+				s.lastID, s.nextID = append(s.lastID[:0], s.nextID...), s.nextID[:0]
+			}
+		}
 	}
 	i := bytes.Index(line, r.prefix)
 	if i < 0 {
@@ -589,6 +650,9 @@ func report(out io.Writer, o Options, r Result) {
 	}
 	fmt.Fprintf(out, "lost             %d\n", r.Lost)
 	fmt.Fprintf(out, "repeated         %d\n", r.Repeated)
+	if o.Reconnect {
+		fmt.Fprintf(out, "moved            %d streams closed by a server came back on the next one\n", r.Moved)
+	}
 	if b := r.Burst; b != nil {
 		fmt.Fprintf(out, "uploads          %d at once after %s, photos of %s (%d KiB): %d taken in %s; p50 %s  p99 %s  max %s; answers %v\n",
 			b.Sent, b.Started, b.Pixels, b.Bytes>>10, b.Taken, round(b.Elapsed), round(b.P50), round(b.P99), round(b.Max), b.Answers)

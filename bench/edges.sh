@@ -10,6 +10,8 @@
 #   WALLCAST=/tmp/wallcast SCREENS=4 RATE=50 BATCH=100 DURATION=30s bench/edges.sh   # a firehose: 5,000 posts/s
 #   WALLCAST=/tmp/wallcast SCREENS=40 RATE=10 BATCH=100 DURATION=60s KILL_INGEST_AT=20s bench/edges.sh
 #       # 1,000 posts/s, the ingest node killed (SIGKILL) 20 s into the publishing and started again
+#   WALLCAST=/tmp/wallcast SCREENS=40000 RATE=1 DURATION=60s KILL_EDGE_AT=20s bench/edges.sh
+#       # the first edge killed 20 s in: its 10,000 screens come back on the others, then it starts again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WALLCAST:-wallcast}
@@ -39,5 +41,17 @@ if [ -n "${KILL_INGEST_AT:-}" ]; then
     ingest
   ) &
 fi
-"$W" bench -url "$urls" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
+if [ -n "${KILL_EDGE_AT:-}" ]; then
+  (
+    until grep -q "webhook: accepted" "$dir/ingest.log"; do sleep 0.2; done
+    sleep "$KILL_EDGE_AT"
+    kill -9 "${pids[1]}"
+    echo "edge 1 killed at $(date +%T.%N | cut -c1-12); starting it again in 5 s" >&2
+    sleep 5
+    "$W" edge -config bench/cluster.yaml -listen 127.0.0.1:8081 2>>"$dir/edge1.log" &
+    echo $! >"$dir/edge1.pid"
+  ) &
+  trap 'kill "${pids[@]}" $(cat "$dir/ingest.pid" "$dir/edge1.pid" 2>/dev/null) 2>/dev/null; wait; rm -rf "$dir"' EXIT
+fi
+"$W" bench ${KILL_EDGE_AT:+-reconnect} -url "$urls" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
   -duration "$DURATION" -pid "$edges,${pids[0]}" -procs "$EDGES" -per-source 15000

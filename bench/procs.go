@@ -16,7 +16,7 @@ import (
 // missing, the streams the server closed, and the latencies by server.
 type counts struct {
 	Deliveries, Lost int64
-	Repeated         int64
+	Repeated, Moved  int64
 	Dropped          int
 	Hist             []*histogram
 }
@@ -32,6 +32,7 @@ func tally(screens []*screen, readers []*reader, n, servers int) counts {
 		c.Deliveries += int64(got)
 		c.Lost += int64(n - got)
 		c.Repeated += s.repeats.Load()
+		c.Moved += s.moves.Load()
 		if s.dropped.Load() {
 			c.Dropped++
 		}
@@ -48,6 +49,7 @@ func (c *counts) add(o counts) {
 	c.Deliveries += o.Deliveries
 	c.Lost += o.Lost
 	c.Repeated += o.Repeated
+	c.Moved += o.Moved
 	c.Dropped += o.Dropped
 	for i := range min(len(c.Hist), len(o.Hist)) {
 		c.Hist[i].merge(o.Hist[i])
@@ -70,7 +72,8 @@ func startChild(ctx context.Context, o Options, run string, posts, offset, n int
 	}
 	args := []string{"bench", "-child", "-url", strings.Join(append([]string{o.URL}, o.URLs...), ","), "-wall", o.Wall,
 		"-subscribers", strconv.Itoa(n), "-offset", strconv.Itoa(offset), "-run", run, "-posts", strconv.Itoa(posts),
-		"-sources", strings.Join(o.Sources, ","), "-per-source", strconv.Itoa(o.PerSource), "-grace", o.Grace.String()}
+		"-sources", strings.Join(o.Sources, ","), "-per-source", strconv.Itoa(o.PerSource), "-grace", o.Grace.String(),
+		"-reconnect=" + strconv.FormatBool(o.Reconnect)}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()

@@ -37,7 +37,11 @@ type Edge struct {
 	ready   atomic.Bool   // caught up with the stream as it was at the start
 	applied atomic.Uint64 // the last stream sequence taken
 	done    chan struct{}
-	news    chan struct{} // closed and replaced when a snapshot arrives (under mu)
+	news    chan struct{} // closed and replaced when a snapshot or an event arrives (under mu)
+	// aheadWait is how long a screen resuming from an event this edge has
+	// not had yet waits for it (it comes from an edge a moment further
+	// along the stream) before it is reset.
+	aheadWait time.Duration
 }
 
 // mirror is an edge's copy of one wall.
@@ -55,7 +59,7 @@ type held struct {
 // NewEdge returns an edge that hands events to hub; onWalls is called
 // with the ingest node's walls when they are known and when they change.
 func NewEdge(node *Node, hub *fanout.Hub, onWalls func([]config.Wall)) *Edge {
-	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, served: map[string]bool{}, done: make(chan struct{}), news: make(chan struct{})}
+	return &Edge{node: node, hub: hub, onWalls: onWalls, walls: map[string]*mirror{}, served: map[string]bool{}, done: make(chan struct{}), news: make(chan struct{}), aheadWait: 2 * time.Second}
 }
 
 // Run follows the stream and the bucket until ctx ends. The ordered
@@ -259,6 +263,8 @@ func (e *Edge) event(msg jetstream.Msg, target uint64) {
 	if typ == wall.EventRemove {
 		m.drop(ev.Data)
 	}
+	close(e.news)
+	e.news = make(chan struct{})
 	e.mu.Unlock()
 	e.hub.Publish([]wall.Event{ev})
 }
@@ -389,36 +395,57 @@ func newest(posts []wall.Post, n int) []wall.Post {
 
 // Replay returns the wall's display events after seq. ok is false when the
 // edge does not hold every event since seq (older than the stream's
-// window) or seq is ahead of what it has.
+// window) or seq is ahead of what it has. A screen that moved here from
+// an edge a moment further along the stream is ahead by an event or two:
+// it waits up to aheadWait for them rather than start again with a reset
+// (a reset brings back only the newest max_posts, and the posts between
+// would be lost to it).
 func (e *Edge) Replay(ctx context.Context, slug string, after int64, limit int) ([]wall.Event, bool, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	m := e.walls[slug]
-	if m == nil {
-		return nil, after == 0, nil
-	}
-	evs := e.window(m)
-	head := m.snap.Head
-	if len(evs) > 0 {
-		head = max(head, evs[len(evs)-1].Seq)
-	}
-	switch {
-	case after > head:
-		return nil, false, nil
-	case after == head:
-		return nil, true, nil
-	case len(evs) == 0 || after < evs[0].prev:
-		return nil, false, nil // a gap: events between seq and the oldest held
-	}
-	i, _ := slices.BinarySearchFunc(evs, after+1, func(h held, seq int64) int { return int(h.Seq - seq) })
-	var out []wall.Event
-	for _, h := range evs[i:] {
-		if len(out) == limit {
-			break
+	var waited <-chan time.Time
+	for {
+		e.mu.RLock()
+		m := e.walls[slug]
+		if m == nil {
+			e.mu.RUnlock()
+			return nil, after == 0, nil
 		}
-		out = append(out, h.Event)
+		evs := e.window(m)
+		head := m.snap.Head
+		if len(evs) > 0 {
+			head = max(head, evs[len(evs)-1].Seq)
+		}
+		if after > head {
+			news := e.news
+			e.mu.RUnlock()
+			if waited == nil {
+				waited = time.After(e.aheadWait)
+			}
+			select {
+			case <-news:
+				continue
+			case <-waited:
+				return nil, false, nil
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			}
+		}
+		defer e.mu.RUnlock()
+		switch {
+		case after == head:
+			return nil, true, nil
+		case len(evs) == 0 || after < evs[0].prev:
+			return nil, false, nil // a gap: events between seq and the oldest held
+		}
+		i, _ := slices.BinarySearchFunc(evs, after+1, func(h held, seq int64) int { return int(h.Seq - seq) })
+		var out []wall.Event
+		for _, h := range evs[i:] {
+			if len(out) == limit {
+				break
+			}
+			out = append(out, h.Event)
+		}
+		return out, true, nil
 	}
-	return out, true, nil
 }
 
 // Posts pages through the visible posts the edge holds, newest first:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/wallcast/wallcast/config"
 	"github.com/wallcast/wallcast/wall"
@@ -16,6 +17,7 @@ import (
 // events given as (seq, prev) pairs, without NATS.
 func edgeWith(head int64, evs ...[2]int64) *Edge {
 	e := NewEdge(&Node{cfg: &config.Cluster{Window: 100}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, nil)
+	e.aheadWait = 20 * time.Millisecond
 	e.serve([]config.Wall{{Slug: "w"}})
 	m := e.mirror("w")
 	m.snap.Head = head
@@ -58,6 +60,35 @@ func TestEdgeReplay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEdgeReplayWaitsForTheStream: a screen that moved from an edge a
+// moment further along the stream (its id is ahead of this edge's head)
+// is resumed once the events arrive, not reset: a reset would bring back
+// only the newest posts, and the ones between would be lost to it.
+func TestEdgeReplayWaitsForTheStream(t *testing.T) {
+	e := edgeWith(10, [2]int64{12, 10})
+	e.aheadWait = 10 * time.Second
+	got := make(chan []wall.Event, 1)
+	go func() {
+		evs, ok, err := e.Replay(context.Background(), "w", 13, 100)
+		if !ok || err != nil {
+			evs = nil
+		}
+		got <- evs
+	}()
+	e.mu.Lock()
+	m := e.walls["w"]
+	for _, v := range [][2]int64{{13, 12}, {14, 13}} {
+		p, _ := json.Marshal(wall.Post{ID: fmt.Sprint("p", v[0])})
+		m.events = append(m.events, held{wall.Event{Seq: v[0], Wall: "w", Type: wall.EventPost, Data: p}, v[1]})
+	}
+	close(e.news)
+	e.news = make(chan struct{})
+	e.mu.Unlock()
+	if evs := <-got; len(evs) != 1 || evs[0].Seq != 14 {
+		t.Fatalf("a screen ahead of the edge got %v, want event 14", evs)
 	}
 }
 
