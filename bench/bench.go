@@ -210,11 +210,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 		if o.Reconnect {
 			r.reconnect = func(sc *screen) {
-				// As EventSource: a moment later, to the next server (a
+				// As EventSource: a moment later, to another server (a
 				// load balancer's choice), from the last id read.
 				for try := 0; ctx.Err() == nil && !sc.closing.Load(); try++ {
 					time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
-					sc.url = (sc.url + 1) % len(hosts)
+					if len(hosts) > 1 { // another server, as a load balancer spreads them
+						sc.url = (sc.url + 1 + rand.IntN(len(hosts)-1)) % len(hosts)
+					}
 					g := int(sc.id) + o.Offset
 					sk, err := open(ctx, hosts[sc.url], o.Sources[(g/o.PerSource)%len(o.Sources)], o.Wall, string(sc.lastID))
 					if err != nil {
@@ -651,7 +653,7 @@ func report(out io.Writer, o Options, r Result) {
 	fmt.Fprintf(out, "lost             %d\n", r.Lost)
 	fmt.Fprintf(out, "repeated         %d\n", r.Repeated)
 	if o.Reconnect {
-		fmt.Fprintf(out, "moved            %d streams closed by a server came back on the next one\n", r.Moved)
+		fmt.Fprintf(out, "moved            %d streams closed by a server came back on another\n", r.Moved)
 	}
 	if b := r.Burst; b != nil {
 		fmt.Fprintf(out, "uploads          %d at once after %s, photos of %s (%d KiB): %d taken in %s; p50 %s  p99 %s  max %s; answers %v\n",

@@ -326,7 +326,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Hook, "hook", "bench", "the webhook source (flavor wallcast) that posts go through; its secret is read from WALLCAST_BENCH_SECRET")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "screens to open")
 	fs.Float64Var(&o.Rate, "rate", 10, "posts per second (with -batch: requests per second)")
-	fs.BoolVar(&o.Reconnect, "reconnect", false, "a screen whose stream a server closes comes back, as a browser does, on the next -url with its Last-Event-ID (an edge that restarts)")
+	fs.BoolVar(&o.Reconnect, "reconnect", false, "a screen whose stream a server closes comes back, as a browser does, on another -url with its Last-Event-ID (an edge that restarts)")
 	fs.IntVar(&o.Batch, "batch", 1, "posts per request, as one JSON array: a firehose's rate at a few requests a second")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to publish")
 	pids := fs.String("pid", "", "the server's process id, to measure its memory and CPU (from /proc); comma-separated ids are summed")
