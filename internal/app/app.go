@@ -229,15 +229,6 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, tune ...Se
 			return nil, err
 		}
 	}
-	// Pushes are taken from the moment the server is up: the webhook
-	// sources register their routes as they start running.
-	var hooks []string
-	for _, sc := range cfg.Sources {
-		if sc.Type == "webhook" && used(cfg, sc.Name) {
-			hooks = append(hooks, sc.Name)
-		}
-	}
-	a.hooks.Wait(hooks, 5*time.Second)
 	if cl := cfg.Moderation.Classifier; cl != nil {
 		a.judge = ingest.NewClassifier(*cl, func(slug, postID, status, reason string) error {
 			return a.pipe.Do(func() ([]wall.Event, error) { return db.Verdict(bg, slug, postID, status, reason, "classifier") })

@@ -66,24 +66,6 @@ func (h *Hooks) Register(name string, handler http.Handler) (unregister func()) 
 	}
 }
 
-// Wait waits until every name answers (its source's Run has registered
-// it), or until d is over: a server that says it is up takes pushes.
-func (h *Hooks) Wait(names []string, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for {
-		h.mu.RLock()
-		all := true
-		for _, n := range names {
-			all = all && h.m[n] != nil
-		}
-		h.mu.RUnlock()
-		if all || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // ServeHTTP answers /hooks/{name}.
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/hooks/")
