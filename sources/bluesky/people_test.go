@@ -100,19 +100,11 @@ func TestPeople(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background(), wall.Subscription{Hashtags: []string{"devconf"}}, emit) }()
 	n.send <- jetstreamPost(ana, time.Now().UnixMicro(), "3llive", "no hashtag at all")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	sourcetest.Until(t, "the feeds' and the stream's posts", func() bool {
 		mu.Lock()
-		got := len(posts)
-		mu.Unlock()
-		if got >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("posts: %v", posts)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(posts) >= 3
+	})
 	mu.Lock()
 	if fmt.Sprint(posts) != "["+ana+":3lown did:plc:bobbbbbbbbbbbbbbbbbbbbbb:3lown "+ana+":3llive]" {
 		t.Errorf("posts = %v", posts)

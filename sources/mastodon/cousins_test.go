@@ -146,20 +146,13 @@ func TestCousins(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- s.Run(ctx, wall.Subscription{Hashtags: []string{"devconf"}}, emit) }()
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			sourcetest.Until(t, tc.c.name+": its posts and polls", func() bool {
 				mu.Lock()
 				n := len(seen)
 				gone := tc.c.name != "akkoma" || deleted["AbCdEfGhIjKlMnOp01"] // the stream's delete comes after its update
 				mu.Unlock()
-				if n >= tc.posts && gone && strings.Count(tc.c.log(), "/api/v1/timelines/tag/devconf") >= tc.polls {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d posts; requests:\n%s", n, tc.c.log())
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+				return n >= tc.posts && gone && strings.Count(tc.c.log(), "/api/v1/timelines/tag/devconf") >= tc.polls
+			})
 			cancel()
 			<-done
 			mu.Lock()

@@ -118,19 +118,12 @@ func TestPeople(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, wall.Subscription{Hashtags: []string{"devconf"}}, emit) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	sourcetest.Until(t, "the people's posts and three polls of the account", func() bool {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n >= 3 && strings.Count(f.requests(), "/api/v1/accounts/7/statuses") >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("posts %v; requests:\n%s", got, f.requests())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return n >= 3 && strings.Count(f.requests(), "/api/v1/accounts/7/statuses") >= 3
+	})
 	cancel()
 	<-done
 	want := map[string]string{"300": "ana <p>doors open</p>", "301": "bob <p>slides are up</p>", "303": "ana <p>keynote in five</p>"}

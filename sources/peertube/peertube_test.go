@@ -79,13 +79,7 @@ func TestVideosByTag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, wall.Subscription{Hashtags: []string{"devconf", "devconf2026"}}, emit) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.requests()) < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("requests: %v", f.requests())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	sourcetest.Until(t, "five requests", func() bool { return len(f.requests()) >= 5 })
 	cancel()
 	<-done
 	mu.Lock()

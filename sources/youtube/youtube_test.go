@@ -37,17 +37,6 @@ func (c *collect) all() []wall.Item {
 	return append([]wall.Item(nil), c.items...)
 }
 
-func until(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func run(t *testing.T, f *fakeAPI, cfg Config, cursor string) (*collect, chan error, context.CancelFunc) {
 	t.Helper()
 	srv := httptest.NewServer(f)
@@ -82,7 +71,7 @@ func TestChatPolled(t *testing.T) {
 		return 200, emptyPage(page, 150, false)
 	}
 	c, _, _ := run(t, f, Config{VideoID: "stream00001"}, "")
-	until(t, "three polls", func() bool { return len(f.requests("liveChat/messages")) >= 3 })
+	sourcetest.Until(t, "three polls", func() bool { return len(f.requests("liveChat/messages")) >= 3 })
 
 	var got []string
 	for _, it := range c.all() {
@@ -127,7 +116,7 @@ func TestResumesFromItsPage(t *testing.T) {
 	f.live["stream00001"] = chatID
 	f.messages = func(chat, page string) (int, string) { return 200, emptyPage(page, 50, false) }
 	run(t, f, Config{VideoID: "stream00001"}, `{"chat":"`+chatID+`","video":"stream00001","page":"saved-page"}`)
-	until(t, "a poll", func() bool { return len(f.requests("liveChat/messages")) >= 1 })
+	sourcetest.Until(t, "a poll", func() bool { return len(f.requests("liveChat/messages")) >= 1 })
 	if p := f.requests("liveChat/messages")[0].Query.Get("pageToken"); p != "saved-page" {
 		t.Errorf("first poll after a restart asked for page %q", p)
 	}
@@ -156,7 +145,7 @@ func TestChannelFollowsBroadcasts(t *testing.T) {
 		return 200, fmt.Sprintf(`{"pollingIntervalMillis": 20, "nextPageToken": "%s-%d", "items": [{"id": "m%d", "snippet": {"type": "textMessageEvent", "publishedAt": "2026-12-03T10:00:00Z", "textMessageDetails": {"messageText": "hello from %s"}}, "authorDetails": {"channelId": "UCa", "displayName": "A"}}]}`, chat, polls[chat], polls[chat], chat)
 	}
 	c, _, _ := run(t, f, Config{ChannelID: "UCchannelChannelChannel0"}, "")
-	until(t, "a post from the second broadcast", func() bool {
+	sourcetest.Until(t, "a post from the second broadcast", func() bool {
 		for _, it := range c.all() {
 			if it.Kind == wall.ItemPost && strings.HasPrefix(it.Post.NativeID, "chat-two/") && it.Post.URL == "https://www.youtube.com/watch?v=stream00002" {
 				return true
@@ -201,7 +190,7 @@ func TestQuotaAndKey(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); sup.Wait() }()
 	sup.Start(ctx, supervisor.Spec{Name: "yt", Type: "youtube", Source: s, Emit: (&collect{}).emit})
-	until(t, "stopped with the error", func() bool { h := sup.Health(); return len(h) == 1 && h[0].State == wall.StateError })
+	sourcetest.Until(t, "stopped with the error", func() bool { h := sup.Health(); return len(h) == 1 && h[0].State == wall.StateError })
 	if h := sup.Health()[0]; strings.Contains(h.LastError, "wrong") {
 		t.Errorf("the health shows the key: %q", h.LastError)
 	}
