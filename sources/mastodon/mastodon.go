@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type Source struct {
 
 	mu     sync.Mutex
 	since  map[string]string // timeline key -> newest status id stored
+	seen   map[string]*upstream.Window // polled timeline key -> its newest statuses, for edits and deletes
 	ids    map[string]string // account "user@instance" -> its id on this server
 	recent *upstream.Recent  // ids emitted lately, across reconnects
 }
@@ -172,9 +174,11 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), host: host, recent: upstream.NewRecent(4096)}
 }
 
-// cursor is the newest status id seen per hashtag.
+// cursor is the newest status id seen per timeline and, for a polled
+// one, the newest statuses emitted with their versions.
 type cursor struct {
-	Since map[string]string `json:"since"`
+	Since map[string]string           `json:"since"`
+	Seen  map[string]*upstream.Window `json:"seen,omitempty"`
 }
 
 // Run follows every hashtag of the subscription until ctx ends or one of
@@ -195,6 +199,17 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	for k, v := range cur.Since {
 		if upstream.NewerID(v, s.since[k]) {
 			s.since[k] = v
+		}
+	}
+	if s.seen == nil {
+		s.seen = map[string]*upstream.Window{}
+	}
+	for k, w := range cur.Seen {
+		if s.seen[k] == nil && w != nil {
+			s.seen[k] = upstream.NewWindow(40)
+			for _, e := range w.Entries() {
+				s.seen[k].Add(e)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -226,6 +241,9 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 
 // follow fills the gap for one timeline, then streams it (or polls it).
 func (s *Source) follow(ctx context.Context, tl timeline, emit wall.Emit) error {
+	if !s.cfg.Stream || tl.stream == "" {
+		s.watch(tl.key) // from the first status, for its edits and deletes
+	}
 	if err := s.fill(ctx, tl, emit); err != nil {
 		return err
 	}
@@ -253,7 +271,17 @@ func (s *Source) follow(ctx context.Context, tl timeline, emit wall.Emit) error 
 			return err
 		}
 	}
-	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.fill(ctx, tl, emit) })
+	s.watch(tl.key)
+	return upstream.Poll(ctx, s.cfg.PollInterval, func() error { return s.poll(ctx, tl, emit) })
+}
+
+// watch keeps a window of a polled timeline's newest statuses.
+func (s *Source) watch(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[key] == nil {
+		s.seen[key] = upstream.NewWindow(40)
+	}
 }
 
 func (s *Source) authorize(req *http.Request) {
@@ -298,22 +326,9 @@ func untilReset(v string) (time.Duration, bool) {
 func (s *Source) fill(ctx context.Context, tl timeline, emit wall.Emit) error {
 	for page := 0; page < 25; page++ {
 		since := s.sinceOf(tl.key)
-		q := url.Values{"limit": {"40"}}
-		if since != "" {
-			q.Set("min_id", since)
-		}
-		for k, v := range tl.query {
-			if k != "tag" && k != "list" {
-				q[k] = v
-			}
-		}
-		body, header, err := s.getJSON(ctx, s.cfg.Instance+tl.path+"?"+q.Encode(), "timeline "+tl.label)
+		statuses, header, err := s.page(ctx, tl, since)
 		if err != nil {
 			return err
-		}
-		var statuses []json.RawMessage
-		if err := json.Unmarshal(body, &statuses); err != nil {
-			return fmt.Errorf("mastodon %s: timeline %s: not a list of statuses: %w", s.cfg.Name, tl.label, err)
 		}
 		if since != "" {
 			statuses = newerThan(statuses, since)
@@ -338,6 +353,98 @@ func (s *Source) fill(ctx context.Context, tl timeline, emit wall.Emit) error {
 		}
 	}
 	return nil
+}
+
+// page reads one page of the timeline (40 statuses, newest first): the
+// newest, or with since the oldest ones after it.
+func (s *Source) page(ctx context.Context, tl timeline, since string) ([]json.RawMessage, http.Header, error) {
+	q := url.Values{"limit": {"40"}}
+	if since != "" {
+		q.Set("min_id", since)
+	}
+	for k, v := range tl.query {
+		if k != "tag" && k != "list" {
+			q[k] = v
+		}
+	}
+	body, header, err := s.getJSON(ctx, s.cfg.Instance+tl.path+"?"+q.Encode(), "timeline "+tl.label)
+	if err != nil {
+		return nil, nil, err
+	}
+	var statuses []json.RawMessage
+	if err := json.Unmarshal(body, &statuses); err != nil {
+		return nil, nil, fmt.Errorf("mastodon %s: timeline %s: not a list of statuses: %w", s.cfg.Name, tl.label, err)
+	}
+	return statuses, header, nil
+}
+
+// poll reads the timeline's newest page, which a timeline without a
+// stream has in place of its events: what is newer than the cursor is
+// new (a gap longer than the page is filled from the cursor on), and the
+// statuses the source emitted before are compared with it, so an edit
+// becomes an update and a status missing from the span the page covers a
+// delete.
+func (s *Source) poll(ctx context.Context, tl timeline, emit wall.Emit) error {
+	since := s.sinceOf(tl.key)
+	statuses, _, err := s.page(ctx, tl, "")
+	if err != nil {
+		return err
+	}
+	parsed := make([]status, 0, len(statuses))
+	byID := map[string]json.RawMessage{}
+	page := make([]upstream.Seen, 0, len(statuses))
+	for _, raw := range statuses {
+		var st status
+		if json.Unmarshal(raw, &st) != nil || st.ID == "" {
+			continue // logged by emitStatus if it is new
+		}
+		parsed = append(parsed, st)
+		seen := seenOf(st)
+		byID[seen.ID] = raw
+		page = append(page, seen)
+	}
+	if since == "" || (len(statuses) == 40 && len(parsed) > 0 && upstream.NewerID(parsed[len(parsed)-1].ID, since)) {
+		return s.fill(ctx, tl, emit)
+	}
+	fresh := newerThan(slices.Clone(statuses), since)
+	for i := len(fresh) - 1; i >= 0; i-- {
+		if err := s.emitStatus(ctx, tl.key, wall.ItemPost, fresh[i], emit); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	w := s.seen[tl.key]
+	edited, gone := w.Compare(page, len(statuses) < 40)
+	// What was emitted before the timeline was polled (by its stream) is
+	// compared from now on.
+	for i, st := range parsed {
+		if _, ok := s.post(st); ok && !upstream.NewerID(st.ID, since) && !w.Has(page[i].ID) {
+			w.Add(page[i])
+		}
+	}
+	c, _ := json.Marshal(cursor{Since: s.since, Seen: s.seen})
+	s.mu.Unlock()
+	for _, id := range gone {
+		if err := emit(ctx, wall.Item{Kind: wall.ItemDelete, Post: wall.Post{NativeID: id}, Cursor: string(c)}); err != nil {
+			return err
+		}
+	}
+	for _, e := range edited {
+		if err := s.emitStatus(ctx, tl.key, wall.ItemUpdate, byID[e.ID], emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seenOf is a status as a polled timeline's window keeps it: the post's
+// id (a boost's is the boosted status's), its place, its last edit.
+func seenOf(st status) upstream.Seen {
+	rank := st.ID
+	if st.Reblog != nil {
+		st = *st.Reblog
+	}
+	return upstream.Seen{ID: st.ID, Rank: rank, Version: st.EditedAt}
 }
 
 // stream follows the timeline's stream until it ends.
@@ -403,14 +510,18 @@ func (s *Source) sinceOf(tag string) string {
 	return s.since[tag]
 }
 
-// advance records a status id as seen and returns the cursor to save.
-func (s *Source) advance(tag, id string) string {
+// advance records a status id as seen (and, for a polled timeline, the
+// status emitted) and returns the cursor to save.
+func (s *Source) advance(tag, id string, emitted *upstream.Seen) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if upstream.NewerID(id, s.since[tag]) {
 		s.since[tag] = id
 	}
-	c, _ := json.Marshal(cursor{Since: s.since})
+	if w := s.seen[tag]; w != nil && emitted != nil {
+		w.Add(*emitted)
+	}
+	c, _ := json.Marshal(cursor{Since: s.since, Seen: s.seen})
 	return string(c)
 }
 
@@ -421,14 +532,15 @@ func (s *Source) emitStatus(ctx context.Context, tag string, kind wall.ItemKind,
 		s.log.Warn("mastodon: malformed status skipped", "tag", tag, "err", err, "bytes", len(raw))
 		return nil
 	}
-	cur := s.advance(tag, st.ID)
 	p, ok := s.post(st)
 	if kind == wall.ItemPost && s.recent.Has(st.ID) {
 		ok = false // the stream and a gap fill both had it
 	}
 	if !ok {
-		return emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: cur})
+		return emit(ctx, wall.Item{Kind: wall.ItemCursor, Cursor: s.advance(tag, st.ID, nil)})
 	}
+	seen := seenOf(st)
+	cur := s.advance(tag, st.ID, &seen)
 	if err := emit(ctx, wall.Item{Kind: kind, Post: p, Cursor: cur}); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ type status struct {
 	URI              string                  `json:"uri"`
 	URL              string                  `json:"url"`
 	CreatedAt        time.Time               `json:"created_at"`
+	EditedAt         string                  `json:"edited_at"` // null until edited
 	Content          string                  `json:"content"`
 	SpoilerText      string                  `json:"spoiler_text"`
 	Sensitive        bool                    `json:"sensitive"`

@@ -41,7 +41,8 @@ type Source struct {
 	recent *upstream.Recent
 
 	mu    sync.Mutex
-	after time.Time // the newest publishedAt stored
+	after time.Time        // the newest publishedAt stored
+	seen  *upstream.Window // the newest videos emitted, for edits and deletes
 }
 
 // New returns a peertube source.
@@ -53,16 +54,21 @@ func New(cfg Config, client *http.Client, log *slog.Logger) *Source {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Minute
 	}
-	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096)}
+	return &Source{cfg: cfg, client: client, log: log.With("source", cfg.Name), recent: upstream.NewRecent(4096), seen: upstream.NewWindow(pageSize)}
 }
 
+// pageSize is how many videos a list request asks for.
+const pageSize = 50
+
 type cursor struct {
-	After time.Time `json:"after"`
+	After time.Time        `json:"after"`
+	Seen  *upstream.Window `json:"seen,omitempty"`
 }
 
 // video is the part of PeerTube's Video (and VideoDetails) a wall uses.
 type video struct {
 	UUID        string    `json:"uuid"`
+	UpdatedAt   string    `json:"updatedAt"`
 	ShortUUID   string    `json:"shortUUID"`
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
@@ -110,6 +116,11 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		if c.After.After(s.after) {
 			s.after = c.After
 		}
+		if s.seen.Len() == 0 && c.Seen != nil {
+			for _, e := range c.Seen.Entries() {
+				s.seen.Add(e)
+			}
+		}
 		s.mu.Unlock()
 	}
 	if len(sub.Hashtags) == 0 {
@@ -120,14 +131,18 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 }
 
 // poll reads the list newest first until it reaches what was stored, then
-// emits the new videos oldest first.
+// emits the new videos oldest first. The newest page is also compared
+// with the videos emitted before: a video updated since is read again
+// and updated, one missing from the span the page covers (deleted, made
+// private, its tag removed) is deleted.
 func (s *Source) poll(ctx context.Context, tags []string, emit wall.Emit) error {
 	s.mu.Lock()
 	after := s.after
 	s.mu.Unlock()
-	var fresh []video
-	for start := 0; start < 500; start += 50 {
-		q := url.Values{"tagsOneOf": tags, "sort": {"-publishedAt"}, "count": {"50"}, "start": {strconv.Itoa(start)}, "nsfw": {"both"}}
+	var fresh, newest []video
+	complete := false
+	for start := 0; start < 500; start += pageSize {
+		q := url.Values{"tagsOneOf": tags, "sort": {"-publishedAt"}, "count": {strconv.Itoa(pageSize)}, "start": {strconv.Itoa(start)}, "nsfw": {"both"}}
 		if s.cfg.LocalOnly {
 			q.Set("isLocal", "true")
 		}
@@ -138,6 +153,9 @@ func (s *Source) poll(ctx context.Context, tags []string, emit wall.Emit) error 
 		if err := s.get(ctx, "/api/v1/videos?"+q.Encode(), &page); err != nil {
 			return err
 		}
+		if start == 0 {
+			newest, complete = page.Data, len(page.Data) < pageSize
+		}
 		older := false
 		for _, v := range page.Data {
 			if v.PublishedAt.Before(after) {
@@ -147,35 +165,73 @@ func (s *Source) poll(ctx context.Context, tags []string, emit wall.Emit) error 
 			fresh = append(fresh, v)
 		}
 		// A first run starts with the newest page only.
-		if older || after.IsZero() || len(page.Data) < 50 {
+		if older || after.IsZero() || len(page.Data) < pageSize {
 			break
 		}
 	}
 	for i := len(fresh) - 1; i >= 0; i-- {
 		v := fresh[i]
-		if v.UUID == "" || s.recent.Has(v.UUID) {
+		s.mu.Lock()
+		known := s.seen.Has(v.UUID) // the newest stored, again: its edits are compared below
+		s.mu.Unlock()
+		if v.UUID == "" || known || s.recent.Has(v.UUID) {
 			continue
 		}
-		var d video
-		if err := s.get(ctx, "/api/v1/videos/"+url.PathEscape(v.UUID), &d); err != nil {
-			var se *upstream.StatusError
-			if errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusForbidden) {
-				continue // deleted or made private since the list
-			}
-			return err
-		}
-		s.mu.Lock()
-		if v.PublishedAt.After(s.after) {
-			s.after = v.PublishedAt
-		}
-		c, _ := json.Marshal(cursor{After: s.after})
-		s.mu.Unlock()
-		if err := emit(ctx, wall.Item{Kind: wall.ItemPost, Post: s.post(d), Cursor: string(c)}); err != nil {
+		if err := s.emitVideo(ctx, wall.ItemPost, v, emit); err != nil {
 			return err
 		}
 		s.recent.Add(v.UUID)
 	}
+	page := make([]upstream.Seen, 0, len(newest))
+	byID := map[string]video{}
+	for _, v := range newest {
+		if v.UUID != "" {
+			page = append(page, seenOf(v))
+			byID[v.UUID] = v
+		}
+	}
+	s.mu.Lock()
+	edited, gone := s.seen.Compare(page, complete)
+	c, _ := json.Marshal(cursor{After: s.after, Seen: s.seen})
+	s.mu.Unlock()
+	for _, id := range gone {
+		if err := emit(ctx, wall.Item{Kind: wall.ItemDelete, Post: wall.Post{NativeID: id}, Cursor: string(c)}); err != nil {
+			return err
+		}
+	}
+	for _, e := range edited {
+		if err := s.emitVideo(ctx, wall.ItemUpdate, byID[e.ID], emit); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// emitVideo reads a listed video's details and emits it as a post or an
+// update; one gone since the list (deleted, made private) is skipped.
+func (s *Source) emitVideo(ctx context.Context, kind wall.ItemKind, v video, emit wall.Emit) error {
+	var d video
+	if err := s.get(ctx, "/api/v1/videos/"+url.PathEscape(v.UUID), &d); err != nil {
+		var se *upstream.StatusError
+		if errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusForbidden) {
+			return nil // the next look at the list deletes it
+		}
+		return err
+	}
+	s.mu.Lock()
+	if v.PublishedAt.After(s.after) {
+		s.after = v.PublishedAt
+	}
+	s.seen.Add(seenOf(v))
+	c, _ := json.Marshal(cursor{After: s.after, Seen: s.seen})
+	s.mu.Unlock()
+	return emit(ctx, wall.Item{Kind: kind, Post: s.post(d), Cursor: string(c)})
+}
+
+// seenOf is a listed video as the window keeps it: its place is when it
+// was published, its version when it was last updated.
+func seenOf(v video) upstream.Seen {
+	return upstream.Seen{ID: v.UUID, Rank: v.PublishedAt.UTC().Format("2006-01-02T15:04:05.000000000Z"), Version: v.UpdatedAt}
 }
 
 // get reads one answer of the REST API.

@@ -3,6 +3,7 @@ package peertube
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,12 +25,14 @@ type fakeTube struct {
 	mu   sync.Mutex
 	reqs []string
 	list string // the list fixture
+	// edited: details come from video_<id>_edited.json where there is one
+	edited bool
 }
 
 func (f *fakeTube) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, r.URL.RequestURI())
-	list := f.list
+	list, edited := f.list, f.edited
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	switch {
@@ -37,7 +40,10 @@ func (f *fakeTube) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(sourcetest.Fixture(f.t, list))
 	case strings.HasPrefix(r.URL.Path, "/api/v1/videos/"):
 		id := strings.TrimPrefix(r.URL.Path, "/api/v1/videos/")
-		b, err := readFixture(id)
+		b, err := readFixture(id, "")
+		if e, eerr := readFixture(id, "_edited"); edited && eerr == nil {
+			b = e
+		}
 		if err != nil {
 			w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
 			w.WriteHeader(http.StatusNotFound)
@@ -50,9 +56,9 @@ func (f *fakeTube) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func readFixture(uuid string) ([]byte, error) {
+func readFixture(uuid, suffix string) ([]byte, error) {
 	short, _, _ := strings.Cut(uuid, "-")
-	return os.ReadFile(filepath.Join("testdata", "video_"+short+".json"))
+	return os.ReadFile(filepath.Join("testdata", "video_"+short+suffix+".json"))
 }
 
 func (f *fakeTube) requests() []string {
@@ -117,5 +123,64 @@ func TestVideosByTag(t *testing.T) {
 	}
 	if n := strings.Count(reqs, "/api/v1/videos/9c9de5e8"); n != 1 {
 		t.Errorf("details read %d times", n)
+	}
+}
+
+// TestEditsAndDeletes: PeerTube's list has no events; a video updated
+// since (its updatedAt) is read again and updated, one gone from the
+// list deleted, also across a restart (the window is in the cursor).
+func TestEditsAndDeletes(t *testing.T) {
+	f := &fakeTube{t: t, list: "videos.json"}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	var mu sync.Mutex
+	var log []string
+	var last string
+	emit := func(_ context.Context, it wall.Item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		short, _, _ := strings.Cut(it.Post.NativeID, "-")
+		log = append(log, fmt.Sprintf("%d %s %s", it.Kind, short, it.Post.HTML))
+		last = it.Cursor
+		return nil
+	}
+	has := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(log) >= n
+		}
+	}
+	run := func(cursor string) func() {
+		s := New(Config{Name: "tube", Instance: srv.URL, PollInterval: 10 * time.Millisecond}, srv.Client(), sourcetest.Quiet)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, wall.Subscription{Hashtags: []string{"devconf"}, Cursor: cursor}, emit) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		}
+	}
+	stop := run("")
+	sourcetest.Until(t, "both videos", has(2))
+	stop()
+	// While the wall is down the opening is deleted and the backstage
+	// video gets a new title.
+	f.mu.Lock()
+	f.list, f.edited = "videos_edited.json", true
+	f.mu.Unlock()
+	mu.Lock()
+	cursor := last
+	mu.Unlock()
+	stop = run(cursor)
+	sourcetest.Until(t, "the delete and the update", has(4))
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(log) != 4 || !strings.HasPrefix(log[2], fmt.Sprint(int(wall.ItemDelete), " 1f0e3dad ")) ||
+		!strings.HasPrefix(log[3], fmt.Sprint(int(wall.ItemUpdate), " 9c9de5e8 <p><strong>Backstage at #DevConf (full cut)</strong>")) {
+		t.Errorf("items:\n%s", strings.Join(log, "\n"))
 	}
 }
