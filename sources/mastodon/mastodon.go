@@ -53,10 +53,10 @@ type Source struct {
 	host   string
 
 	mu     sync.Mutex
-	since  map[string]string // timeline key -> newest status id stored
+	since  map[string]string           // timeline key -> newest status id stored
 	seen   map[string]*upstream.Window // polled timeline key -> its newest statuses, for edits and deletes
-	ids    map[string]string // account "user@instance" -> its id on this server
-	recent *upstream.Recent  // ids emitted lately, across reconnects
+	ids    map[string]string           // account "user@instance" -> its id on this server
+	recent *upstream.Recent            // ids emitted lately, across reconnects
 }
 
 // timeline is one thing the source follows: a hashtag, a list, an account.
