@@ -280,6 +280,9 @@ func (a *App) startSource(cfg *config.Config, sc config.Source) error {
 	if err != nil {
 		return err
 	}
+	if sc.Type == "webhook" {
+		a.hooks.Expect(sc.Name)
+	}
 	if u, ok := src.(*uploads.Source); ok {
 		a.running(sc.Name, u)
 	}
@@ -338,6 +341,7 @@ func (a *App) Reload() error {
 		if n := next.Source(sc.Name); n == nil || !used(next, sc.Name) {
 			a.sup.Stop(sc.Name)
 			a.running(sc.Name, nil)
+			a.hooks.Forget(sc.Name)
 		}
 	}
 	for _, sc := range next.Sources {

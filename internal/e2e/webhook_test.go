@@ -52,23 +52,30 @@ func pushResp(c *http.Client, addr, id string) (*http.Response, error) {
 	return pushBody(c, addr, fmt.Sprintf(`{"id":%q,"author":{"name":"CMS"},"text":"post %s #devconf"}`, id, id))
 }
 
-// pushBody sends a signed body to the hook and returns the answer, its
+// pushBody signs and sends one push as a sender does: a 503 (the source
+// is starting) is sent again, for up to 10 s. It returns the answer, its
 // body read and closed.
 func pushBody(c *http.Client, addr, body string) (*http.Response, error) {
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	m := hmac.New(sha256.New, []byte(hookSecret))
-	m.Write([]byte(ts + "." + body))
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/hook", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Wallcast-Timestamp", ts)
-	req.Header.Set("X-Wallcast-Signature", "v1="+hex.EncodeToString(m.Sum(nil)))
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		m := hmac.New(sha256.New, []byte(hookSecret))
+		m.Write([]byte(ts + "." + body))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/hook", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Wallcast-Timestamp", ts)
+		req.Header.Set("X-Wallcast-Signature", "v1="+hex.EncodeToString(m.Sum(nil)))
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return resp, nil
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp, nil
 }
 
 // BenchmarkWebhookPush measures what a sender of signed webhook posts

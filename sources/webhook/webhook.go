@@ -45,21 +45,43 @@ type Config struct {
 
 // Hooks routes POST /hooks/{source} to the running webhook sources.
 type Hooks struct {
-	mu sync.RWMutex
-	m  map[string]http.Handler
+	mu       sync.RWMutex
+	m        map[string]*entry
+	expected map[string]bool // configured webhook sources, running or not
 }
 
+// entry is one registration (a handler may not be comparable).
+type entry struct{ http.Handler }
+
 // NewHooks returns an empty router.
-func NewHooks() *Hooks { return &Hooks{m: map[string]http.Handler{}} }
+func NewHooks() *Hooks { return &Hooks{m: map[string]*entry{}, expected: map[string]bool{}} }
+
+// Expect says a webhook source of that name is configured: while it is
+// not taking pushes (starting, or restarting after a failure) a push is
+// answered 503 with Retry-After, which senders retry, not 404, which
+// they take as final.
+func (h *Hooks) Expect(name string) {
+	h.mu.Lock()
+	h.expected[name] = true
+	h.mu.Unlock()
+}
+
+// Forget says the source is no longer configured.
+func (h *Hooks) Forget(name string) {
+	h.mu.Lock()
+	delete(h.expected, name)
+	h.mu.Unlock()
+}
 
 // Register makes h answer /hooks/{name} until unregister is called.
 func (h *Hooks) Register(name string, handler http.Handler) (unregister func()) {
+	mine := &entry{handler}
 	h.mu.Lock()
-	h.m[name] = handler
+	h.m[name] = mine
 	h.mu.Unlock()
 	return func() {
 		h.mu.Lock()
-		if h.m[name] == handler {
+		if h.m[name] == mine {
 			delete(h.m, name)
 		}
 		h.mu.Unlock()
@@ -70,13 +92,17 @@ func (h *Hooks) Register(name string, handler http.Handler) (unregister func()) 
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/hooks/")
 	h.mu.RLock()
-	s := h.m[name]
+	s, expected := h.m[name], h.expected[name]
 	h.mu.RUnlock()
-	if s == nil {
+	switch {
+	case s != nil:
+		s.ServeHTTP(w, r)
+	case expected:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, fmt.Sprintf("webhook source %q is starting; send again", name), http.StatusServiceUnavailable)
+	default:
 		http.Error(w, fmt.Sprintf("no running webhook source named %q", name), http.StatusNotFound)
-		return
 	}
-	s.ServeHTTP(w, r)
 }
 
 // Source receives pushed posts.

@@ -286,3 +286,39 @@ func TestWebSubWithoutPublicAddressPolls(t *testing.T) {
 		}
 	}
 }
+
+// TestHooksWhileStarting: a configured webhook source that is not taking
+// pushes yet (or again) answers 503 with Retry-After, which senders
+// retry; one not configured answers 404.
+func TestHooksWhileStarting(t *testing.T) {
+	hooks := NewHooks()
+	srv := httptest.NewServer(hooks)
+	defer srv.Close()
+	status := func() (int, string) {
+		resp, err := http.Post(srv.URL+"/hooks/hook", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if c, _ := status(); c != http.StatusNotFound {
+		t.Errorf("unknown source: %d", c)
+	}
+	hooks.Expect("hook")
+	if c, ra := status(); c != http.StatusServiceUnavailable || ra != "1" {
+		t.Errorf("starting source: %d, Retry-After %q", c, ra)
+	}
+	unregister := hooks.Register("hook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	if c, _ := status(); c != http.StatusAccepted {
+		t.Errorf("running source: %d", c)
+	}
+	unregister()
+	if c, _ := status(); c != http.StatusServiceUnavailable {
+		t.Errorf("restarting source: %d", c)
+	}
+	hooks.Forget("hook")
+	if c, _ := status(); c != http.StatusNotFound {
+		t.Errorf("removed source: %d", c)
+	}
+}
