@@ -307,6 +307,10 @@ func (e *Engine) writer(k int) {
 		}
 		e.mu.Unlock()
 		now := time.Now().UnixNano()
+		// behind: a screen that keeps up got only part of what is waiting
+		// (one write holds 64 frames): the writer comes back at once
+		// rather than on its tick.
+		behind := false
 		for _, r := range rings {
 			// One look at the ring per sweep: the newest frames, which is
 			// all that screens keeping up need, without touching the lock
@@ -342,10 +346,16 @@ func (e *Engine) writer(k int) {
 					continue
 				}
 				buf, frames = e.flush(c, &snap, buf[:0], frames[:0])
-				if c.dead.Load() {
+				switch {
+				case c.dead.Load():
 					e.release(c)
+				case c.pos < snap.head && c.blockedAt.Load() == 0:
+					behind = true
 				}
 			}
+		}
+		if behind {
+			e.wakeWriter(k)
 		}
 	}
 }

@@ -254,3 +254,29 @@ func TestEngineCallsDoneOnClose(t *testing.T) {
 	default:
 	}
 }
+
+// TestEngineSendsABurstWhole: a commit of many events at once (a batch of
+// a firehose's webhook) reaches a screen that keeps up at once, not 64
+// frames per second on the writers' tick: a writer comes back for a
+// screen it left behind.
+func TestEngineSendsABurstWhole(t *testing.T) {
+	e, client := engineScreen(t, time.Minute)
+	const n = 1000
+	burst := make([]Frame, n)
+	for i := range burst {
+		burst[i] = postFrame(int64(i + 1))
+	}
+	e.publish("w", burst)
+	// The old writers needed n/64 ticks of a second: 15 s.
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	for got := 0; got < n; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %d of %d posts: %v", got, n, err)
+		}
+		if strings.HasPrefix(line, "id: ") {
+			got++
+		}
+	}
+}
