@@ -88,6 +88,11 @@ type Result struct {
 	ToolCPU                      time.Duration // this tool's, over the same time
 	Elapsed                      time.Duration
 	P50, P90, P99, Max           time.Duration
+	// AnswerP50, AnswerP99 and AnswerMax are how long the webhook took to
+	// answer a publish request (its posts committed), retries included.
+	AnswerP50, AnswerP99, AnswerMax time.Duration
+	// Publishing is how long the requests took to send.
+	Publishing time.Duration
 	// PerURL is the latency of the screens of each server, with URLs.
 	PerURL []Latency
 	// Burst is what the burst of uploads measured (nil: none).
@@ -317,20 +322,53 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 			bursting <- b
 		}()
 	}
+	// Requests go out on the tick, not after the answer to the one
+	// before: a slow answer would otherwise lower the rate. At most 64
+	// are in flight, the first error ends the run.
 	n := 0
+	answers := newHistogram()
+	var amu sync.Mutex
+	var inflight sync.WaitGroup
+	failed := make(chan error, 1)
+	slots := make(chan struct{}, 64)
 	for time.Since(start) < o.Duration && (n+1)*o.Batch <= len(sent.at) {
 		select {
 		case <-ctx.Done():
+			inflight.Wait()
 			return res, ctx.Err()
+		case err := <-failed:
+			tick.Stop()
+			inflight.Wait()
+			return res, err
 		case <-tick.C:
 		}
-		if err := publish(client, o, run, n, sent); err != nil {
-			tick.Stop()
-			return res, err
-		}
+		slots <- struct{}{}
+		inflight.Add(1)
+		go func(n int) {
+			defer func() { <-slots; inflight.Done() }()
+			t0 := time.Now()
+			if err := publish(client, o, run, n, sent); err != nil {
+				select {
+				case failed <- err:
+				default:
+				}
+				return
+			}
+			amu.Lock()
+			answers.add(time.Since(t0))
+			amu.Unlock()
+		}(n)
 		n++
 	}
 	tick.Stop()
+	res.Publishing = time.Since(start)
+	inflight.Wait()
+	select {
+	case err := <-failed:
+		return res, err
+	default:
+	}
+	res.AnswerP50, _, res.AnswerP99, res.AnswerMax = answers.quantiles()
 	n *= o.Batch // posts, from requests
 	res.Published = n
 	for _, k := range kids {
@@ -583,7 +621,6 @@ func (s *sendTimes) get(n int) (time.Time, bool) {
 	return time.Unix(0, v), v != 0
 }
 
-// publish sends post n through the webhook, signed.
 // publish sends request n through the webhook, signed: one post, or Batch
 // posts in a JSON array (numbered n*Batch on).
 func publish(c *http.Client, o Options, run string, n int, sent *sendTimes) error {
@@ -643,7 +680,9 @@ func report(out io.Writer, o Options, r Result) {
 			fmt.Fprintf(out, "tool CPU         %.2f s over the run (taken from the server when both share a machine)\n", r.ToolCPU.Seconds())
 		}
 	}
-	fmt.Fprintf(out, "published        %d posts at %.1f/s\n", r.Published, o.Rate*float64(max(o.Batch, 1)))
+	fmt.Fprintf(out, "published        %d posts in %s: %.1f/s (asked %.1f/s)\n", r.Published, r.Publishing.Round(time.Millisecond),
+		float64(r.Published)/max(r.Publishing.Seconds(), 1e-9), o.Rate*float64(max(o.Batch, 1)))
+	fmt.Fprintf(out, "webhook answers  p50 %s  p99 %s  max %s  (request sent → 200, posts committed)\n", round(r.AnswerP50), round(r.AnswerP99), round(r.AnswerMax))
 	fmt.Fprintf(out, "deliveries       %d (%.0f/s)\n", r.Deliveries, float64(r.Deliveries)/r.Elapsed.Seconds())
 	fmt.Fprintf(out, "latency          p50 %s  p90 %s  p99 %s  max %s  (publish request sent → event read by the screen)\n",
 		round(r.P50), round(r.P90), round(r.P99), round(r.Max))
