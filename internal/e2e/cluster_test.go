@@ -841,13 +841,14 @@ func startNginx(t *testing.T, ingest string, edges ...string) (addr, dir string)
 }
 
 // runNginx runs nginx with a site in dir and waits until addr answers.
-func runNginx(t *testing.T, bin, dir, addr, site string) {
+func runNginx(t *testing.T, bin, dir, addr, site string) (pid int) {
 	t.Helper()
 	main := fmt.Sprintf(`daemon off;
 worker_processes 1;
+worker_rlimit_nofile 20000;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 9000; }
 http {
     access_log off;
     client_body_temp_path %[1]s/body;
@@ -872,7 +873,7 @@ http {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return
+			return cmd.Process.Pid
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
