@@ -1,7 +1,6 @@
 package mastodon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -74,66 +73,38 @@ func TestPolledEditsAndDeletes(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 
-	var mu sync.Mutex
-	var log []string
-	var last string
-	emit := func(_ context.Context, it wall.Item) error {
-		mu.Lock()
-		defer mu.Unlock()
+	rec := sourcetest.NewRecorder(func(it wall.Item) string {
 		switch it.Kind {
 		case wall.ItemPost:
-			log = append(log, "post "+it.Post.NativeID)
+			return "post " + it.Post.NativeID
 		case wall.ItemUpdate:
-			log = append(log, "update "+it.Post.NativeID+" "+it.Post.HTML)
+			return "update " + it.Post.NativeID + " " + it.Post.HTML
 		case wall.ItemDelete:
-			log = append(log, "delete "+it.Post.NativeID)
+			return "delete " + it.Post.NativeID
 		}
-		if it.Cursor != "" {
-			last = it.Cursor
-		}
-		return nil
-	}
-	has := func(what string) func() bool {
-		return func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return strings.Contains(strings.Join(log, "\n"), what)
-		}
-	}
+		return ""
+	})
 	run := func(cursor string) (stop func()) {
 		s := New(Config{Name: "people", Instance: srv.URL, PollInterval: 10 * time.Millisecond, Accounts: []string{"@bob@other.example"}}, srv.Client(), sourcetest.Quiet)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx, wall.Subscription{Cursor: cursor}, emit) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		}
+		return sourcetest.Start(t, s, wall.Subscription{Cursor: cursor}, rec.Emit)
 	}
 
 	stop := run("")
-	sourcetest.Until(t, "the three statuses", has("post 103"))
+	sourcetest.Until(t, "the three statuses", rec.Has("post 103"))
 	f.set(bob("103", "coffee"), edited("102", "slides, fixed link"), bob("101", "hello"))
-	sourcetest.Until(t, "the edit", has("update 102 <p>slides, fixed link</p>"))
+	sourcetest.Until(t, "the edit", rec.Has("update 102 <p>slides, fixed link</p>"))
 	f.set(bob("103", "coffee"), edited("102", "slides, fixed link"))
-	sourcetest.Until(t, "the delete", has("delete 101"))
+	sourcetest.Until(t, "the delete", rec.Has("delete 101"))
 	stop()
 
-	mu.Lock()
-	cursor := last
-	mu.Unlock()
 	// While the wall is down: 103 deleted, 104 posted.
 	f.set(bob("104", "lunch"), edited("102", "slides, fixed link"))
-	stop = run(cursor)
-	sourcetest.Until(t, "what happened while down", func() bool { return has("post 104")() && has("delete 103")() })
+	stop = run(rec.Cursor())
+	sourcetest.Until(t, "what happened while down", func() bool { return rec.Has("post 104")() && rec.Has("delete 103")() })
 	stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	want := "post 101\npost 102\npost 103\nupdate 102 <p>slides, fixed link</p>\ndelete 101\npost 104\ndelete 103"
-	if got := strings.Join(log, "\n"); got != want {
+	if got := strings.Join(rec.Lines(), "\n"); got != want {
 		t.Errorf("items:\n%s\nwant:\n%s", got, want)
 	}
 }

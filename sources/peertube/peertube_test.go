@@ -133,52 +133,26 @@ func TestEditsAndDeletes(t *testing.T) {
 	f := &fakeTube{t: t, list: "videos.json"}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	var mu sync.Mutex
-	var log []string
-	var last string
-	emit := func(_ context.Context, it wall.Item) error {
-		mu.Lock()
-		defer mu.Unlock()
+	rec := sourcetest.NewRecorder(func(it wall.Item) string {
 		short, _, _ := strings.Cut(it.Post.NativeID, "-")
-		log = append(log, fmt.Sprintf("%d %s %s", it.Kind, short, it.Post.HTML))
-		last = it.Cursor
-		return nil
-	}
-	has := func(n int) func() bool {
-		return func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(log) >= n
-		}
-	}
+		return fmt.Sprintf("%d %s %s", it.Kind, short, it.Post.HTML)
+	})
 	run := func(cursor string) func() {
 		s := New(Config{Name: "tube", Instance: srv.URL, PollInterval: 10 * time.Millisecond}, srv.Client(), sourcetest.Quiet)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx, wall.Subscription{Hashtags: []string{"devconf"}, Cursor: cursor}, emit) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		}
+		return sourcetest.Start(t, s, wall.Subscription{Hashtags: []string{"devconf"}, Cursor: cursor}, rec.Emit)
 	}
 	stop := run("")
-	sourcetest.Until(t, "both videos", has(2))
+	sourcetest.Until(t, "both videos", rec.AtLeast(2))
 	stop()
 	// While the wall is down the opening is deleted and the backstage
 	// video gets a new title.
 	f.mu.Lock()
 	f.list, f.edited = "videos_edited.json", true
 	f.mu.Unlock()
-	mu.Lock()
-	cursor := last
-	mu.Unlock()
-	stop = run(cursor)
-	sourcetest.Until(t, "the delete and the update", has(4))
+	stop = run(rec.Cursor())
+	sourcetest.Until(t, "the delete and the update", rec.AtLeast(4))
 	stop()
-	mu.Lock()
-	defer mu.Unlock()
+	log := rec.Lines()
 	if len(log) != 4 || !strings.HasPrefix(log[2], fmt.Sprint(int(wall.ItemDelete), " 1f0e3dad ")) ||
 		!strings.HasPrefix(log[3], fmt.Sprint(int(wall.ItemUpdate), " 9c9de5e8 <p><strong>Backstage at #DevConf (full cut)</strong>")) {
 		t.Errorf("items:\n%s", strings.Join(log, "\n"))
