@@ -12,6 +12,8 @@
 #       # 1,000 posts/s, the ingest node killed (SIGKILL) 20 s into the publishing and started again
 #   WALLCAST=/tmp/wallcast SCREENS=40000 RATE=1 DURATION=60s KILL_EDGE_AT=20s bench/edges.sh
 #       # the first edge killed 20 s in: its 10,000 screens come back on the others, then it starts again
+#   WALLCAST=/tmp/wallcast EDGES=5 SCREENS=75000 RATE=1 DURATION=60s KILL_EDGE_AT=20s bench/edges.sh
+#       # the same with 15,000 screens on the edge that dies (five edges: the others stay under 20,000 files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WALLCAST:-wallcast}
