@@ -14,6 +14,9 @@
 #       # the first edge killed 20 s in: its 10,000 screens come back on the others, then it starts again
 #   WALLCAST=/tmp/wallcast EDGES=5 SCREENS=75000 RATE=1 DURATION=60s KILL_EDGE_AT=20s bench/edges.sh
 #       # the same with 15,000 screens on the edge that dies (five edges: the others stay under 20,000 files)
+#   WALLCAST=/tmp/wallcast VIA_NGINX=1 SCREENS=8000 RATE=1 DURATION=60s KILL_EDGE_AT=20s bench/edges.sh
+#       # the same behind Debian's nginx with deploy/nginx/wallcast-edges.conf (two workers; nginx holds
+#       # two files a screen, so 8,000 screens is what fits here): the screens reconnect through nginx
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WALLCAST:-wallcast}
@@ -34,6 +37,37 @@ for i in $(seq 1 "$EDGES"); do
   edges="$edges${edges:+,}$!"
 done
 sleep 4
+target=$urls procs=$EDGES
+if [ -n "${VIA_NGINX:-}" ]; then
+  # deploy/nginx/wallcast-edges.conf with this run's edges and ingest node.
+  mkdir -p "$dir/nginx"
+  ups=""
+  for u in ${urls//,/ }; do ups="$ups    server ${u#http://} max_fails=1 fail_timeout=5s;\n"; done
+  sed -e '/server 10.0.0.1[12]:8080/d' -e "s|^upstream wallcast_edges {|upstream wallcast_edges {\n$ups|" \
+    -e 's|server 10.0.0.10:8080;|server 127.0.0.1:8080;|' -e 's|listen 80;|listen 127.0.0.1:8090 reuseport;|' \
+    deploy/nginx/wallcast-edges.conf >"$dir/nginx/site.conf"
+  cat >"$dir/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 10000; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fastcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    include $dir/nginx/site.conf;
+}
+NGINX
+  nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" &
+  pids+=($!)
+  sleep 1
+  target=http://127.0.0.1:8090 procs=1
+fi
 if [ -n "${KILL_INGEST_AT:-}" ]; then
   (
     until grep -q "webhook: accepted" "$dir/ingest.log"; do sleep 0.2; done
@@ -55,5 +89,5 @@ if [ -n "${KILL_EDGE_AT:-}" ]; then
   ) &
   trap 'kill "${pids[@]}" $(cat "$dir/ingest.pid" "$dir/edge1.pid" 2>/dev/null) 2>/dev/null; wait; rm -rf "$dir"' EXIT
 fi
-"$W" bench ${KILL_EDGE_AT:+-reconnect} -url "$urls" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
-  -duration "$DURATION" -pid "$edges,${pids[0]}" -procs "$EDGES" -per-source 15000
+"$W" bench ${KILL_EDGE_AT:+-reconnect} -url "$target" -post-url http://127.0.0.1:8080 -subscribers "$SCREENS" -rate "$RATE" -batch "$BATCH" \
+  -duration "$DURATION" -pid "$edges,${pids[0]}" -procs "$procs" -per-source 15000
