@@ -123,6 +123,8 @@ func quantiles(all []time.Duration) (p50, p90, p99, mx time.Duration) {
 type screen struct {
 	sock             // the connection, as the platform reads it
 	partial []byte   // an unfinished line
+	body    bool     // the response's headers are read
+	chunk   *dechunk // the body is chunked (through a proxy)
 	got     []uint64 // bit n: post n arrived
 	n       atomic.Int64
 	ready   bool
@@ -227,7 +229,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 					if err != nil {
 						continue
 					}
-					sc.sock, sc.partial = sk, nil
+					sc.sock, sc.partial, sc.body, sc.chunk = sk, nil, false, nil
 					if r.add(sc.id, sc) == nil {
 						return
 					}
@@ -512,7 +514,37 @@ func newReader(run string, ready chan<- error, n, servers int) (*reader, error) 
 }
 
 // consume splits what arrived on a screen into lines.
-func (r *reader) consume(s *screen, data []byte, at time.Time) {
+// consume reads what arrived on a screen's socket. It reports whether
+// the response ended: the last chunk of a chunked one, which is how a
+// proxy in front (nginx) says the server closed the stream, and which
+// EventSource takes as a reason to reconnect as it does a closed socket.
+func (r *reader) consume(s *screen, data []byte, at time.Time) (ended bool) {
+	if !s.body {
+		if len(s.partial) > 0 {
+			data = append(s.partial, data...)
+			s.partial = nil
+		}
+		for !s.body {
+			k := bytes.IndexByte(data, '\n')
+			if k < 0 {
+				s.partial = append([]byte(nil), data...)
+				return false
+			}
+			line := data[:k]
+			data = data[k+1:]
+			h := bytes.ToLower(bytes.TrimRight(line, "\r"))
+			switch {
+			case len(h) == 0:
+				s.body = true
+			case bytes.HasPrefix(h, []byte("transfer-encoding:")) && bytes.Contains(h, []byte("chunked")):
+				s.chunk = &dechunk{}
+			}
+			r.line(s, line, at)
+		}
+	}
+	if s.chunk != nil {
+		data, ended = s.chunk.decode(data, nil)
+	}
 	if len(s.partial) > 0 {
 		data = append(s.partial, data...)
 		s.partial = nil
@@ -521,11 +553,52 @@ func (r *reader) consume(s *screen, data []byte, at time.Time) {
 		k := bytes.IndexByte(data, '\n')
 		if k < 0 {
 			s.partial = append([]byte(nil), data...)
-			return
+			break
 		}
 		r.line(s, data[:k], at)
 		data = data[k+1:]
 	}
+	return ended
+}
+
+// dechunk takes the framing off a chunked response body.
+type dechunk struct {
+	left int    // bytes of the current chunk's data still to come
+	crlf int    // bytes of the CRLF after a chunk's data still to skip
+	size []byte // an unfinished chunk-size line
+}
+
+// decode appends to out the data in, without its framing; end says the
+// last chunk came (or the framing broke: the stream is over either way).
+func (d *dechunk) decode(in, out []byte) (_ []byte, end bool) {
+	for len(in) > 0 {
+		switch {
+		case d.left > 0:
+			n := min(d.left, len(in))
+			out = append(out, in[:n]...)
+			in, d.left = in[n:], d.left-n
+			if d.left == 0 {
+				d.crlf = 2
+			}
+		case d.crlf > 0:
+			in, d.crlf = in[1:], d.crlf-1
+		default:
+			k := bytes.IndexByte(in, '\n')
+			if k < 0 {
+				d.size = append(d.size, in...)
+				return out, false
+			}
+			line := append(d.size, in[:k]...)
+			d.size, in = nil, in[k+1:]
+			hex, _, _ := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(";"))
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(hex)), 16, 64)
+			if err != nil || n <= 0 {
+				return out, true
+			}
+			d.left = int(n)
+		}
+	}
+	return out, false
 }
 
 func (r *reader) closed(s *screen) {

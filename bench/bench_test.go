@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,30 @@ func TestHistogramQuantiles(t *testing.T) {
 	for _, d := range []time.Duration{0, 9 * time.Microsecond, 10 * time.Millisecond, 999 * time.Millisecond, time.Second, 59 * time.Second, time.Hour} {
 		if b := bucketOf(d); upper(b) < d && d < time.Minute {
 			t.Errorf("%v in bucket %d whose upper edge is %v", d, b, upper(b))
+		}
+	}
+}
+
+// TestConsumeChunked: through nginx a stream is chunked, and an edge that
+// dies ends it with the last chunk, the socket staying open: the screen
+// reads its events without the framing, however the bytes are cut, and
+// sees the end (as EventSource does, and reconnects).
+func TestConsumeChunked(t *testing.T) {
+	chunk := func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+	// The id line is cut between two chunks, as a proxy's reads cut it.
+	resp := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		chunk("retry: 3000\n\nid") + chunk(": 7\nevent: post\ndata: {\"a\":1}\n\n") + "0\r\n\r\n"
+	for _, cut := range []int{1, 3, 7, len(resp)} {
+		r := &reader{ready: make(chan error, 1), prefix: []byte("never"), reconnect: func(*screen) {}}
+		s := &screen{}
+		ended := false
+		for i := 0; i < len(resp) && !ended; i += cut {
+			if ended = r.consume(s, []byte(resp[i:min(i+cut, len(resp))]), time.Now()); ended && i+cut < len(resp)-5 {
+				t.Errorf("cut %d: ended at byte %d, before the last chunk", cut, i+cut)
+			}
+		}
+		if !ended || s.chunk == nil || !s.ready || string(s.lastID) != "7" || len(s.partial) != 0 {
+			t.Errorf("cut %d: ended %v, chunked %v, ready %v, last id %q, unfinished %q", cut, ended, s.chunk != nil, s.ready, s.lastID, s.partial)
 		}
 	}
 }

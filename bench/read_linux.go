@@ -81,7 +81,10 @@ func (r *reader) read(s *screen, buf []byte) {
 			r.closed(s)
 			return
 		}
-		r.consume(s, buf[:n], time.Now())
+		if r.consume(s, buf[:n], time.Now()) {
+			r.closed(s)
+			return
+		}
 		if n < len(buf) {
 			return
 		}

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"io"
 	"net"
 	"time"
 )
@@ -26,8 +27,8 @@ func (r *reader) add(id int32, s *screen) error {
 		buf := make([]byte, 16<<10)
 		for {
 			n, err := s.c.Read(buf)
-			if n > 0 {
-				r.consume(s, buf[:n], time.Now())
+			if n > 0 && r.consume(s, buf[:n], time.Now()) {
+				err = io.EOF // the response ended: as closed
 			}
 			if err != nil {
 				r.closed(s)
