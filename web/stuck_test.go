@@ -165,14 +165,15 @@ func slowScreen(t *testing.T, e *env, open func(*env) func() io.Reader) {
 			t.Fatalf("screen %d got %d posts, want %d", i, len(g), posts)
 		}
 		// Held up by the stuck screen, a screen would wait a whole
-		// write_timeout (4 s) for a post, one after another; a post 2 s
-		// late is a loaded CI machine (the browser tests and the adapters'
-		// fault matrices run beside this one), three 4 s late are not.
+		// write_timeout (4 s) for every post sent after the stuck one's
+		// buffer filled: most of the 85. A loaded CI machine (the browser
+		// tests, the e2e tests and the adapters' fault matrices run beside
+		// this one) has made a burst of up to three posts 4.1 s late, once.
 		late := 0
 		for _, a := range g {
 			if d := a.at.Sub(sent[a.id]); d >= 4*time.Second {
 				late++
-				if late >= 3 {
+				if late >= 10 {
 					t.Fatalf("screen %d got %d posts 4 s late or more, the last %s after %v: held up by the stuck screen", i, late, a.id, d)
 				}
 			}
