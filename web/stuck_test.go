@@ -124,24 +124,7 @@ func bufferingProxy(e *env) func() io.Reader {
 
 func slowScreen(t *testing.T, e *env, open func(*env) func() io.Reader) {
 	const normal, posts = 20, 85 // 85 posts of 10 KB (text and html): 850 KB
-	got := make([]int, normal)
-	var wg sync.WaitGroup
-	for i := 0; i < normal; i++ {
-		s := e.open("/walls/devconf/events")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for got[i] < posts {
-				ev, err := s.Next()
-				if err != nil {
-					return
-				}
-				if ev.Type == "post" {
-					got[i]++
-				}
-			}
-		}()
-	}
+	got, wait := readers(e, normal, posts)
 
 	eventually := open(e)
 	waitFor(t, "all screens connected", func() bool { return e.srv.Connections() == normal+1 })
@@ -153,7 +136,7 @@ func slowScreen(t *testing.T, e *env, open func(*env) func() io.Reader) {
 		time.Sleep(2 * time.Millisecond) // a busy wall, not one burst
 	}
 	waitFor(t, "the slow screen closed", func() bool { return e.srv.Connections() == normal })
-	wg.Wait()
+	wait()
 	for i, n := range got {
 		if n != posts {
 			t.Fatalf("screen %d got %d posts, want %d", i, n, posts)
@@ -219,31 +202,14 @@ walls:
 `
 	onBothPaths(t, yaml, func(t *testing.T, e *env) {
 		const normal, posts = 20, 85
-		got := make([]int, normal)
-		var wg sync.WaitGroup
-		for i := 0; i < normal; i++ {
-			s := e.open("/walls/devconf/events")
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for got[i] < posts {
-					ev, err := s.Next()
-					if err != nil {
-						return
-					}
-					if ev.Type == "post" {
-						got[i]++
-					}
-				}
-			}()
-		}
+		got, wait := readers(e, normal, posts)
 		e.openStuck()
 		waitFor(t, "all screens connected", func() bool { return e.srv.Connections() == normal+1 })
 		big := strings.Repeat("x", 5<<10) // 85 posts of 10 KB: far more than the stuck one's buffers
 		for i := 0; i < posts; i++ {
 			e.post(fmt.Sprint(i, big))
 		}
-		wg.Wait()
+		wait()
 		if c := e.srv.Connections(); c != normal+1 {
 			t.Errorf("%d connections once the screens had their posts, want %d: the stuck screen was closed first, so they may have waited for it", c, normal+1)
 		}
@@ -253,6 +219,30 @@ walls:
 			}
 		}
 	})
+}
+
+// readers opens n screens that read posts until they have want; got[i]
+// is how many screen i read, once wait has returned.
+func readers(e *env, n, want int) (got []int, wait func()) {
+	got = make([]int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		s := e.open("/walls/devconf/events")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for got[i] < want {
+				ev, err := s.Next()
+				if err != nil {
+					return
+				}
+				if ev.Type == "post" {
+					got[i]++
+				}
+			}
+		}()
+	}
+	return got, wg.Wait
 }
 
 // waitFor polls cond until it holds, for at most 10 seconds.

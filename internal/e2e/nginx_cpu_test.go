@@ -85,7 +85,7 @@ walls:
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c, r, err := openThrough(addr, withTLS)
+				c, r, err := openThrough(addr, withTLS, nil)
 				ready <- err
 				if err != nil {
 					return
@@ -133,11 +133,15 @@ walls:
 	}
 }
 
-// openThrough opens a screen's stream through nginx and reads to ready.
-func openThrough(addr string, withTLS bool) (net.Conn, *sse.Reader, error) {
+// openThrough opens a screen's stream (through nginx, with TLS or not)
+// and reads to ready; wrap, if set, wraps the TCP connection first.
+func openThrough(addr string, withTLS bool, wrap func(net.Conn) net.Conn) (net.Conn, *sse.Reader, error) {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, nil, err
+	}
+	if wrap != nil {
+		c = wrap(c)
 	}
 	fail := func(err error) (net.Conn, *sse.Reader, error) {
 		c.Close()

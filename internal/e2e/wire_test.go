@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -70,35 +67,13 @@ func TestWireBytesPerDelivery(t *testing.T) {
 		if withTLS {
 			target = addr
 		}
-		c, err := net.Dial("tcp", target)
+		c, r, err := openThrough(target, withTLS, func(c net.Conn) net.Conn { return countingConn{c, &n} })
 		if err != nil {
-			t.Fatal(err)
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("stream (TLS through nginx: %v): %v %s", withTLS, err, log)
 		}
 		t.Cleanup(func() { c.Close() })
-		c = countingConn{c, &n}
-		if withTLS {
-			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
-			if err := tc.Handshake(); err != nil {
-				log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("TLS through nginx: %v %s", err, log)
-			}
-			c = tc
-		}
-		io.WriteString(c, "GET /walls/devconf/events HTTP/1.1\r\nHost: wall\r\nAccept: text/event-stream\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReaderSize(c, 64), nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("stream: %v %v", resp, err)
-		}
-		r := sse.NewReader(resp.Body)
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Type == string(wall.EventReady) {
-				return r, &n
-			}
-		}
+		return r, &n
 	}
 	plain, plainN := open(false)
 	secure, secureN := open(true)

@@ -207,9 +207,7 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 	for k, w := range cur.Seen {
 		if s.seen[k] == nil && w != nil {
 			s.seen[k] = upstream.NewWindow(40)
-			for _, e := range w.Entries() {
-				s.seen[k].Add(e)
-			}
+			s.seen[k].Take(w)
 		}
 	}
 	s.mu.Unlock()

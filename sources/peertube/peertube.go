@@ -116,10 +116,8 @@ func (s *Source) Run(ctx context.Context, sub wall.Subscription, emit wall.Emit)
 		if c.After.After(s.after) {
 			s.after = c.After
 		}
-		if s.seen.Len() == 0 && c.Seen != nil {
-			for _, e := range c.Seen.Entries() {
-				s.seen.Add(e)
-			}
+		if s.seen.Len() == 0 {
+			s.seen.Take(c.Seen)
 		}
 		s.mu.Unlock()
 	}

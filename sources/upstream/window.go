@@ -45,6 +45,17 @@ func (w *Window) Add(s Seen) {
 	}
 }
 
+// Take remembers what another window holds (one read back from a
+// cursor), within this one's bound.
+func (w *Window) Take(from *Window) {
+	if from == nil {
+		return
+	}
+	for _, e := range from.entries {
+		w.Add(e)
+	}
+}
+
 // Entries are the remembered posts, newest first.
 func (w *Window) Entries() []Seen { return slices.Clone(w.entries) }
 
